@@ -1,0 +1,47 @@
+import mongoose from "mongoose";
+
+// One mongoose connection per node (process), shared by every service on it. Services that use
+// the database call acquire() when they start and release() when they stop; the last release
+// closes the connection, so a graceful shutdown closes the database after in-flight work.
+
+let users = 0;
+let connecting: Promise<typeof mongoose> | null = null;
+
+export async function acquireDb(url: string): Promise<typeof mongoose> {
+	users++;
+	if (!connecting) {
+		connecting = mongoose.connect(url, {
+			serverSelectionTimeoutMS: 10_000,
+			maxPoolSize: 20,
+			// FerretDB has no retryable writes (they need sessions); MongoDB 7 does not need them here.
+			retryWrites: false,
+		});
+	}
+	try {
+		return await connecting;
+	} catch (err) {
+		users--;
+		connecting = null;
+		throw err;
+	}
+}
+
+export async function releaseDb(): Promise<void> {
+	users = Math.max(0, users - 1);
+	if (users === 0 && connecting) {
+		connecting = null;
+		await mongoose.disconnect();
+	}
+}
+
+/** True when the connection is up and the server answers a ping. */
+export async function dbAnswers(): Promise<boolean> {
+	const db = mongoose.connection.db;
+	if (mongoose.connection.readyState !== 1 || !db) return false;
+	try {
+		await db.admin().command({ ping: 1 });
+		return true;
+	} catch {
+		return false;
+	}
+}

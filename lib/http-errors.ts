@@ -1,0 +1,84 @@
+import type { ErrorDetail } from "./errors.ts";
+import { localize, type Locale } from "./i18n.ts";
+
+// The one place an error becomes the contract's JSON: {success:false, error, errorCode, details?}.
+// A caller's mistake keeps its message and details; anything else is a 500 that says nothing
+// about the inside (the gateway logs it in full).
+
+export interface ErrorResponse {
+	status: number;
+	headers: Record<string, string>;
+	body: { success: false; error: string; errorCode: string; details?: unknown };
+}
+
+interface AnyError {
+	name?: string;
+	message?: string;
+	code?: unknown;
+	status?: unknown;
+	statusCode?: unknown;
+	type?: unknown;
+	data?: unknown;
+}
+
+/** Moleculer adds nodeID/action to validation items; the contract shows only field and message. */
+function cleanDetails(data: unknown): ErrorDetail[] | Record<string, unknown> | undefined {
+	if (Array.isArray(data)) {
+		return data
+			.filter(d => d && typeof d === "object")
+			.map(d => ({ field: String((d as ErrorDetail).field ?? ""), message: String((d as ErrorDetail).message ?? "") }));
+	}
+	if (data && typeof data === "object") {
+		const { retryAfter: _retryAfter, ...rest } = data as Record<string, unknown>;
+		return Object.keys(rest).length ? rest : undefined;
+	}
+	return undefined;
+}
+
+function build(status: number, errorCode: string, message: string, locale: Locale, details?: unknown, headers: Record<string, string> = {}): ErrorResponse {
+	const body: ErrorResponse["body"] = { success: false, error: localize(errorCode, locale, message), errorCode };
+	if (details !== undefined) body.details = details;
+	return { status, headers, body };
+}
+
+export function toErrorResponse(err: unknown, locale: Locale = "vi"): ErrorResponse {
+	const e = (err ?? {}) as AnyError;
+	const httpStatus = Number(e.status ?? e.statusCode);
+
+	// body-parser's own errors (they reach us before any action runs)
+	if (e.type === "entity.parse.failed") return build(400, "BAD_REQUEST", "Malformed JSON body", locale);
+	if (e.type === "entity.too.large" || httpStatus === 413) return build(413, "PAYLOAD_TOO_LARGE", "Request body is larger than 1 MB", locale);
+	if (e.type === "encoding.unsupported" || e.type === "charset.unsupported") return build(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported body encoding", locale);
+	if (httpStatus === 400 && typeof e.type === "string" && e.type.startsWith("entity.")) return build(400, "BAD_REQUEST", "Malformed request body", locale);
+
+	const code = typeof e.code === "number" ? e.code : NaN;
+	switch (e.name) {
+		case "UnAuthorizedError": // moleculer-web: no or bad token
+			return build(401, "UNAUTHORIZED", "Unauthorized", locale);
+		case "ForbiddenError":
+			return build(403, "FORBIDDEN", "Forbidden", locale);
+		case "NotFoundError":
+			if (e.type === "NOT_FOUND" && !e.data && e.message === "Not found") return build(404, "NOT_FOUND", "Route not found", locale);
+			break;
+		case "ServiceNotFoundError":
+		case "ServiceNotAvailableError":
+		case "RequestTimeoutError":
+		case "RequestSkippedError":
+		case "BrokerDisconnectedError":
+			return build(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable, try again", locale, undefined, { "Retry-After": "5" });
+		case "RateLimitExceeded":
+			return build(429, "RATE_LIMITED", "Too many requests", locale);
+	}
+
+	if (code >= 400 && code < 500 && typeof e.type === "string" && /^[A-Z][A-Z0-9_]*$/.test(e.type)) {
+		const headers: Record<string, string> = {};
+		const retryAfter = (e.data as { retryAfter?: unknown } | undefined)?.retryAfter;
+		if (code === 429 && typeof retryAfter === "number") headers["Retry-After"] = String(retryAfter);
+		const details = cleanDetails(e.data);
+		return build(code, e.type, e.message || e.type, locale, code === 429 ? { ...(details as object), retryAfter } : details, headers);
+	}
+	if (code === 503 && typeof e.type === "string") {
+		return build(503, e.type, e.message || "Service temporarily unavailable", locale, undefined, { "Retry-After": "5" });
+	}
+	return build(500, "INTERNAL_ERROR", "Internal server error", locale);
+}

@@ -1,0 +1,70 @@
+// Error messages in the caller's language. The errorCode and details[].field never change with
+// language; only `error` does. Vietnamese is the default, as in the contract.
+
+export type Locale = "vi" | "en";
+
+const vi: Record<string, string> = {
+	BAD_REQUEST: "Request không hợp lệ",
+	UNAUTHORIZED: "Token xác thực không hợp lệ hoặc thiếu",
+	FORBIDDEN: "Không có quyền truy cập tài nguyên",
+	NOT_FOUND: "Không tìm thấy tài nguyên",
+	CONFLICT: "Xung đột với trạng thái hiện tại",
+	PAYLOAD_TOO_LARGE: "Nội dung request vượt quá 1 MB",
+	UNSUPPORTED_MEDIA_TYPE: "Định dạng nội dung không được hỗ trợ",
+	// The contract's own example answers "Validation failed" in its Vietnamese document.
+	VALIDATION_ERROR: "Validation failed",
+	RATE_LIMITED: "Vượt quá giới hạn tần suất, vui lòng thử lại sau",
+	INTERNAL_ERROR: "Lỗi server",
+	SERVICE_UNAVAILABLE: "Dịch vụ tạm thời không khả dụng, vui lòng thử lại",
+	UPSTREAM_UNAVAILABLE: "Dịch vụ bên ngoài tạm thời không khả dụng",
+	INVALID_OAUTH_CREDENTIALS: "OAuth credentials không hợp lệ",
+	ACCOUNT_ALREADY_CONNECTED: "Tài khoản đã được kết nối",
+	MESSAGE_TOO_LONG: "Nội dung tin nhắn vượt quá giới hạn Twitter (10,000 ký tự)",
+	INVALID_SIGNATURE: "Chữ ký webhook không hợp lệ",
+};
+
+const en: Record<string, string> = {
+	BAD_REQUEST: "Bad request",
+	UNAUTHORIZED: "Missing or invalid authentication token",
+	FORBIDDEN: "You do not have access to this resource",
+	NOT_FOUND: "Resource not found",
+	CONFLICT: "Conflicts with the current state",
+	PAYLOAD_TOO_LARGE: "Request body is larger than 1 MB",
+	UNSUPPORTED_MEDIA_TYPE: "Unsupported body encoding",
+	VALIDATION_ERROR: "Validation failed",
+	RATE_LIMITED: "Rate limit exceeded, try again later",
+	INTERNAL_ERROR: "Internal server error",
+	SERVICE_UNAVAILABLE: "Service temporarily unavailable, try again",
+	UPSTREAM_UNAVAILABLE: "An upstream service is temporarily unavailable",
+	INVALID_OAUTH_CREDENTIALS: "Invalid OAuth credentials",
+	ACCOUNT_ALREADY_CONNECTED: "This X account is already connected",
+	MESSAGE_TOO_LONG: "Message content exceeds X's limit (10,000 characters)",
+	INVALID_SIGNATURE: "Invalid webhook signature",
+};
+
+export const catalogs: Record<Locale, Record<string, string>> = { vi, en };
+
+/** The first supported language of an Accept-Language header; Vietnamese when none fits. */
+export function localeOf(acceptLanguage: string | undefined): Locale {
+	if (!acceptLanguage) return "vi";
+	const ranked = acceptLanguage
+		.split(",")
+		.map(part => {
+			const [tag, ...params] = part.trim().split(";");
+			const q = params.map(p => p.trim()).find(p => p.startsWith("q="));
+			return { lang: tag.toLowerCase().split("-")[0], q: q ? Number(q.slice(2)) || 0 : 1 };
+		})
+		.filter(x => x.q > 0)
+		.sort((a, b) => b.q - a.q);
+	for (const { lang } of ranked) if (lang === "vi" || lang === "en") return lang;
+	return "vi";
+}
+
+/**
+ * The message for an errorCode. In English the service's own, more specific message is kept
+ * when there is one; in Vietnamese the catalogue's message for the code.
+ */
+export function localize(errorCode: string, locale: Locale, specific?: string): string {
+	if (locale === "en") return specific || en[errorCode] || errorCode;
+	return vi[errorCode] || specific || errorCode;
+}

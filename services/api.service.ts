@@ -1,0 +1,178 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, ServiceSchema } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { config } from "../lib/config.ts";
+import { verifyToken } from "../lib/auth.ts";
+import { ForbiddenError, RateLimitedError, UnauthorizedError } from "../lib/errors.ts";
+import { toErrorResponse } from "../lib/http-errors.ts";
+import { localeOf } from "../lib/i18n.ts";
+import { isPaged } from "../lib/pagination.ts";
+import { createCounterStore, type CounterStore } from "../lib/rate-limit.ts";
+import mongoose from "mongoose";
+import { dbAnswers } from "../lib/db.ts";
+import type { RequestMeta } from "../mixins/tenant.mixin.ts";
+
+// The only place that knows HTTP. Pipeline per request (moleculer-web): alias → onBeforeCall →
+// authentication (JWT → ctx.meta) → authorization (roles, then the per-merchant rate limit,
+// which needs the merchant) → action → onAfterCall (the contract's envelope) → onError.
+
+export const API_BASE = "/api/v1/mkt-x";
+const BODY_LIMIT = "1mb";
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+type Req = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $action?: { name: string }; $alias?: unknown };
+type Res = ServerResponse;
+
+interface GatewaySettings {
+	port: number;
+	rateLimitPerMinute: number;
+	[key: string]: unknown;
+}
+
+interface GatewayThis {
+	logger: { error(...args: unknown[]): void };
+}
+
+function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
+	if (res.headersSent) return;
+	for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+	res.setHeader("Content-Type", "application/json; charset=utf-8");
+	res.writeHead(status);
+	res.end(JSON.stringify(body));
+}
+
+function onError(this: GatewayThis, req: Req, res: Res, err: unknown) {
+	const locale = localeOf(req.headers["accept-language"]);
+	const response = toErrorResponse(err, locale);
+	if (response.status >= 500) this.logger.error(`${req.method} ${req.url} failed:`, err);
+	sendJson(res, response.status, response.body, response.headers);
+}
+
+const cfg = config();
+
+const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters: CounterStore }> = {
+	name: "api",
+	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
+
+	settings: {
+		port: cfg.port,
+		ip: "0.0.0.0",
+		rateLimitPerMinute: cfg.rateLimit.apiPerMinute,
+		// Routes of services that join (here or on another node) appear this long after they do.
+		debounceTime: 100,
+		log4XXResponses: false,
+		logRequest: "debug",
+		logResponse: "debug",
+		logRouteRegistration: "debug",
+		cors: cfg.corsOrigins.length
+			? {
+					origin: cfg.corsOrigins,
+					methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+					allowedHeaders: ["Authorization", "Content-Type", "Accept-Language", "Idempotency-Key", "Last-Event-ID"],
+					exposedHeaders: ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"],
+					maxAge: 600,
+				}
+			: undefined,
+		routes: [
+			{
+				// Liveness and readiness for the orchestrator: outside the API base path, no auth.
+				path: "/health",
+				authentication: false,
+				authorization: false,
+				mappingPolicy: "restrict",
+				bodyParsers: { json: false, urlencoded: false },
+				aliases: { "GET /live": "api.live", "GET /ready": "api.ready" },
+				onError,
+			},
+			{
+				path: API_BASE,
+				authentication: true,
+				authorization: true,
+				autoAliases: true,
+				mappingPolicy: "restrict",
+				blacklist: ["api.*", "webhooks.*"],
+				bodyParsers: { json: { limit: BODY_LIMIT, strict: true }, urlencoded: false },
+				onBeforeCall(ctx: Context<unknown, RequestMeta>, _route: unknown, req: Req) {
+					ctx.meta.locale = localeOf(req.headers["accept-language"]);
+					const key = req.headers["idempotency-key"];
+					if (typeof key === "string" && key.length > 0 && key.length <= 200) ctx.meta.idempotencyKey = key;
+				},
+				onAfterCall(ctx: Context<unknown, RequestMeta & { $responseType?: string }>, _route: unknown, _req: Req, _res: Res, data: unknown) {
+					if (ctx.meta.$responseType) return data; // streams (CSV, SSE) pass untouched
+					if (isPaged(data)) return { success: true, data: data.data, pagination: data.pagination };
+					return { success: true, data: data ?? null };
+				},
+				onError,
+			},
+		],
+		onError,
+	},
+
+	actions: {
+		// moleculer-web's request action: a request is handled once. Retrying it would run the
+		// whole request again (a POST twice) when an inner call failed with a retryable error.
+		rest: { retryPolicy: { enabled: false } },
+		live: {
+			handler() {
+				return { status: "ok" };
+			},
+		},
+		ready: {
+			async handler(ctx: Context<unknown, { $statusCode?: number }>) {
+				// A gateway-only node holds no database connection: it asks a core service instead.
+				const database =
+					mongoose.connection.readyState === 1
+						? await dbAnswers()
+						: await (ctx.call("accounts.ready", {}, { timeout: 2000, retries: 0 }) as Promise<boolean>).catch(() => false);
+				const broker = this.broker.started;
+				if (!database || !broker) ctx.meta.$statusCode = 503;
+				return { status: database && broker ? "ready" : "not_ready", database, broker };
+			},
+		},
+	},
+
+	methods: {
+		async authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: Req) {
+			const header = req.headers.authorization;
+			const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+			if (!match) throw new UnauthorizedError("Missing bearer token");
+			const claims = verifyToken(match[1], config().jwt);
+			ctx.meta.merchantId = claims.merchantId;
+			ctx.meta.userId = claims.userId;
+			ctx.meta.roles = claims.roles;
+			return { merchantId: claims.merchantId, userId: claims.userId };
+		},
+
+		async authorize(ctx: Context<unknown, RequestMeta>, _route: unknown, req: Req, res: Res) {
+			// A read-only dashboard user holds the single role "viewer".
+			const roles = ctx.meta.roles ?? [];
+			if (roles.length > 0 && roles.every(r => r === "viewer") && WRITE_METHODS.has(req.method ?? "")) {
+				throw new ForbiddenError("This token may only read");
+			}
+			const limit = this.settings.rateLimitPerMinute;
+			const hit = await this.counters.hit(`api:${ctx.meta.merchantId}`, limit, 60_000);
+			const resetSeconds = Math.ceil(hit.resetAt / 1000);
+			res.setHeader("X-RateLimit-Limit", String(hit.limit));
+			res.setHeader("X-RateLimit-Remaining", String(hit.remaining));
+			res.setHeader("X-RateLimit-Reset", String(resetSeconds));
+			if (!hit.allowed) {
+				throw new RateLimitedError(`More than ${limit} requests per minute`, (hit.resetAt - Date.now()) / 1000, {
+					limit,
+					resetAt: new Date(hit.resetAt).toISOString(),
+				});
+			}
+		},
+	},
+
+	async started() {
+		// Shared with the other gateways through the broker's own NATS when there is one.
+		const transporter = this.broker.options.transporter;
+		this.counters = await createCounterStore(typeof transporter === "string" ? transporter : null, config().rateLimit.kvBucket);
+	},
+
+	async stopped() {
+		await this.counters?.close();
+	},
+};
+
+export default ApiService;
