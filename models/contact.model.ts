@@ -1,0 +1,47 @@
+import mongoose, { Schema, type InferSchemaType } from "mongoose";
+import { publicJson, uuidId } from "./plugins.ts";
+
+export const CONTACT_SOURCES = ["inbound_message", "manual", "import", "campaign"] as const;
+
+export const contactSchema = new Schema(
+	{
+		_id: uuidId,
+		merchantId: { type: String, required: true },
+		accountId: { type: String, required: true },
+		twitterUserId: { type: String, required: true },
+		username: { type: String, default: "" },
+		/** username lower-cased, for case-insensitive prefix search served by an index */
+		usernameLower: { type: String, default: "" },
+		displayName: { type: String, default: "" },
+		profileImageUrl: { type: String, default: null },
+		tags: { type: [String], default: [] },
+		// Keys: letters, digits, _ and - only (checked by the contacts service): no "." or "$".
+		attributes: { type: Schema.Types.Mixed, default: {} },
+		source: { type: String, enum: CONTACT_SOURCES, default: "inbound_message" },
+		conversationCount: { type: Number, default: 0 },
+		messagesReceived: { type: Number, default: 0 },
+		messagesSent: { type: Number, default: 0 },
+		firstInteractionAt: { type: Date, default: null },
+		lastInteractionAt: { type: Date, default: null },
+		/** Last message the customer wrote to the account: X allows automated DMs only after one. */
+		lastInboundAt: { type: Date, default: null },
+		optedOut: { type: Boolean, default: false },
+		optedOutAt: { type: Date, default: null },
+		/** Explicit opt-in to automated messages (an agent set it, or the customer asked). */
+		optedIn: { type: Boolean, default: false },
+		responseTimeTotalSeconds: { type: Number, default: 0 },
+		responseCount: { type: Number, default: 0 },
+	},
+	{ timestamps: true, collection: "contacts", minimize: false }
+);
+
+// One contact per X user per connected account; concurrent first messages race on this index.
+contactSchema.index({ accountId: 1, twitterUserId: 1 }, { unique: true });
+contactSchema.index({ merchantId: 1, tags: 1 });
+contactSchema.index({ merchantId: 1, accountId: 1 });
+contactSchema.index({ merchantId: 1, lastInteractionAt: -1 });
+contactSchema.index({ merchantId: 1, usernameLower: 1 });
+publicJson(contactSchema);
+
+export type Contact = InferSchemaType<typeof contactSchema> & { _id: string };
+export const ContactModel = mongoose.model("Contact", contactSchema);

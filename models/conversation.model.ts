@@ -1,0 +1,43 @@
+import mongoose, { Schema, type InferSchemaType } from "mongoose";
+import { publicJson, uuidId } from "./plugins.ts";
+
+export const CONVERSATION_STATUSES = ["open", "closed"] as const;
+
+export const conversationSchema = new Schema(
+	{
+		_id: uuidId,
+		merchantId: { type: String, required: true },
+		accountId: { type: String, required: true },
+		contactId: { type: String, required: true },
+		status: { type: String, enum: CONVERSATION_STATUSES, default: "open" },
+		channel: { type: String, default: "direct_message" },
+		/**
+		 * The contact's one open conversation is claimed by a unique insert of this key
+		 * ("open:<contactId>"); closing rewrites it to "closed:<id>", freeing the claim.
+		 */
+		openKey: { type: String, required: true },
+		assignedToUserId: { type: String, default: null },
+		messageCount: { type: Number, default: 0 },
+		startedAt: { type: Date, default: () => new Date() },
+		lastMessageAt: { type: Date, default: null },
+		lastInboundAt: { type: Date, default: null },
+		/** Set when the customer wrote and nobody has answered yet: the response-time clock. */
+		awaitingReplySince: { type: Date, default: null },
+		firstResponseAt: { type: Date, default: null },
+		closedAt: { type: Date, default: null },
+		closeReason: { type: String, default: null },
+		/** The bot asked for a human; the bot stays quiet here until an agent answers or closes. */
+		needsHuman: { type: Boolean, default: false },
+		escalatedAt: { type: Date, default: null },
+	},
+	{ timestamps: true, collection: "conversations" }
+);
+
+conversationSchema.index({ openKey: 1 }, { unique: true });
+conversationSchema.index({ merchantId: 1, lastMessageAt: -1 });
+conversationSchema.index({ merchantId: 1, contactId: 1 });
+conversationSchema.index({ merchantId: 1, status: 1, lastMessageAt: -1 });
+publicJson(conversationSchema, ["openKey"]);
+
+export type Conversation = InferSchemaType<typeof conversationSchema> & { _id: string };
+export const ConversationModel = mongoose.model("Conversation", conversationSchema);

@@ -1,0 +1,39 @@
+import mongoose, { Schema, type InferSchemaType } from "mongoose";
+import { publicJson, uuidId } from "./plugins.ts";
+
+export const MESSAGE_STATUSES = ["received", "pending", "sent", "failed", "read"] as const;
+
+const attachmentSchema = new Schema({ type: String, url: String, mediaId: String }, { _id: false });
+
+export const messageSchema = new Schema(
+	{
+		_id: uuidId,
+		merchantId: { type: String, required: true },
+		accountId: { type: String, required: true },
+		conversationId: { type: String, required: true },
+		contactId: { type: String, required: true },
+		direction: { type: String, enum: ["inbound", "outbound"], required: true },
+		type: { type: String, default: "text" },
+		content: { type: String, default: "" },
+		attachments: { type: [attachmentSchema], default: [] },
+		isFromBot: { type: Boolean, default: false },
+		/** X's id of the DM event once known (inbound: always; outbound: after X accepted it). */
+		twitterMessageId: { type: String, default: null },
+		status: { type: String, enum: MESSAGE_STATUSES, required: true },
+		failureReason: { type: String, default: null },
+		sentByUserId: { type: String, default: null },
+		/** What sent it, when not an agent: "campaign:<id>", "flow:<runId>", "bot". */
+		origin: { type: String, default: null },
+		sentAt: { type: Date, default: null },
+		readAt: { type: Date, default: null },
+	},
+	{ timestamps: true, collection: "messages" }
+);
+
+messageSchema.index({ conversationId: 1, createdAt: 1, _id: 1 });
+messageSchema.index({ merchantId: 1, createdAt: -1 });
+messageSchema.index({ accountId: 1, twitterMessageId: 1 });
+publicJson(messageSchema);
+
+export type Message = InferSchemaType<typeof messageSchema> & { _id: string };
+export const MessageModel = mongoose.model("Message", messageSchema);
