@@ -30,6 +30,9 @@ function list(env: NodeJS.ProcessEnv, name: string): string[] {
 		.filter(Boolean);
 }
 
+/** What a customer writes to stop automated messages; matched case- and accent-insensitively. */
+export const DEFAULT_OPT_OUT_KEYWORDS = ["stop", "unsubscribe", "hủy", "dừng", "hủy đăng ký", "dừng lại"];
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -85,12 +88,69 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 			webhookEventsPerMinute: int(env, "RATE_LIMIT_WEBHOOK_EVENTS_PER_MINUTE", 1000, 1),
 			kvBucket: env.RATE_LIMIT_KV_BUCKET || "mktx_rate_limits",
 		},
-		x: {
-			apiBaseUrl: env.X_API_BASE_URL || null,
-			consumerKey: env.X_CONSUMER_KEY || "",
-			consumerSecret: env.X_CONSUMER_SECRET || "",
-			sandbox: bool(env, "X_SANDBOX", false),
-		},
+		optOutKeywords: list(env, "OPT_OUT_KEYWORDS").length ? list(env, "OPT_OUT_KEYWORDS") : DEFAULT_OPT_OUT_KEYWORDS,
+		x: xConfig(env, isDev),
+		sendLimits: sendLimitsConfig(env),
+		media: mediaConfig(env),
+	};
+}
+
+/** The consumer key and secret `X_SANDBOX=1` uses when none are set (the sandbox knows them). */
+export const SANDBOX_CONSUMER_KEY = "mktx-sandbox-consumer-key";
+export const SANDBOX_CONSUMER_SECRET = "mktx-sandbox-consumer-secret";
+
+function xConfig(env: NodeJS.ProcessEnv, isDev: boolean) {
+	const sandbox = bool(env, "X_SANDBOX", false);
+	// The sandbox's default consumer secret is public: webhooks signed with it would be forgeable.
+	if (sandbox && !isDev) throw new ConfigError("X_SANDBOX is for development and tests only (NODE_ENV is not development or test)");
+	const apiBaseUrl = env.X_API_BASE_URL || null;
+	if (apiBaseUrl) {
+		let url: URL | null = null;
+		try {
+			url = new URL(apiBaseUrl);
+		} catch {
+			// reported below
+		}
+		// twitter-api-v2 speaks HTTPS only.
+		if (!url || url.protocol !== "https:") throw new ConfigError(`X_API_BASE_URL must be an https:// URL, got "${apiBaseUrl}"`);
+	}
+	return {
+		apiBaseUrl,
+		consumerKey: env.X_CONSUMER_KEY || (sandbox ? SANDBOX_CONSUMER_KEY : ""),
+		consumerSecret: env.X_CONSUMER_SECRET || (sandbox ? SANDBOX_CONSUMER_SECRET : ""),
+		sandbox,
+		/** PEM file of the only CA the X client trusts (the sandbox's); unset: system CAs. */
+		caFile: env.X_API_CA_FILE || null,
+		timeoutMs: int(env, "X_API_TIMEOUT_MS", 10_000, 100),
+		sandboxPort: int(env, "X_SANDBOX_PORT", 5443),
+		sandboxWebhookUrl: env.X_SANDBOX_WEBHOOK_URL || null,
+	};
+}
+
+function percent(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+	const value = int(env, name, fallback, min);
+	if (value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got "${env[name]}"`);
+	return value;
+}
+
+/** Sends to X, counted across every node and sender (services/x/send-limits.ts). */
+function sendLimitsConfig(env: NodeJS.ProcessEnv) {
+	return {
+		accountPerDay: int(env, "SEND_LIMIT_ACCOUNT_PER_DAY", 500),
+		userPer15Min: int(env, "SEND_LIMIT_USER_PER_15MIN", 15),
+		userPerDay: int(env, "SEND_LIMIT_USER_PER_DAY", 1440),
+		appPerDay: int(env, "SEND_LIMIT_APP_PER_DAY", 1440),
+		merchantSharePercent: percent(env, "SEND_LIMIT_MERCHANT_SHARE_PERCENT", 50, 1, 100),
+		replyReservePercent: percent(env, "SEND_LIMIT_REPLY_RESERVE_PERCENT", 20, 0, 99),
+	};
+}
+
+/** Images fetched by URL to attach to a DM. */
+function mediaConfig(env: NodeJS.ProcessEnv) {
+	return {
+		maxBytes: int(env, "MEDIA_MAX_BYTES", 5 * 1024 * 1024, 1),
+		fetchTimeoutMs: int(env, "MEDIA_FETCH_TIMEOUT_MS", 10_000, 100),
+		allowPrivateHosts: bool(env, "MEDIA_ALLOW_PRIVATE_HOSTS", false),
 	};
 }
 
