@@ -32,8 +32,11 @@ export const TenantMixin: Partial<ServiceSchema> = {
 			return { ...filter, merchantId: merchantOf(ctx) };
 		},
 		async findOwned<T>(ctx: TenantContext, model: Model<T>, id: string, entity: string) {
-			const doc = await model.findOne({ _id: id, merchantId: merchantOf(ctx) } as never).lean();
-			if (!doc) throw new NotFoundError(entity);
+			// By _id alone, then the merchant: FerretDB 1.x pushes only an `_id` equality down to
+			// its storage, so adding merchantId to the filter turns a lookup into a collection scan.
+			const merchantId = merchantOf(ctx);
+			const doc = await model.findOne({ _id: id } as never).lean();
+			if (!doc || (doc as { merchantId?: unknown }).merchantId !== merchantId) throw new NotFoundError(entity);
 			return doc as T & { _id: string };
 		},
 	},
