@@ -13,9 +13,17 @@ export interface Hit {
 	resetAt: number;
 }
 
+export interface HitOptions {
+	now?: number;
+	cost?: number;
+}
+
 export interface CounterStore {
-	/** Counts one hit against `key` when under `limit` in the current window of `windowMs`. */
-	hit(key: string, limit: number, windowMs: number, now?: number): Promise<Hit>;
+	/**
+	 * Counts `cost` hits (default 1) against `key` when they fit under `limit` in the current
+	 * window of `windowMs`; when they do not fit, nothing is counted.
+	 */
+	hit(key: string, limit: number, windowMs: number, opts?: HitOptions): Promise<Hit>;
 	close(): Promise<void>;
 }
 
@@ -27,7 +35,7 @@ function windowOf(now: number, windowMs: number) {
 export class MemoryCounterStore implements CounterStore {
 	private readonly counts = new Map<string, { count: number; resetAt: number }>();
 
-	async hit(key: string, limit: number, windowMs: number, now = Date.now()): Promise<Hit> {
+	async hit(key: string, limit: number, windowMs: number, { now = Date.now(), cost = 1 }: HitOptions = {}): Promise<Hit> {
 		const { resetAt } = windowOf(now, windowMs);
 		let entry = this.counts.get(key);
 		if (!entry || entry.resetAt !== resetAt) {
@@ -35,8 +43,8 @@ export class MemoryCounterStore implements CounterStore {
 			this.counts.set(key, entry);
 			if (this.counts.size > 50_000) this.sweep(now);
 		}
-		if (entry.count >= limit) return { allowed: false, limit, remaining: 0, resetAt };
-		entry.count++;
+		if (entry.count + cost > limit) return { allowed: false, limit, remaining: Math.max(0, limit - entry.count), resetAt };
+		entry.count += cost;
 		return { allowed: true, limit, remaining: limit - entry.count, resetAt };
 	}
 
@@ -68,17 +76,17 @@ export class NatsKvCounterStore implements CounterStore {
 		return new NatsKvCounterStore(nc, kv);
 	}
 
-	async hit(key: string, limit: number, windowMs: number, now = Date.now()): Promise<Hit> {
+	async hit(key: string, limit: number, windowMs: number, { now = Date.now(), cost = 1 }: HitOptions = {}): Promise<Hit> {
 		const { index, resetAt } = windowOf(now, windowMs);
 		const k = kvKey(key, index);
 		for (let attempt = 0; attempt < 50; attempt++) {
 			const entry = await this.kv.get(k);
 			const count = entry && entry.operation === "PUT" ? Number(entry.string()) || 0 : 0;
-			if (count >= limit) return { allowed: false, limit, remaining: 0, resetAt };
+			if (count + cost > limit) return { allowed: false, limit, remaining: Math.max(0, limit - count), resetAt };
 			try {
-				if (!entry) await this.kv.create(k, String(count + 1));
-				else await this.kv.update(k, String(count + 1), entry.revision);
-				return { allowed: true, limit, remaining: limit - count - 1, resetAt };
+				if (!entry) await this.kv.create(k, String(count + cost));
+				else await this.kv.update(k, String(count + cost), entry.revision);
+				return { allowed: true, limit, remaining: limit - count - cost, resetAt };
 			} catch {
 				// Another node moved the counter first: read it again.
 			}

@@ -1,7 +1,8 @@
 import mongoose, { Schema, type InferSchemaType } from "mongoose";
 import { publicJson, uuidId } from "./plugins.ts";
 
-export const MESSAGE_STATUSES = ["received", "pending", "sent", "failed", "read"] as const;
+/** `unknown`: a send whose outcome was lost with its node (X may or may not have it); never resent blindly. */
+export const MESSAGE_STATUSES = ["received", "pending", "sent", "failed", "read", "unknown"] as const;
 
 const attachmentSchema = new Schema({ type: String, url: String, mediaId: String }, { _id: false });
 
@@ -26,6 +27,12 @@ export const messageSchema = new Schema(
 		origin: { type: String, default: null },
 		sentAt: { type: Date, default: null },
 		readAt: { type: Date, default: null },
+		/** For a reply: seconds since the customer's message it answered (response-time figures). */
+		responseSeconds: { type: Number, default: null },
+		/** What storing this message created, so its events can be emitted again after a crash. */
+		createdContact: { type: Boolean, default: false },
+		createdConversation: { type: Boolean, default: false },
+		announcedAt: { type: Date, default: null },
 	},
 	{ timestamps: true, collection: "messages" }
 );
@@ -33,6 +40,7 @@ export const messageSchema = new Schema(
 messageSchema.index({ conversationId: 1, createdAt: 1, _id: 1 });
 messageSchema.index({ merchantId: 1, createdAt: -1 });
 messageSchema.index({ accountId: 1, twitterMessageId: 1 });
+messageSchema.index({ contactId: 1, direction: 1 });
 publicJson(messageSchema);
 
 export type Message = InferSchemaType<typeof messageSchema> & { _id: string };

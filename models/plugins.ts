@@ -17,5 +17,4 @@ export function publicJson(schema: Schema, hidden: string[] = []): void {
 		return ret;
 	};
 	schema.set("toJSON", { virtuals: false, versionKey: false, transform });
-	schema.set("toObject", { virtuals: false, versionKey: false, transform });
 }

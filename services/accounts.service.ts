@@ -2,16 +2,23 @@ import type { ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { AccountModel, ACCOUNT_STATUSES, type Account } from "../models/account.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
 import { PageParams, pageOf, paged } from "../lib/pagination.ts";
 import { presentAccount } from "./accounts/present.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
 import { BusinessHoursSchema, businessHoursProblems } from "./accounts/business-hours.ts";
+import { connectAccount, disconnectAccount, accountStatistics, type XProfile } from "./accounts/connection.ts";
+import { AccountLinkModel } from "../models/account-link.model.ts";
 
 const ListParams = Strict({ status: Type.Optional(StringEnum(ACCOUNT_STATUSES)), ...PageParams });
 
 const GetParams = Strict({ id: Id() });
+const ConnectParams = Strict({
+	oauthToken: Type.String({ minLength: 1, maxLength: 200 }),
+	oauthTokenSecret: Type.String({ minLength: 1, maxLength: 200 }),
+});
+const ByTwitterUserParams = Strict({ twitterUserId: Type.String({ minLength: 1, maxLength: 40 }) });
 const UpdateParams = Strict({
 	id: Id(),
 	autoReplyEnabled: Type.Optional(Type.Boolean()),
@@ -20,7 +27,7 @@ const UpdateParams = Strict({
 
 const AccountsService: ServiceSchema = {
 	name: "accounts",
-	mixins: [DbMixin([AccountModel]), TenantMixin],
+	mixins: [DbMixin([AccountModel, AccountLinkModel]), TenantMixin],
 	settings: { rest: "/" },
 
 	actions: {
@@ -41,8 +48,42 @@ const AccountsService: ServiceSchema = {
 			rest: "GET /accounts/:id",
 			params: GetParams,
 			async handler(ctx: TenantContext<Static<typeof GetParams>>) {
-				const account = await this.findOwned(ctx, AccountModel, ctx.params.id, "Account");
-				return presentAccount(account as Account);
+				const account = (await this.findOwned(ctx, AccountModel, ctx.params.id, "Account")) as Account;
+				return { ...presentAccount(account), statistics: await accountStatistics(ctx, account) };
+			},
+		},
+
+		connect: {
+			rest: "POST /accounts",
+			params: ConnectParams,
+			async handler(ctx: TenantContext<Static<typeof ConnectParams>>) {
+				const profile = (await ctx.call("x.verifyCredentials", ctx.params)) as XProfile;
+				const account = await connectAccount(merchantOf(ctx), profile, ctx.params);
+				ctx.emit("account.connected", { merchantId: account.merchantId, accountId: account._id, twitterUserId: account.twitterUserId });
+				return presentAccount(account);
+			},
+		},
+
+		disconnect: {
+			rest: "DELETE /accounts/:id",
+			params: GetParams,
+			async handler(ctx: TenantContext<Static<typeof GetParams>>) {
+				const account = (await this.findOwned(ctx, AccountModel, ctx.params.id, "Account")) as Account;
+				await disconnectAccount(account);
+				ctx.emit("account.disconnected", { merchantId: account.merchantId, accountId: account._id });
+				return null;
+			},
+		},
+
+		/** Internal: the active account an X user id is connected as (webhook routing), or null. */
+		byTwitterUserId: {
+			visibility: "public",
+			params: ByTwitterUserParams,
+			async handler(ctx: TenantContext<Static<typeof ByTwitterUserParams>>) {
+				const link = await AccountLinkModel.findById(ctx.params.twitterUserId).lean();
+				if (!link) return null;
+				const account = await AccountModel.findOne({ _id: link.accountId, status: "active" }).lean<Account>();
+				return account ? { id: account._id, merchantId: account.merchantId, twitterUserId: account.twitterUserId } : null;
 			},
 		},
 		update: {

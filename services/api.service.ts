@@ -3,7 +3,9 @@ import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { config } from "../lib/config.ts";
 import { verifyToken } from "../lib/auth.ts";
-import { ForbiddenError, RateLimitedError, UnauthorizedError } from "../lib/errors.ts";
+import { ApiError, BadRequestError, ForbiddenError, RateLimitedError, UnauthorizedError } from "../lib/errors.ts";
+import { verifyWebhookSignature } from "../lib/webhook-signature.ts";
+import { readActivity } from "./webhooks/account-activity.ts";
 import { toErrorResponse } from "../lib/http-errors.ts";
 import { localeOf } from "../lib/i18n.ts";
 import { isPaged } from "../lib/pagination.ts";
@@ -26,11 +28,13 @@ type Res = ServerResponse;
 interface GatewaySettings {
 	port: number;
 	rateLimitPerMinute: number;
+	webhookEventsPerMinute: number;
 	[key: string]: unknown;
 }
 
 interface GatewayThis {
 	logger: { error(...args: unknown[]): void };
+	receiveWebhook(req: Req & { body?: unknown }, res: Res): Promise<void>;
 }
 
 function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -58,6 +62,7 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 		port: cfg.port,
 		ip: "0.0.0.0",
 		rateLimitPerMinute: cfg.rateLimit.apiPerMinute,
+		webhookEventsPerMinute: cfg.rateLimit.webhookEventsPerMinute,
 		// Routes of services that join (here or on another node) appear this long after they do.
 		debounceTime: 100,
 		log4XXResponses: false,
@@ -82,6 +87,22 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 				mappingPolicy: "restrict",
 				bodyParsers: { json: false, urlencoded: false },
 				aliases: { "GET /live": "api.live", "GET /ready": "api.ready" },
+				onError,
+			},
+			{
+				// X's webhook: no JWT; X's signature instead, checked on the raw bytes.
+				path: `${API_BASE}/webhooks`,
+				authentication: false,
+				authorization: false,
+				mappingPolicy: "restrict",
+				bodyParsers: { json: false, urlencoded: false, raw: { type: () => true, limit: BODY_LIMIT } },
+				aliases: {
+					"GET /twitter": "webhooks.crc",
+					"GET /verify": "webhooks.crc",
+					"POST /twitter"(this: GatewayThis, req: Req & { body?: unknown }, res: Res) {
+						return this.receiveWebhook(req, res).catch((err: unknown) => onError.call(this, req, res, err));
+					},
+				},
 				onError,
 			},
 			{
@@ -132,6 +153,31 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 	},
 
 	methods: {
+		/**
+		 * Signature first (a stranger must not spend our event budget), then the events-per-minute
+		 * limit (X retries a 429 later), then the durable store; the 200 goes out only after it.
+		 */
+		async receiveWebhook(req: Req & { body?: unknown }, res: Res) {
+			const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+			if (!verifyWebhookSignature(config().x.consumerSecret, raw, req.headers["x-twitter-webhooks-signature"])) {
+				throw new ApiError("Invalid webhook signature", 401, "INVALID_SIGNATURE");
+			}
+			let events = 1;
+			try {
+				events = Math.max(1, readActivity(JSON.parse(raw.toString("utf8"))).eventCount);
+			} catch {
+				throw new BadRequestError("Webhook body is not JSON");
+			}
+			const limit = this.settings.webhookEventsPerMinute;
+			const hit = await this.counters.hit("webhook-events", limit, 60_000, { cost: events });
+			res.setHeader("X-RateLimit-Limit", String(limit));
+			res.setHeader("X-RateLimit-Remaining", String(hit.remaining));
+			res.setHeader("X-RateLimit-Reset", String(Math.ceil(hit.resetAt / 1000)));
+			if (!hit.allowed) throw new RateLimitedError(`More than ${limit} webhook events per minute`, (hit.resetAt - Date.now()) / 1000);
+			const result = await this.broker.call("webhooks.receive", { payload: raw.toString("utf8") });
+			sendJson(res, 200, { success: true, data: result });
+		},
+
 		async authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: Req) {
 			const header = req.headers.authorization;
 			const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;

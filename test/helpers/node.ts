@@ -37,6 +37,8 @@ export interface NodeOptions {
 	services?: string[];
 	/** Extra schemas, e.g. `{ mixins: [Api], settings: {...} }` overrides, keyed by service name. */
 	overrides?: Record<string, Partial<ServiceSchema<Record<string, any>>>>;
+	/** More services to run on the node, e.g. one that records broker events for assertions. */
+	extraServices?: Partial<ServiceSchema>[];
 	transporter?: string | null;
 	nodeID?: string;
 	broker?: Partial<BrokerOptions>;
@@ -58,6 +60,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
 		const override = opts.overrides?.[schema.name];
 		broker.createService(override ? { ...override, name: schema.name, mixins: [schema, ...(override.mixins ?? [])] } : schema);
 	}
+	for (const extra of opts.extraServices ?? []) broker.createService(extra as ServiceSchema);
 	await broker.start();
 	if (broker.getLocalService("api")) {
 		const restActions = schemas.flatMap(s => Object.values(s.actions ?? {}).filter(a => typeof a === "object" && a && "rest" in a));
@@ -87,6 +90,16 @@ export async function waitForAliases(broker: ServiceBroker, count: number, pathP
 		10_000,
 		`${count} gateway routes${pathPart ? ` matching ${pathPart}` : ""}`
 	);
+}
+
+/** A service that records the broker events it is given, for assertions. */
+export function eventRecorder(names: string[]) {
+	const seen: { name: string; params: any }[] = [];
+	const schema: Partial<ServiceSchema> = {
+		name: `recorder-${randomBytes(3).toString("hex")}`,
+		events: Object.fromEntries(names.map(name => [name, { handler: (ctx: { params: unknown }) => void seen.push({ name, params: ctx.params }) }])),
+	};
+	return { schema, seen, of: (name: string) => seen.filter(e => e.name === name).map(e => e.params) };
 }
 
 /** Drops the test file's database (call in afterAll, after the nodes stopped). */

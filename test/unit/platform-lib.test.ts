@@ -90,9 +90,12 @@ test("memory counter: a fixed window, then a fresh one", async () => {
 	const store = new MemoryCounterStore();
 	const t0 = 1_000_000_000_000;
 	const hits = [];
-	for (let i = 0; i < 3; i++) hits.push(await store.hit("k", 2, 60_000, t0));
+	for (let i = 0; i < 3; i++) hits.push(await store.hit("k", 2, 60_000, { now: t0 }));
 	expect(hits.map(h => [h.allowed, h.remaining])).toEqual([[true, 1], [true, 0], [false, 0]]);
-	expect((await store.hit("k", 2, 60_000, t0 + 60_000)).allowed).toBe(true);
+	expect((await store.hit("k", 2, 60_000, { now: t0 + 60_000 })).allowed).toBe(true);
+	// a batch that does not fit counts nothing
+	expect((await store.hit("k", 2, 60_000, { now: t0 + 60_000, cost: 5 })).allowed).toBe(false);
+	expect((await store.hit("k", 2, 60_000, { now: t0 + 60_000 })).remaining).toBe(0);
 });
 
 describe("configuration", () => {

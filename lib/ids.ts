@@ -1,0 +1,17 @@
+import { createHash } from "node:crypto";
+
+/**
+ * A UUID derived from a name (SHA-256, RFC 9562 version 8 layout): the same name always gives
+ * the same id, so inserting a row with it is an idempotency check on FerretDB and MongoDB alike.
+ */
+export function uuidFromName(name: string): string {
+	const b = createHash("sha256").update(name).digest().subarray(0, 16);
+	b[6] = (b[6] & 0x0f) | 0x80;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	const h = b.toString("hex");
+	return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+	return typeof err === "object" && err !== null && (err as { code?: unknown }).code === 11000;
+}

@@ -1,0 +1,69 @@
+import type { ServiceSchema, Service } from "moleculer";
+import mongoose from "mongoose";
+import { Agenda, type Job } from "agenda";
+import { MongoBackend } from "@agendajs/mongo-backend";
+
+// Jobs are defined by the service that owns them, through this mixin. Agenda starts processing
+// once the whole broker has started (a job may call any service) and drains on stop (running
+// jobs finish; none is abandoned mid-way). A job handler calls actions; it never holds the only
+// copy of state in memory. Agenda's lock is an update, which FerretDB 1.x does not make atomic,
+// so two nodes may occasionally run the same occurrence: every handler is idempotent.
+
+export interface JobDefinition {
+	handler: (this: Service & Record<string, any>, job: Job) => Promise<void>;
+	concurrency?: number;
+	/** Recurring: Agenda interval ("30 seconds") or cron; the job is created once per name. */
+	every?: string;
+	lockLifetimeMs?: number;
+}
+
+export interface AgendaOptions {
+	jobs: Record<string, JobDefinition>;
+	/** How often this node polls for due jobs. */
+	processEveryMs?: number;
+}
+
+export const AGENDA_COLLECTION = "agenda_jobs";
+
+export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
+	return {
+		created() {
+			this.agenda = null as Agenda | null;
+		},
+		events: {
+			async "$broker.started"(this: Service & { agenda: Agenda | null }) {
+				const db = mongoose.connection.db;
+				if (!db) throw new Error("AgendaMixin needs DbMixin first in the mixin list");
+				const agenda = new Agenda({
+					backend: new MongoBackend({ mongo: db, collection: AGENDA_COLLECTION }),
+					name: `${this.broker.nodeID}:${this.name}`,
+					processEvery: opts.processEveryMs ?? 1000,
+					removeOnComplete: true,
+				});
+				for (const [name, def] of Object.entries(opts.jobs)) {
+					agenda.define(name, (job: Job) => def.handler.call(this, job), {
+						concurrency: def.concurrency ?? 5,
+						lockLifetime: def.lockLifetimeMs ?? 5 * 60_000,
+					});
+				}
+				agenda.on("error", (err: Error) => this.logger.error("agenda error:", err.message));
+				await agenda.start();
+				for (const [name, def] of Object.entries(opts.jobs)) if (def.every) await agenda.every(def.every, name);
+				this.agenda = agenda;
+			},
+		},
+		methods: {
+			/** Schedules `name` to run at `when` with `data` (the job's whole state). */
+			async scheduleJob(name: string, when: Date, data: Record<string, unknown>) {
+				if (!this.agenda) throw new Error("Agenda is not started yet");
+				return this.agenda.schedule(when, name, data);
+			},
+		},
+		async stopped() {
+			if (this.agenda) {
+				await this.agenda.drain(30_000).catch(() => this.agenda?.stop());
+				this.agenda = null;
+			}
+		},
+	};
+}

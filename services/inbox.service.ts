@@ -1,0 +1,195 @@
+import type { ServiceSchema } from "moleculer";
+import { Type, type Static } from "@sinclair/typebox";
+import { ContactModel } from "../models/contact.model.ts";
+import { ConversationModel, CONVERSATION_STATUSES, type Conversation } from "../models/conversation.model.ts";
+import { MessageModel, type Message } from "../models/message.model.ts";
+import { IdempotencyKeyModel } from "../models/idempotency-key.model.ts";
+import { DbMixin } from "../mixins/db.mixin.ts";
+import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { PageParams, pageOf, paged } from "../lib/pagination.ts";
+import { Id, StringEnum, Strict } from "../lib/schema.ts";
+import { BadRequestError, ConflictError, NotFoundError, ValidationFailedError } from "../lib/errors.ts";
+import { presentConversation, presentMessage, messageCursor, readCursor } from "./inbox/present.ts";
+import { ingestDirectMessage, markRead, type IngestInput } from "./inbox/ingest.ts";
+import { sendInConversation } from "./inbox/send.ts";
+
+// The shared inbox: conversations and their messages. Webhook deliveries come in through
+// `ingestDirectMessage`; agents (and later campaigns, flows and the bot) send through
+// `sendInConversation`, which goes through the x service and its shared send limits.
+
+export const MAX_MESSAGE_LENGTH = 10_000;
+
+const ListParams = Strict({
+	accountId: Type.Optional(Id()),
+	status: Type.Optional(StringEnum(CONVERSATION_STATUSES)),
+	assignedTo: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+	needsHuman: Type.Optional(Type.Boolean({ description: "only conversations the bot escalated to a human" })),
+	...PageParams,
+});
+const GetParams = Strict({
+	id: Id(),
+	includeMessages: Type.Optional(Type.Boolean({ default: true })),
+	messagesLimit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+	messagesAfter: Type.Optional(Type.String({ maxLength: 200, description: "cursor from messagesCursor" })),
+});
+const CloseParams = Strict({ id: Id(), reason: Type.Optional(Type.String({ maxLength: 200 })) });
+const AssignParams = Strict({ id: Id(), userId: Type.String({ minLength: 1, maxLength: 100 }) });
+const SendParams = Strict({
+	id: Id(),
+	// The 10,000-character limit is X's and answers 400 MESSAGE_TOO_LONG (the contract), checked below.
+	content: Type.String({ minLength: 1, maxLength: 200_000 }),
+	type: Type.Optional(StringEnum(["text", "image"] as const)),
+	attachments: Type.Optional(
+		Type.Array(Strict({ type: StringEnum(["image"] as const), url: Type.String({ format: "uri", maxLength: 2000, pattern: "^https?://" }) }), { maxItems: 1 })
+	),
+});
+const ContactConversationsParams = Strict({ id: Id(), status: Type.Optional(StringEnum(CONVERSATION_STATUSES)), ...PageParams });
+
+const InboxService: ServiceSchema = {
+	name: "inbox",
+	mixins: [DbMixin([ConversationModel, MessageModel, IdempotencyKeyModel]), TenantMixin],
+	settings: { rest: "/" },
+
+	actions: {
+		list: {
+			rest: "GET /conversations",
+			params: ListParams,
+			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
+				const { accountId, status, assignedTo, needsHuman } = ctx.params;
+				const filter = this.scoped(ctx, {
+					...(accountId ? { accountId } : {}),
+					...(status ? { status } : {}),
+					...(assignedTo ? { assignedToUserId: assignedTo } : {}),
+					...(needsHuman !== undefined ? { needsHuman } : {}),
+				});
+				const { skip, take } = pageOf(ctx.params);
+				const [rows, total] = await Promise.all([
+					ConversationModel.find(filter).sort({ lastMessageAt: -1, startedAt: -1, _id: 1 }).skip(skip).limit(take).lean<Conversation[]>(),
+					ConversationModel.countDocuments(filter),
+				]);
+				const contacts = await ContactModel.find({ _id: { $in: rows.map(r => r.contactId) }, merchantId: merchantOf(ctx) }, { username: 1, displayName: 1 }).lean();
+				const byId = new Map(contacts.map(c => [c._id, c]));
+				return paged(rows.map(r => presentConversation(r, byId.get(r.contactId) ?? null)), total, ctx.params);
+			},
+		},
+
+		get: {
+			rest: "GET /conversations/:id",
+			params: GetParams,
+			async handler(ctx: TenantContext<Static<typeof GetParams>>) {
+				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
+				const contact = await ContactModel.findById(conversation.contactId, { username: 1, displayName: 1 }).lean();
+				const result: Record<string, unknown> = presentConversation(conversation, contact);
+				if (ctx.params.includeMessages !== false) {
+					const limit = ctx.params.messagesLimit ?? 50;
+					const after = ctx.params.messagesAfter ? readCursor(ctx.params.messagesAfter) : null;
+					if (ctx.params.messagesAfter && !after) throw new ValidationFailedError([{ field: "messagesAfter", message: "is not a valid cursor" }]);
+					const filter: Record<string, unknown> = { conversationId: conversation._id };
+					if (after) filter.$or = [{ sentAt: { $gt: after.at } }, { sentAt: after.at, _id: { $gt: after.id } }];
+					const rows = await MessageModel.find(filter).sort({ sentAt: 1, _id: 1 }).limit(limit + 1).lean<Message[]>();
+					const page = rows.slice(0, limit);
+					result.messages = page.map(presentMessage);
+					result.messagesCursor = rows.length > limit ? messageCursor(page[page.length - 1]) : null;
+				}
+				return result;
+			},
+		},
+
+		close: {
+			rest: "PUT /conversations/:id/close",
+			params: CloseParams,
+			async handler(ctx: TenantContext<Static<typeof CloseParams>>) {
+				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
+				if (conversation.status === "open") {
+					await ConversationModel.updateOne(
+						{ _id: conversation._id, status: "open" },
+						{ $set: { status: "closed", openKey: `closed:${conversation._id}`, closedAt: new Date(), closeReason: ctx.params.reason ?? null, needsHuman: false } }
+					);
+					ctx.emit("conversation.closed", {
+						merchantId: conversation.merchantId,
+						accountId: conversation.accountId,
+						contactId: conversation.contactId,
+						conversationId: conversation._id,
+						reason: ctx.params.reason ?? null,
+						closedByUserId: ctx.meta.userId ?? null,
+					});
+				}
+				return presentConversation((await ConversationModel.findById(conversation._id).lean<Conversation>())!);
+			},
+		},
+
+		assign: {
+			rest: "POST /conversations/:id/assign",
+			params: AssignParams,
+			async handler(ctx: TenantContext<Static<typeof AssignParams>>) {
+				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
+				await ConversationModel.updateOne({ _id: conversation._id }, { $set: { assignedToUserId: ctx.params.userId } });
+				ctx.emit("conversation.assigned", {
+					merchantId: conversation.merchantId,
+					conversationId: conversation._id,
+					contactId: conversation.contactId,
+					userId: ctx.params.userId,
+					byUserId: ctx.meta.userId ?? null,
+				});
+				return presentConversation((await ConversationModel.findById(conversation._id).lean<Conversation>())!);
+			},
+		},
+
+		sendMessage: {
+			rest: "POST /conversations/:id/messages",
+			params: SendParams,
+			async handler(ctx: TenantContext<Static<typeof SendParams>>) {
+				if (ctx.params.content.length > MAX_MESSAGE_LENGTH) {
+					throw new BadRequestError(`Message content exceeds X's limit of ${MAX_MESSAGE_LENGTH} characters`, "MESSAGE_TOO_LONG", [
+						{ field: "content", message: `must be at most ${MAX_MESSAGE_LENGTH} characters` },
+					]);
+				}
+				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
+				if (conversation.status !== "open") throw new ConflictError("The conversation is closed", "CONVERSATION_CLOSED");
+				const message = await sendInConversation(ctx, {
+					merchantId: merchantOf(ctx),
+					conversation,
+					content: ctx.params.content,
+					type: ctx.params.type,
+					imageUrl: ctx.params.attachments?.[0]?.url ?? null,
+					sentByUserId: ctx.meta.userId ?? null,
+					origin: "agent",
+					idempotencyKey: ctx.meta.idempotencyKey,
+				});
+				return presentMessage(message);
+			},
+		},
+
+		contactConversations: {
+			rest: "GET /contacts/:id/conversations",
+			params: ContactConversationsParams,
+			async handler(ctx: TenantContext<Static<typeof ContactConversationsParams>>) {
+				const contact = await ContactModel.findOne(this.scoped(ctx, { _id: ctx.params.id }), { _id: 1 }).lean();
+				if (!contact) throw new NotFoundError("Contact");
+				const filter = this.scoped(ctx, { contactId: contact._id, ...(ctx.params.status ? { status: ctx.params.status } : {}) });
+				const { skip, take } = pageOf(ctx.params);
+				const [rows, total] = await Promise.all([
+					ConversationModel.find(filter).sort({ startedAt: -1, _id: 1 }).skip(skip).limit(take).lean<Conversation[]>(),
+					ConversationModel.countDocuments(filter),
+				]);
+				return paged(rows.map(r => presentConversation(r)), total, ctx.params);
+			},
+		},
+
+		// --- internal: called by the webhooks service, never through the gateway
+		ingestDirectMessage: {
+			visibility: "public",
+			handler(ctx: TenantContext<IngestInput>) {
+				return ingestDirectMessage(ctx, ctx.params);
+			},
+		},
+		markRead: {
+			visibility: "public",
+			handler(ctx: TenantContext<Parameters<typeof markRead>[1]>) {
+				return markRead(ctx, ctx.params);
+			},
+		},
+	},
+};
+
+export default InboxService;
