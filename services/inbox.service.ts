@@ -11,7 +11,7 @@ import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { BadRequestError, ConflictError, NotFoundError, ValidationFailedError } from "../lib/errors.ts";
 import { presentConversation, presentMessage, messageCursor, readCursor } from "./inbox/present.ts";
 import { ingestDirectMessage, markRead, type IngestInput } from "./inbox/ingest.ts";
-import { sendInConversation } from "./inbox/send.ts";
+import { sendInConversation, sendToContact, type SendToContactParams } from "./inbox/send.ts";
 
 // The shared inbox: conversations and their messages. Webhook deliveries come in through
 // `ingestDirectMessage`; agents (and later campaigns, flows and the bot) send through
@@ -173,6 +173,38 @@ const InboxService: ServiceSchema = {
 					ConversationModel.countDocuments(filter),
 				]);
 				return paged(rows.map(r => presentConversation(r)), total, ctx.params);
+			},
+		},
+
+		/**
+		 * Internal, for automated senders (campaigns, flows, the bot): sends `content` to a contact
+		 * in its open conversation (opening one if needed), under X's rules. An ineligible contact
+		 * is not an error: the answer says `skipped` with the reason, and nothing is sent.
+		 */
+		sendToContact: {
+			visibility: "public",
+			params: Type.Object({
+				merchantId: Type.String({ minLength: 1 }),
+				contactId: Type.String({ minLength: 1 }),
+				content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
+				origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
+				imageUrl: Type.Optional(Type.String({ maxLength: 2000 })),
+				idempotencyKey: Type.Optional(Type.String({ maxLength: 300 })),
+			}),
+			async handler(ctx: TenantContext<SendToContactParams>) {
+				return sendToContact(ctx, ctx.params);
+			},
+		},
+
+		/** Internal (the bot): the conversation needs a person; the bot stays quiet in it until then. */
+		escalate: {
+			visibility: "public",
+			params: Type.Object({ merchantId: Type.String(), conversationId: Type.String(), reason: Type.String({ maxLength: 200 }) }),
+			async handler(ctx: TenantContext<{ merchantId: string; conversationId: string; reason: string }>) {
+				const { merchantId, conversationId, reason } = ctx.params;
+				const res = await ConversationModel.updateOne({ _id: conversationId, merchantId, needsHuman: false }, { $set: { needsHuman: true, escalatedAt: new Date() } });
+				if (res.modifiedCount > 0) ctx.emit("conversation.escalated", { merchantId, conversationId, reason });
+				return { escalated: res.modifiedCount > 0 };
 			},
 		},
 

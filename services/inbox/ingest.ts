@@ -3,6 +3,7 @@ import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import { isDuplicateKey, uuidFromName } from "../../lib/ids.ts";
 import type { XUserProfile } from "../webhooks/account-activity.ts";
+import { isOptOutMessage } from "../contacts/opt-out.ts";
 import { findOrCreateContact, findOrOpenConversation, refreshContactCounters, refreshConversationCounters } from "./records.ts";
 
 export interface IngestInput {
@@ -78,6 +79,8 @@ export async function ingestDirectMessage(ctx: Context, input: IngestInput): Pro
 	}
 	await refreshConversationCounters(conversationId);
 	await refreshContactCounters(contactId);
+	// "STOP", "hủy"…: the customer opts out of automated messages (idempotent, so a replay is harmless).
+	if (!outbound && isOptOutMessage(message.text)) await ctx.call("contacts.optOut", { id: contactId }, { meta: { merchantId } });
 	await announce(ctx, messageId);
 	return { messageId, stored };
 }

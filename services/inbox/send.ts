@@ -5,7 +5,9 @@ import { MessageModel, type Message } from "../../models/message.model.ts";
 import { IdempotencyKeyModel } from "../../models/idempotency-key.model.ts";
 import { ConflictError, NotFoundError } from "../../lib/errors.ts";
 import { isDuplicateKey, uuidFromName } from "../../lib/ids.ts";
-import { refreshContactCounters, refreshConversationCounters } from "./records.ts";
+import { findOrOpenConversation, refreshContactCounters, refreshConversationCounters } from "./records.ts";
+import { AccountModel } from "../../models/account.model.ts";
+import { automatedSendSkipReason, type SkipReason } from "./eligibility.ts";
 
 export interface SendInput {
 	merchantId: string;
@@ -81,7 +83,10 @@ export async function sendInConversation(ctx: Context, input: SendInput): Promis
 			if (claimId) await IdempotencyKeyModel.deleteOne({ _id: claimId });
 			throw err;
 		}
-		await MessageModel.updateOne({ _id: pending._id }, { $set: { status: "failed", failureReason: e.message ?? "send failed" } });
+		// A timeout or cut connection on the DM itself: X may or may not have it. Recorded as
+		// `unknown`, never resent blindly.
+		const status = e.type === "X_DELIVERY_UNKNOWN" ? "unknown" : "failed";
+		await MessageModel.updateOne({ _id: pending._id }, { $set: { status, failureReason: e.message ?? "send failed" } });
 		ctx.emit("message.failed", { merchantId, conversationId: conversation._id, messageId: pending._id, reason: e.message, origin: input.origin });
 		if (typeof e.code === "number" && e.code >= 500) throw err;
 		return (await MessageModel.findById(pending._id).lean<Message>())!;
@@ -123,4 +128,43 @@ export async function sendInConversation(ctx: Context, input: SendInput): Promis
 		at: sentAt.toISOString(),
 	});
 	return (await MessageModel.findById(pending._id).lean<Message>())!;
+}
+
+export interface SendToContactParams {
+	merchantId: string;
+	contactId: string;
+	content: string;
+	/** "bot", "campaign:<id>" or "flow:<runId>" */
+	origin: string;
+	imageUrl?: string;
+	/** Makes a repeat (a retried job) answer the first send instead of sending again. */
+	idempotencyKey?: string;
+}
+
+export type SendToContactResult =
+	| { status: "sent" | "failed"; messageId: string; conversationId: string; twitterMessageId: string | null; failureReason: string | null }
+	| { status: "skipped"; reason: SkipReason };
+
+export async function sendToContact(ctx: Context, p: SendToContactParams): Promise<SendToContactResult> {
+	const contact = await ContactModel.findOne({ _id: p.contactId, merchantId: p.merchantId }).lean();
+	const account = contact ? await AccountModel.findOne({ _id: contact.accountId, merchantId: p.merchantId }, { status: 1 }).lean() : null;
+	const kind = kindOf(p.origin);
+	const reason = automatedSendSkipReason(kind, { accountActive: account?.status === "active", contact });
+	if (reason) return { status: "skipped", reason };
+	const { conversation } = await findOrOpenConversation(p.merchantId, contact!.accountId, contact!._id, new Date());
+	const message = await sendInConversation(ctx, {
+		merchantId: p.merchantId,
+		conversation,
+		content: p.content,
+		imageUrl: p.imageUrl ?? null,
+		origin: p.origin,
+		idempotencyKey: p.idempotencyKey,
+	});
+	return {
+		status: message.status === "failed" || message.status === "unknown" ? "failed" : "sent",
+		messageId: message._id,
+		conversationId: message.conversationId,
+		twitterMessageId: message.twitterMessageId ?? null,
+		failureReason: message.failureReason ?? null,
+	};
 }
