@@ -9,6 +9,9 @@ import { BadRequestError } from "../lib/errors.ts";
 import { crcResponseToken } from "../lib/webhook-signature.ts";
 import { isDuplicateKey } from "../lib/ids.ts";
 import { readActivity } from "./webhooks/account-activity.ts";
+import { ContactModel } from "../models/contact.model.ts";
+import { AccountModel } from "../models/account.model.ts";
+import { escapeRegex } from "../lib/regex.ts";
 
 // X's webhook, behind the gateway (which checks the signature and the events-per-minute limit).
 // A delivery is stored raw before X gets its 200, then processed from the store: at once on
@@ -16,6 +19,11 @@ import { readActivity } from "./webhooks/account-activity.ts";
 // dead node left pending. Processing is idempotent on X's event ids (the inbox decides).
 
 const MAX_ATTEMPTS = 10;
+// Processing is paced per node: a burst of deliveries waits its turn instead of running all at
+// once against the database (and then timing out). Waiting in line is not a failure, so these
+// internal calls get a longer timeout than a request's.
+const PROCESS_CONCURRENCY = 4;
+const PROCESS_TIMEOUT_MS = 120_000;
 const SWEEP_AFTER_MS = 30_000;
 
 const CrcParams = Type.Object({ crc_token: Type.Optional(Type.String({ maxLength: 1000 })), nonce: Type.Optional(Type.String()) });
@@ -81,6 +89,7 @@ const WebhooksService: ServiceSchema = {
 		/** Processes one stored delivery; safe to run again (and concurrently) for the same one. */
 		process: {
 			params: ProcessParams,
+			bulkhead: { enabled: true, concurrency: PROCESS_CONCURRENCY, maxQueueSize: 100_000 },
 			async handler(ctx: Context<Static<typeof ProcessParams>>) {
 				const delivery = await WebhookDeliveryModel.findById(ctx.params.deliveryId).lean();
 				if (!delivery || delivery.status === "processed" || delivery.status === "ignored") return { status: delivery?.status ?? "missing" };
@@ -102,7 +111,7 @@ const WebhooksService: ServiceSchema = {
 							accountTwitterUserId: account.twitterUserId,
 							message: { ...message, createdAt: message.createdAt.toISOString() },
 							profile: batch.users.get(contactId) ?? null,
-						});
+						}, { timeout: PROCESS_TIMEOUT_MS });
 					}
 					for (const read of batch.reads) {
 						if (read.readerId === account.twitterUserId) continue; // the account reading the customer's messages
@@ -128,6 +137,24 @@ const WebhooksService: ServiceSchema = {
 			},
 		},
 
+		/**
+		 * GDPR erase (asked by the contacts service before it deletes the contact): the raw
+		 * deliveries that carry the contact's X id. Deliveries still pending are kept: their
+		 * processing is what the erase sweep of messages then removes.
+		 */
+		eraseContact: {
+			visibility: "public",
+			params: Type.Object({ merchantId: Type.String(), contactId: Type.String() }),
+			async handler(ctx: Context<{ merchantId: string; contactId: string }>) {
+				const contact = await ContactModel.findOne({ _id: ctx.params.contactId, merchantId: ctx.params.merchantId }, { twitterUserId: 1, accountId: 1 }).lean();
+				const account = contact ? await AccountModel.findById(contact.accountId, { twitterUserId: 1 }).lean() : null;
+				if (!contact || !account) return { webhookDeliveries: 0 };
+				const mentions = new RegExp(`"${escapeRegex(contact.twitterUserId)}"`);
+				const res = await WebhookDeliveryModel.deleteMany({ forUserId: account.twitterUserId, status: { $ne: "pending" }, payload: { $regex: mentions } });
+				return { webhookDeliveries: res.deletedCount };
+			},
+		},
+
 		/** Retries deliveries still pending after SWEEP_AFTER_MS (their node died or a step failed). */
 		sweep: {
 			params: Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) }),
@@ -139,7 +166,7 @@ const WebhooksService: ServiceSchema = {
 					.lean();
 				let processed = 0;
 				for (const d of stale) {
-					const result = (await ctx.call("webhooks.process", { deliveryId: d._id })) as { status: string };
+					const result = (await ctx.call("webhooks.process", { deliveryId: d._id }, { timeout: PROCESS_TIMEOUT_MS })) as { status: string };
 					if (result.status === "processed") processed++;
 				}
 				if (stale.length) this.logger.info(`webhook sweep: ${processed}/${stale.length} pending deliveries processed`);
@@ -151,7 +178,7 @@ const WebhooksService: ServiceSchema = {
 	events: {
 		"webhook.stored": {
 			async handler(ctx: Context<{ deliveryId: string }>) {
-				await ctx.call("webhooks.process", { deliveryId: ctx.params.deliveryId });
+				await ctx.call("webhooks.process", { deliveryId: ctx.params.deliveryId }, { timeout: PROCESS_TIMEOUT_MS });
 			},
 		},
 	},

@@ -16,7 +16,7 @@ let seq = 0;
 const nextEventId = () => `${Date.now()}${String(++seq).padStart(4, "0")}`;
 
 beforeAll(async () => {
-	node = await startNode({ services: ["api", "accounts", "webhooks", "inbox"], extraServices: [events.schema] });
+	node = await startNode({ services: ["api", "accounts", "webhooks", "inbox", "contacts"], extraServices: [events.schema] });
 });
 afterAll(async () => {
 	await node.stop();
@@ -176,5 +176,43 @@ describe("ingestion", () => {
 		expect(result).toMatchObject({ processed: 1 });
 		expect(await MessageModel.countDocuments({ accountId: account._id, content: "left behind" })).toBe(1);
 		expect((await WebhookDeliveryModel.findById("dead-node-delivery").lean())!.status).toBe("processed");
+	});
+});
+
+test("erasing a contact (GDPR) also removes the raw deliveries that carried their messages", async () => {
+	const account = await seedAccount("m-gdpr");
+	await postWebhook(node.url, dmPayload({ forUserId: account.twitterUserId, eventId: nextEventId(), senderId: "66666", recipientId: account.twitterUserId, text: "my address is 1 Main St" }));
+	await postWebhook(node.url, dmPayload({ forUserId: account.twitterUserId, eventId: nextEventId(), senderId: "77777", recipientId: account.twitterUserId, text: "someone else" }));
+	await processed(2, { accountId: account._id });
+	await waitUntil(async () => (await WebhookDeliveryModel.countDocuments({ forUserId: account.twitterUserId, status: "processed" })) === 2, 5000, "processed");
+	const contact = await ContactModel.findOne({ accountId: account._id, twitterUserId: "66666" }).lean();
+	const res = await client(node.url, tokenFor("m-gdpr")).del(`/contacts/${contact!._id}`);
+	expect(res.status).toBe(200);
+	expect(res.body.data.erased).toMatchObject({ webhookDeliveries: 1, messages: 1, conversations: 1, contacts: 1 });
+	expect(await WebhookDeliveryModel.countDocuments({ payload: { $regex: "1 Main St" } })).toBe(0);
+	expect(await WebhookDeliveryModel.countDocuments({ payload: { $regex: "someone else" } })).toBe(1);
+});
+
+describe("webhook events per minute", () => {
+	let limited: TestNode;
+	beforeAll(async () => {
+		limited = await startNode({ services: ["api", "accounts", "webhooks", "inbox"], overrides: { api: { settings: { webhookEventsPerMinute: 3 } } } });
+	});
+	afterAll(() => limited.stop());
+
+	test("past the limit X gets a 429 (it retries later) and the delivery is not stored", async () => {
+		const account = await seedAccount("m-wh-limit");
+		const twoEvents = (text: string) => {
+			const a = dmPayload({ forUserId: account.twitterUserId, eventId: nextEventId(), senderId: "9", recipientId: account.twitterUserId, text });
+			const b = dmPayload({ forUserId: account.twitterUserId, eventId: nextEventId(), senderId: "9", recipientId: account.twitterUserId, text: `${text} (2)` });
+			return { ...a, direct_message_events: [...a.direct_message_events, ...b.direct_message_events] };
+		};
+		const first = await postWebhook(limited.url, twoEvents("first pair"));
+		expect(first.status).toBe(200);
+		const second = await postWebhook(limited.url, twoEvents("second pair"));
+		expect(second.status).toBe(429);
+		expect(second.body.errorCode).toBe("RATE_LIMITED");
+		expect(Number(second.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+		expect(await WebhookDeliveryModel.countDocuments({ payload: { $regex: "second pair" } })).toBe(0);
 	});
 });
