@@ -33,6 +33,31 @@ function list(env: NodeJS.ProcessEnv, name: string): string[] {
 /** What a customer writes to stop automated messages; matched case- and accent-insensitively. */
 export const DEFAULT_OPT_OUT_KEYWORDS = ["stop", "unsubscribe", "hủy", "dừng", "hủy đăng ký", "dừng lại"];
 
+/**
+ * The Claude models a merchant may pick for the AI chatbot when AI_MODELS is unset: the ids the
+ * installed @anthropic-ai/sdk's `Model` type names, less those the SDK marks deprecated.
+ * services/ai/settings.ts checks this list against the SDK's type at type-check time.
+ */
+export const DEFAULT_AI_MODELS = [
+	"claude-haiku-4-5",
+	"claude-haiku-4-5-20251001",
+	"claude-sonnet-4-6",
+	"claude-opus-4-6",
+	"claude-opus-4-7",
+	"claude-opus-4-8",
+	"claude-opus-5",
+	"claude-sonnet-5",
+	"claude-fable-5",
+	"claude-mythos-5",
+	"claude-fable-5-1",
+	"claude-mythos-5-1",
+	"claude-opus-5-5",
+	"claude-sonnet-5-5",
+	"claude-haiku-5-5",
+	"claude-fable-5-2",
+	"claude-mythos-5-2",
+] as const;
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -92,6 +117,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		x: xConfig(env, isDev),
 		sendLimits: sendLimitsConfig(env),
 		media: mediaConfig(env),
+		/** Where people reach this service from outside (tracking links in campaign messages). */
+		publicBaseUrl: publicBaseUrl(env),
+		campaigns: campaignsConfig(env),
+		ai: aiConfig(env),
 	};
 }
 
@@ -151,6 +180,43 @@ function mediaConfig(env: NodeJS.ProcessEnv) {
 		maxBytes: int(env, "MEDIA_MAX_BYTES", 5 * 1024 * 1024, 1),
 		fetchTimeoutMs: int(env, "MEDIA_FETCH_TIMEOUT_MS", 10_000, 100),
 		allowPrivateHosts: bool(env, "MEDIA_ALLOW_PRIVATE_HOSTS", false),
+	};
+}
+
+/** The AI chatbot (services/ai.service.ts): Claude when a key is set, else the built-in classifier. */
+function aiConfig(env: NodeJS.ProcessEnv) {
+	const baseUrl = env.ANTHROPIC_BASE_URL || null;
+	if (baseUrl && !/^https?:\/\/[^/]/.test(baseUrl)) throw new ConfigError(`ANTHROPIC_BASE_URL must be an http(s):// URL, got "${baseUrl}"`);
+	const models = list(env, "AI_MODELS");
+	const maxRetries = int(env, "AI_MAX_RETRIES", 1);
+	if (maxRetries > 5) throw new ConfigError(`AI_MAX_RETRIES must be between 0 and 5, got "${env.AI_MAX_RETRIES}"`);
+	const contextMessages = int(env, "AI_CONTEXT_MESSAGES", 10);
+	if (contextMessages > 50) throw new ConfigError(`AI_CONTEXT_MESSAGES must be between 0 and 50, got "${env.AI_CONTEXT_MESSAGES}"`);
+	return {
+		apiKey: env.ANTHROPIC_API_KEY || null,
+		baseUrl,
+		models: models.length ? models : [...DEFAULT_AI_MODELS],
+		timeoutMs: int(env, "AI_TIMEOUT_MS", 6000, 100),
+		maxRetries,
+		contextMessages,
+	};
+}
+
+function publicBaseUrl(env: NodeJS.ProcessEnv): string {
+	const raw = env.PUBLIC_BASE_URL || "http://localhost:5000";
+	if (!/^https?:\/\/[^/]/.test(raw)) throw new ConfigError(`PUBLIC_BASE_URL must be an http(s):// URL, got "${raw}"`);
+	return raw.replace(/\/+$/, "");
+}
+
+/** Campaign sending (services/campaigns.service.ts). */
+function campaignsConfig(env: NodeJS.ProcessEnv) {
+	return {
+		/** An inbound message this long after a campaign message counts as its reply. */
+		replyWindowHours: int(env, "CAMPAIGN_REPLY_WINDOW_HOURS", 72, 1),
+		/** Recipients a worker takes at a time. */
+		batchSize: int(env, "CAMPAIGN_BATCH_SIZE", 20, 1),
+		/** A send claimed this long ago without an outcome (its worker died) ends `unknown`. */
+		unknownAfterSeconds: int(env, "CAMPAIGN_UNKNOWN_AFTER_SECONDS", 300, 1),
 	};
 }
 
