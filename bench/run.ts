@@ -14,7 +14,8 @@ const available = readdirSync(dir)
 	.map(f => f.slice(0, -3))
 	.sort();
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { scale: { type: "string", default: "1" } } });
+// Without --scale each scenario uses its own default (1 for most; see the scenario's header).
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { scale: { type: "string" } } });
 const chosen = positionals.length ? positionals : available;
 const unknown = chosen.filter(s => !available.includes(s));
 if (unknown.length) {
@@ -29,8 +30,8 @@ for (const scenario of chosen) {
 	resetConfig();
 	progress(`${scenario}: database ${process.env.MONGO_URL}`);
 	try {
-		const mod = (await import(pathToFileURL(path.join(dir, `${scenario}.ts`)).href)) as { run(opts: { scale: number }): Promise<object> };
-		const result = await mod.run({ scale: Number(values.scale) });
+		const mod = (await import(pathToFileURL(path.join(dir, `${scenario}.ts`)).href)) as { run(opts: { scale?: number }): Promise<object> };
+		const result = await mod.run({ scale: values.scale === undefined ? undefined : Number(values.scale) });
 		console.log(JSON.stringify(result));
 	} finally {
 		await db.stop();
