@@ -21,12 +21,16 @@ const vi: Record<string, string> = {
 	ACCOUNT_ALREADY_CONNECTED: "Tài khoản đã được kết nối",
 	MESSAGE_TOO_LONG: "Nội dung tin nhắn vượt quá giới hạn Twitter (10,000 ký tự)",
 	INVALID_SIGNATURE: "Chữ ký webhook không hợp lệ",
+	CONVERSATION_CLOSED: "Hội thoại đã đóng",
+	IDEMPOTENCY_IN_PROGRESS: "Một request với Idempotency-Key này đang được xử lý",
 	ACCOUNT_INACTIVE: "Tài khoản chưa được kết nối hoặc đã ngắt kết nối",
 	X_REJECTED: "Twitter từ chối tin nhắn",
 	X_DELIVERY_UNKNOWN: "Twitter không xác nhận tin nhắn đã được gửi",
 	X_NOT_CONFIGURED: "Chưa cấu hình kết nối Twitter (X_CONSUMER_KEY, X_CONSUMER_SECRET)",
 	TEMPLATE_IN_USE: "Template đang được sử dụng bởi chiến dịch hoặc flow đang hoạt động",
 	SEGMENT_IN_USE: "Segment đang được sử dụng bởi chiến dịch đang hoạt động",
+	INVALID_CAMPAIGN_STATUS: "Thao tác không hợp lệ với trạng thái hiện tại của chiến dịch",
+	FLOW_ACTIVE: "Flow đang hoạt động, hãy hủy kích hoạt trước khi sửa hoặc xóa",
 };
 
 const en: Record<string, string> = {
@@ -46,12 +50,16 @@ const en: Record<string, string> = {
 	ACCOUNT_ALREADY_CONNECTED: "This X account is already connected",
 	MESSAGE_TOO_LONG: "Message content exceeds X's limit (10,000 characters)",
 	INVALID_SIGNATURE: "Invalid webhook signature",
+	CONVERSATION_CLOSED: "The conversation is closed",
+	IDEMPOTENCY_IN_PROGRESS: "A request with this Idempotency-Key is still in progress",
 	ACCOUNT_INACTIVE: "The account is not connected",
 	X_REJECTED: "X refused the message",
 	X_DELIVERY_UNKNOWN: "X did not confirm the message was sent",
 	X_NOT_CONFIGURED: "X is not configured (X_CONSUMER_KEY, X_CONSUMER_SECRET)",
 	TEMPLATE_IN_USE: "The template is used by an active campaign or flow",
 	SEGMENT_IN_USE: "The segment is used by an active campaign",
+	INVALID_CAMPAIGN_STATUS: "The campaign's current status does not allow this",
+	FLOW_ACTIVE: "The flow is active; deactivate it before editing or deleting it",
 };
 
 export const catalogs: Record<Locale, Record<string, string>> = { vi, en };

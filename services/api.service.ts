@@ -13,6 +13,8 @@ import { createCounterStore, type CounterStore } from "../lib/rate-limit.ts";
 import mongoose from "mongoose";
 import { dbAnswers } from "../lib/db.ts";
 import type { RequestMeta } from "../mixins/tenant.mixin.ts";
+import { ApiDocsMixin } from "../mixins/api-docs.mixin.ts";
+import { LiveEventsMixin } from "../mixins/live-events.mixin.ts";
 
 // The only place that knows HTTP. Pipeline per request (moleculer-web): alias → onBeforeCall →
 // authentication (JWT → ctx.meta) → authorization (roles, then the per-merchant rate limit,
@@ -56,13 +58,18 @@ const cfg = config();
 
 const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters: CounterStore }> = {
 	name: "api",
-	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
+	mixins: [ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin],
 
 	settings: {
 		port: cfg.port,
 		ip: "0.0.0.0",
 		rateLimitPerMinute: cfg.rateLimit.apiPerMinute,
 		webhookEventsPerMinute: cfg.rateLimit.webhookEventsPerMinute,
+		// An SSE stream is open for as long as the dashboard is: it is not an in-flight request that
+		// a graceful stop should wait for (the stream is ended when the gateway stops).
+		rootCallOptions(options: { tracking?: boolean }, req: IncomingMessage) {
+			if (req.url?.split("?")[0].endsWith("/events")) options.tracking = false;
+		},
 		// Routes of services that join (here or on another node) appear this long after they do.
 		debounceTime: 100,
 		log4XXResponses: false,
@@ -106,12 +113,29 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 				onError,
 			},
 			{
+				// Tracking links in campaign messages: the recipient's browser follows them, so no
+				// JWT; campaigns.click answers a 302 to the original URL and counts the first click.
+				path: "/r",
+				authentication: false,
+				authorization: false,
+				mappingPolicy: "restrict",
+				bodyParsers: { json: false, urlencoded: false },
+				aliases: { "GET /:token": "campaigns.click" },
+				onError,
+			},
+			{
 				path: API_BASE,
 				authentication: true,
 				authorization: true,
 				autoAliases: true,
 				mappingPolicy: "restrict",
 				blacklist: ["api.*", "webhooks.*"],
+				aliases: {
+					// Server-Sent Events of the merchant's activity (mixins/live-events.mixin.ts).
+					"GET /events"(this: GatewayThis & { openLiveStream(req: Req, res: Res): void }, req: Req, res: Res) {
+						this.openLiveStream(req, res);
+					},
+				},
 				bodyParsers: { json: { limit: BODY_LIMIT, strict: true }, urlencoded: false },
 				onBeforeCall(ctx: Context<unknown, RequestMeta>, _route: unknown, req: Req) {
 					ctx.meta.locale = localeOf(req.headers["accept-language"]);
@@ -122,6 +146,21 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 					if (ctx.meta.$responseType) return data; // streams (CSV, SSE) pass untouched
 					if (isPaged(data)) return { success: true, data: data.data, pagination: data.pagination };
 					return { success: true, data: data ?? null };
+				},
+				onError,
+			},
+			{
+				// The API's reference: public, like the contract itself. After the main route, so
+				// its prefix never captures an API path.
+				path: "/api",
+				authentication: false,
+				authorization: false,
+				mappingPolicy: "restrict",
+				bodyParsers: { json: false, urlencoded: false },
+				aliases: {
+					"GET /v1/mkt-x/openapi.json": "api.openapi",
+					"GET /docs": "api.docsPage",
+					"GET /docs/:file": "api.docsAsset",
 				},
 				onError,
 			},

@@ -19,6 +19,9 @@ export function useFreshDatabase(label: string): string {
 	if (!base) throw new Error("TEST_MONGO_BASE is unset: run the tests through `npm test` (jest globalSetup)");
 	const name = `t_${label.replace(/[^a-z0-9]/gi, "_").slice(0, 30)}_${randomBytes(4).toString("hex")}`;
 	process.env.MONGO_URL = `${base}${name}`;
+	// Brokers of this file talk over NATS in a namespace of their own: another suite running at
+	// the same time (or a local dev node) must not take this file's events and calls.
+	process.env.TEST_NAMESPACE = `mkt-x-${name}`;
 	process.env.PORT = "0";
 	process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL || "warn";
 	resetConfig();
@@ -49,6 +52,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
 	const broker = new ServiceBroker(
 		brokerOptions(cfg, {
 			nodeID: opts.nodeID ?? `test-${randomBytes(3).toString("hex")}`,
+			namespace: process.env.TEST_NAMESPACE ?? "mkt-x-test",
 			transporter: (opts.transporter ?? null) as BrokerOptions["transporter"],
 			logger: process.env.TEST_LOG_LEVEL ? { type: "Console", options: { level: process.env.TEST_LOG_LEVEL } } : false,
 			skipProcessEventRegistration: true,
