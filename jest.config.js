@@ -12,4 +12,8 @@ export default {
 	globalSetup: "<rootDir>/test/setup/global-setup.ts",
 	globalTeardown: "<rootDir>/test/setup/global-teardown.ts",
 	testTimeout: 60_000,
+	// Known issue: after suites that run Agenda-backed services and the X sandbox, one timer is
+	// still referenced when the run ends (not found yet; every broker, sandbox and database is
+	// stopped in afterAll). Exit explicitly so CI never waits on it.
+	forceExit: true,
 };

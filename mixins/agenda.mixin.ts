@@ -29,9 +29,18 @@ export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
 	return {
 		created() {
 			this.agenda = null as Agenda | null;
+			this.agendaStarting = null as Promise<void> | null;
 		},
 		events: {
-			async "$broker.started"(this: Service & { agenda: Agenda | null }) {
+			"$broker.started"(this: Service & { agendaStarting: Promise<void> | null; startAgenda(): Promise<void> }) {
+				// Kept, so that a stop arriving while Agenda is still starting waits for it and then
+				// stops it (otherwise its poll timer would outlive the broker).
+				this.agendaStarting = this.startAgenda();
+				return this.agendaStarting;
+			},
+		},
+		methods: {
+			async startAgenda(this: Service & { agenda: Agenda | null }) {
 				const db = mongoose.connection.db;
 				if (!db) throw new Error("AgendaMixin needs DbMixin first in the mixin list");
 				const agenda = new Agenda({
@@ -47,12 +56,11 @@ export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
 					});
 				}
 				agenda.on("error", (err: Error) => this.logger.error("agenda error:", err.message));
+				if ((this as unknown as { agendaStopped?: boolean }).agendaStopped) return; // stopped before it began
+				this.agenda = agenda;
 				await agenda.start();
 				for (const [name, def] of Object.entries(opts.jobs)) if (def.every) await agenda.every(def.every, name);
-				this.agenda = agenda;
 			},
-		},
-		methods: {
 			/** Schedules `name` to run at `when` with `data` (the job's whole state). */
 			async scheduleJob(name: string, when: Date, data: Record<string, unknown>) {
 				if (!this.agenda) throw new Error("Agenda is not started yet");
@@ -60,6 +68,8 @@ export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
 			},
 		},
 		async stopped() {
+			this.agendaStopped = true;
+			await this.agendaStarting?.catch(() => {});
 			if (this.agenda) {
 				await this.agenda.drain(30_000).catch(() => this.agenda?.stop());
 				this.agenda = null;

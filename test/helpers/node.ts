@@ -67,8 +67,12 @@ export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
 	for (const extra of opts.extraServices ?? []) broker.createService(extra as ServiceSchema);
 	await broker.start();
 	if (broker.getLocalService("api")) {
-		const restActions = schemas.flatMap(s => Object.values(s.actions ?? {}).filter(a => typeof a === "object" && a && "rest" in a));
-		await waitForAliases(broker, restActions.length, "/api/v1/mkt-x");
+		const restActions = schemas.flatMap(s =>
+			Object.entries(s.actions ?? {})
+				.filter(([, a]) => typeof a === "object" && a && "rest" in a)
+				.map(([name]) => `${s.name}.${name}`)
+		);
+		await waitForAliases(broker, restActions);
 	}
 	const api = broker.getLocalService("api") as unknown as { server?: Server } | undefined;
 	const port = api?.server ? (api.server.address() as AddressInfo).port : 0;
@@ -84,15 +88,22 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, timeout
 	}
 }
 
-/** Waits until the gateway on `broker` has at least `count` REST aliases (they follow service discovery). */
-export async function waitForAliases(broker: ServiceBroker, count: number, pathPart = ""): Promise<void> {
+/**
+ * Waits until the gateway on `broker` routes the given actions (routes follow service discovery,
+ * here or on other nodes), or, with a number, at least that many routes whose path has `pathPart`.
+ */
+export async function waitForAliases(broker: ServiceBroker, expected: number | string[], pathPart = ""): Promise<void> {
 	await waitUntil(
 		async () => {
-			const aliases = (await broker.call("api.listAliases")) as { fullPath?: string; path: string }[];
-			return aliases.filter(a => (a.fullPath ?? a.path).includes(pathPart)).length >= count;
+			const aliases = (await broker.call("api.listAliases")) as { fullPath?: string; path: string; actionName?: string }[];
+			if (Array.isArray(expected)) {
+				const routed = new Set(aliases.map(a => a.actionName));
+				return expected.every(name => routed.has(name));
+			}
+			return aliases.filter(a => (a.fullPath ?? a.path).includes(pathPart)).length >= expected;
 		},
 		10_000,
-		`${count} gateway routes${pathPart ? ` matching ${pathPart}` : ""}`
+		Array.isArray(expected) ? `routes of ${expected.join(", ")}` : `${expected} gateway routes matching ${pathPart}`
 	);
 }
 

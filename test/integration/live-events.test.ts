@@ -72,8 +72,8 @@ beforeAll(async () => {
 	core = await startNode({ services: ["accounts", "webhooks", "inbox", "contacts"], transporter: NATS_URL, nodeID: `core-live-${randomBytes(2).toString("hex")}` });
 	gatewayA = await startNode({ services: ["api"], transporter: NATS_URL, nodeID: `gw-live-a-${randomBytes(2).toString("hex")}`, overrides });
 	gatewayB = await startNode({ services: ["api"], transporter: NATS_URL, nodeID: `gw-live-b-${randomBytes(2).toString("hex")}`, overrides });
-	await waitForAliases(gatewayA.broker, 1, "/conversations");
-	await waitForAliases(gatewayB.broker, 1, "/conversations");
+	await waitForAliases(gatewayA.broker, ["inbox.list"]);
+	await waitForAliases(gatewayB.broker, ["inbox.list"]);
 	// Both gateways' relays are subscribed, as the core node sees it.
 	await waitUntil(
 		() => core.broker.registry.getServiceList({}).filter((s: { name: string }) => s.name.startsWith("live-relay-")).length === 2,

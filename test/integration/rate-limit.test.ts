@@ -63,8 +63,8 @@ describe("two gateways share one count through NATS JetStream KV", () => {
 		const a = client(gatewayA.url, token);
 		const b = client(gatewayB.url, token);
 		const { waitForAliases } = await import("../helpers/node.ts");
-		await waitForAliases(gatewayA.broker, 1, "/accounts");
-		await waitForAliases(gatewayB.broker, 1, "/accounts");
+		await waitForAliases(gatewayA.broker, ["accounts.list"]);
+		await waitForAliases(gatewayB.broker, ["accounts.list"]);
 		const results = await Promise.all([a.get("/accounts"), b.get("/accounts"), a.get("/accounts"), b.get("/accounts"), a.get("/accounts"), b.get("/accounts"), a.get("/accounts")]);
 		const statuses = results.map(r => r.status).sort();
 		expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);

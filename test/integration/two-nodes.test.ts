@@ -9,7 +9,7 @@ describe("a gateway node and a core node joined by NATS", () => {
 	beforeAll(async () => {
 		core = await startNode({ services: ["accounts"], transporter: NATS_URL, nodeID: "core-2n" });
 		gateway = await startNode({ services: ["api"], transporter: NATS_URL, nodeID: "gateway-2n" });
-		await waitForAliases(gateway.broker, 1, "/accounts");
+		await waitForAliases(gateway.broker, ["accounts.list"]);
 	});
 	afterAll(async () => {
 		await gateway.stop();
