@@ -21,6 +21,8 @@ test("docker-compose.yml is valid and splits mkt-x into gateway, core and worker
 	const listed = [...config.matchAll(/SERVICES: (.+)/g)].flatMap(m => m[1].trim().replace(/['"]/g, "").split(","));
 	expect(listed.length).toBeGreaterThan(2);
 	for (const name of listed) expect(known).toContain(name);
+	// and every service runs on some node
+	expect([...new Set(listed), "api"].sort()).toEqual(expect.arrayContaining(known));
 });
 
 test("the Dockerfile builds on Node 24 and starts the same entry point as npm start", () => {
