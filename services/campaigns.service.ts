@@ -1,42 +1,33 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
-import { CAMPAIGN_STATUSES, CampaignModel, type Campaign, type CampaignStatus } from "../models/campaign.model.ts";
+import { CAMPAIGN_STATUSES, CampaignModel, type Campaign } from "../models/campaign.model.ts";
 import { CampaignDeliveryModel } from "../models/campaign-delivery.model.ts";
 import { CampaignSendClaimModel } from "../models/campaign-send-claim.model.ts";
 import { CampaignLinkModel } from "../models/campaign-link.model.ts";
 import { CampaignOnceModel } from "../models/campaign-once.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { AgendaMixin } from "../mixins/agenda.mixin.ts";
 import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
 import { PageParams, pageOf, paged } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { config } from "../lib/config.ts";
-import { ConflictError, NotFoundError } from "../lib/errors.ts";
-import { isDuplicateKey } from "../lib/ids.ts";
-import { clock, wallTimeOf } from "./campaigns/clock.ts";
-import { ACTIVE_STATUSES, canApply, nextStatus, statusesFor, statusForSchedule, type CampaignCommand } from "./campaigns/state.ts";
-import { resolveDefinition, type CampaignDefinition } from "./campaigns/definition.ts";
-import { planAudience, snapshotAudience } from "./campaigns/audience.ts";
-import { expirePending, openCount, runCampaign, settleStale, type RunResult, type RunnerEnv } from "./campaigns/runner.ts";
+import { NotFoundError } from "../lib/errors.ts";
+import { clock } from "./campaigns/clock.ts";
+import { ACTIVE_STATUSES, canApply, invalidStatus, nextStatus, statusesFor, statusForSchedule, type CampaignCommand } from "./campaigns/state.ts";
+import { definitionOf, resolveDefinition, type CampaignDefinition } from "./campaigns/definition.ts";
+import { planAudience } from "./campaigns/audience.ts";
 import { eraseContactRows, recordClick, recordReads, recordReply } from "./campaigns/engagement.ts";
 import { campaignCounts, campaignMetrics, progressOf } from "./campaigns/metrics.ts";
 import { countDeliveries, presentCampaign } from "./campaigns/present.ts";
 import { previewLaunch } from "./campaigns/preview.ts";
+import { CampaignJobsMixin } from "./campaigns/jobs.ts";
+import { endPending } from "./campaigns/runner.ts";
 
 // Campaigns: one template to the eligible contacts of some segments, sent by Agenda jobs under
-// the shared send limits. The lifecycle is ./campaigns/state.ts, the audience and its snapshot
-// ./campaigns/audience.ts, the exactly-once sending ./campaigns/runner.ts, opens/clicks/replies
-// ./campaigns/engagement.ts; docs/campaigns.md tells the whole story.
-//
-// Jobs: `campaigns.start` at schedule.startAt; `campaigns.run` is a chain of steps (each runs
-// batches for up to JOB_BUDGET_MS, then schedules the next: now, or when a send limit frees
-// up); `campaigns.sweep` every minute starts what is due, settles lost sends, expires what
-// passed schedule.endAt and restarts a chain whose node died.
-
-const JOB_BUDGET_MS = 10_000;
-/** A running campaign without a heartbeat or a due step for this long has lost its chain. */
-const STALL_MS = 2 * 60_000;
+// the shared send limits. This file is the API, the answers to other services and the events;
+// the jobs are ./campaigns/jobs.ts, the lifecycle ./campaigns/state.ts, the audience and its
+// snapshot ./campaigns/audience.ts, the exactly-once sending ./campaigns/runner.ts, opens,
+// clicks and replies ./campaigns/engagement.ts. docs/campaigns.md tells the whole story.
 
 type Lean = Campaign & { _id: string };
 
@@ -65,57 +56,16 @@ const UpdateParams = Strict({
 });
 const ListParams = Strict({ status: Type.Optional(StringEnum(CAMPAIGN_STATUSES)), ...PageParams });
 const IdParams = Strict({ id: Id() });
-const CampaignRef = Type.Object({ campaignId: Type.String({ minLength: 1 }) });
-const StepParams = Type.Object({ campaignId: Type.String({ minLength: 1 }), chain: Type.String({ minLength: 1 }), step: Type.Integer({ minimum: 0 }) });
 const InUseParams = Type.Object({ merchantId: Type.String(), templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
 
 type ScheduleInput = Static<typeof Fields.schedule>;
 const toDate = (v: string | null | undefined) => (v ? new Date(v) : null);
 
-function invalidStatus(command: CampaignCommand, status: CampaignStatus) {
-	return new ConflictError(`Cannot ${command} a campaign that is ${status}`, "INVALID_CAMPAIGN_STATUS", {
-		field: "status",
-		message: `the campaign is ${status}; ${command} applies to: ${statusesFor(command).join(", ")}`,
-		status,
-	});
-}
-
-function definitionOf(c: Pick<Lean, "templateId" | "segmentIds" | "schedule" | "variables">): CampaignDefinition {
-	return {
-		templateId: c.templateId,
-		segmentIds: c.segmentIds ?? [],
-		schedule: { startAt: toDate(c.schedule?.startAt as never), endAt: toDate(c.schedule?.endAt as never) },
-		variables: (c.variables as Record<string, unknown>) ?? {},
-	};
-}
-
 const CampaignsService: ServiceSchema = {
 	name: "campaigns",
 	mixins: [
 		DbMixin([CampaignModel, CampaignDeliveryModel, CampaignSendClaimModel, CampaignLinkModel, CampaignOnceModel]),
-		AgendaMixin({
-			jobs: {
-				"campaigns.start": {
-					async handler(job) {
-						await this.broker.call("campaigns.startDue", job.attrs.data as object, { timeout: 0 });
-					},
-				},
-				"campaigns.run": {
-					concurrency: 10,
-					lockLifetimeMs: 30 * 60_000,
-					async handler(job) {
-						await this.broker.call("campaigns.advance", job.attrs.data as object, { timeout: 0 });
-					},
-				},
-				"campaigns.sweep": {
-					every: "1 minute",
-					concurrency: 1,
-					async handler() {
-						await this.broker.call("campaigns.sweep", {}, { timeout: 0 });
-					},
-				},
-			},
-		}),
+		CampaignJobsMixin,
 		TenantMixin,
 	],
 	settings: { rest: "/" },
@@ -267,7 +217,7 @@ const CampaignsService: ServiceSchema = {
 				const now = clock.now();
 				const c = await this.transition(ctx, ctx.params.id, "cancel", { cancelledAt: now, chain: null, holds: [] });
 				// A send already claimed finishes as what X answers; everything else stays unsent.
-				await CampaignDeliveryModel.updateMany({ campaignId: c._id, status: "pending" }, { $set: { status: "cancelled", reason: "campaign_cancelled", finishedAt: now } });
+				await endPending(c._id, "cancelled", "campaign_cancelled", now);
 				ctx.emit("campaign.cancelled", { merchantId: c.merchantId, campaignId: c._id });
 				return presentCampaign(c);
 			},
@@ -282,53 +232,6 @@ const CampaignsService: ServiceSchema = {
 				ctx.meta.$statusCode = 302;
 				ctx.meta.$location = hit.url;
 				return null;
-			},
-		},
-
-		// --- internal: jobs, tests and operators
-		startDue: {
-			visibility: "public",
-			params: CampaignRef,
-			async handler(ctx: Context<{ campaignId: string }>) {
-				const c = await CampaignModel.findById(ctx.params.campaignId).lean<Lean>();
-				if (!c || c.status !== "scheduled" || !c.schedule?.startAt) return { started: false };
-				if (new Date(c.schedule.startAt) > clock.now()) return { started: false };
-				await this.beginScheduled(ctx, c);
-				return { started: true };
-			},
-		},
-
-		/** One step of a campaign's job chain. */
-		advance: {
-			visibility: "public",
-			params: StepParams,
-			async handler(ctx: Context<Static<typeof StepParams>>) {
-				const { campaignId, chain, step } = ctx.params;
-				const c = await CampaignModel.findById(campaignId).lean<Lean>();
-				if (!c || c.status !== "running" || c.chain !== chain) return { state: "stopped" };
-				const result = await this.runNow(ctx, c);
-				if (result.state === "waiting") await this.scheduleStep(campaignId, chain, step + 1, result.nextAt ?? clock.now());
-				// This node is shutting down mid-campaign: the next step goes to whichever node takes it.
-				else if (result.state === "stopped" && this.broker.stopping) await this.scheduleStep(campaignId, chain, step + 1, clock.now());
-				return result;
-			},
-		},
-
-		/** Runs batches of a running campaign now, outside its chain (tests, operators). */
-		runBatch: {
-			visibility: "public",
-			params: CampaignRef,
-			async handler(ctx: Context<{ campaignId: string }>) {
-				const c = await CampaignModel.findById(ctx.params.campaignId).lean<Lean>();
-				if (!c || c.status !== "running") return { state: "stopped", status: c?.status ?? null };
-				return this.runNow(ctx, c);
-			},
-		},
-
-		sweep: {
-			visibility: "public",
-			async handler(ctx: Context) {
-				return this.sweep(ctx);
 			},
 		},
 
@@ -369,10 +272,6 @@ const CampaignsService: ServiceSchema = {
 	},
 
 	methods: {
-		env(ctx: Context): RunnerEnv {
-			return { ctx, logger: this.logger, nodeID: this.broker.nodeID, stopping: () => Boolean(this.broker.stopping) };
-		},
-
 		async usedBy(filter: Record<string, unknown>) {
 			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 }).lean<Lean[]>();
 			return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "campaign", id: r._id, name: r.name, status: r.status })) };
@@ -388,121 +287,10 @@ const CampaignsService: ServiceSchema = {
 			return (await CampaignModel.findById(id).lean<Lean>())!;
 		},
 
-		/** draft|scheduled → running: the template and segments are fixed now, the job chain begins. */
-		async begin(ctx: Context, c: Lean): Promise<Lean> {
-			const now = clock.now();
-			const { template, segments } = await resolveDefinition(ctx, c.merchantId, definitionOf(c), now, false);
-			const chain = randomUUID();
-			const res = await CampaignModel.updateOne(
-				{ _id: c._id, status: { $in: statusesFor("start") } },
-				{ $set: { status: "running", startedAt: now, chain, template, segments, nextRunAt: now, heartbeatAt: now, holds: [] } }
-			);
-			if (!res.matchedCount) throw invalidStatus("start", (await CampaignModel.findById(c._id, { status: 1 }).lean())?.status ?? c.status);
-			await this.scheduleStep(c._id, chain, 0, now);
-			return (await CampaignModel.findById(c._id).lean<Lean>())!;
-		},
-
-		/** A scheduled start nobody is waiting on: a definition no longer valid cancels the campaign. */
-		async beginScheduled(ctx: Context, c: Lean) {
-			try {
-				await this.begin(ctx, c);
-			} catch (err) {
-				const e = err as { code?: number; message?: string; data?: unknown };
-				if (e.code === 422) {
-					this.logger.warn(`campaign ${c._id} cannot start: ${e.message} ${JSON.stringify(e.data)}`);
-					await CampaignModel.updateOne({ _id: c._id, status: "scheduled" }, { $set: { status: "cancelled", cancelledAt: clock.now(), cancelReason: `invalid at start: ${JSON.stringify(e.data)}` } });
-				} else if (e.code !== 409) throw err;
-			}
-		},
-
-		async scheduleStart(campaignId: string, startAt: Date) {
-			await this.scheduleJob("campaigns.start", wallTimeOf(startAt), { campaignId });
-		},
-
-		/** Schedules step `step` of `chain`: once, however many runners of the previous step finish. */
-		async scheduleStep(campaignId: string, chain: string, step: number, at: Date) {
-			try {
-				await CampaignOnceModel.create({ _id: `step:${chain}:${step}`, campaignId });
-			} catch (err) {
-				if (isDuplicateKey(err)) return;
-				throw err;
-			}
-			const res = await CampaignModel.updateOne({ _id: campaignId, chain, status: "running" }, { $set: { nextRunAt: at } });
-			if (res.matchedCount) await this.scheduleJob("campaigns.run", wallTimeOf(at), { campaignId, chain, step });
-		},
-
-		/** Snapshot (once), batches until the budget is spent, then completion or progress. */
-		async runNow(ctx: Context, c: Lean): Promise<RunResult & { progress?: unknown }> {
-			if (!c.snapshotAt) await this.snapshot(ctx, c);
-			const result = await runCampaign(this.env(ctx), c._id, JOB_BUDGET_MS);
-			const counts = await countDeliveries(c._id);
-			const progress = progressOf(counts);
-			ctx.emit("campaign.progress", { merchantId: c.merchantId, campaignId: c._id, progress });
-			if (result.state === "done") await this.complete(ctx, c, counts);
-			return { ...result, progress };
-		},
-
-		async snapshot(ctx: Context, c: Lean) {
-			const t0 = Date.now();
-			const counts = await snapshotAudience({ _id: c._id, merchantId: c.merchantId, segments: c.segments as never }, clock.now(), n =>
-				this.logger.info(`campaign ${c._id} snapshot progress: ${n.total} recipients (${n.eligible} eligible, ${n.skipped} skipped)`)
-			);
-			await CampaignModel.updateOne({ _id: c._id }, { $set: { snapshotAt: clock.now(), targetContactCount: counts.eligible } });
-			this.logger.info(`campaign ${c._id} snapshot done in ${Date.now() - t0} ms: ${counts.total} recipients, ${counts.eligible} eligible, ${counts.skipped} skipped`);
-			if (await this.once(`started:${c._id}`, c._id)) ctx.emit("campaign.started", { merchantId: c.merchantId, campaignId: c._id, ...counts });
-		},
-
-		async complete(ctx: Context, c: Lean, counts: Awaited<ReturnType<typeof countDeliveries>>) {
-			await CampaignModel.updateOne({ _id: c._id, status: { $in: statusesFor("complete") } }, { $set: { status: "completed", completedAt: clock.now(), chain: null, holds: [] } });
-			if (await this.once(`completed:${c._id}`, c._id)) {
-				this.logger.info(`campaign ${c._id} completed: ${JSON.stringify(progressOf(counts))}`);
-				ctx.emit("campaign.completed", { merchantId: c.merchantId, campaignId: c._id, progress: progressOf(counts), metrics: campaignCounts(counts) });
-			}
-		},
-
-		async once(key: string, campaignId: string): Promise<boolean> {
-			try {
-				await CampaignOnceModel.create({ _id: key, campaignId });
-				return true;
-			} catch (err) {
-				if (isDuplicateKey(err)) return false;
-				throw err;
-			}
-		},
-
-		async sweep(ctx: Context) {
-			const now = clock.now();
-			const report = { started: 0, completed: 0, restarted: 0, unknown: 0, expired: 0 };
-			const due = await CampaignModel.find({ status: "scheduled", "schedule.startAt": { $lte: now } }).limit(50).lean<Lean[]>();
-			for (const c of due) {
-				await this.beginScheduled(ctx, c);
-				report.started++;
-			}
-			const active = await CampaignModel.find({ status: { $in: ["running", "paused"] } }).limit(500).lean<Lean[]>();
-			for (const c of active) {
-				if (!c.snapshotAt) continue;
-				report.unknown += await settleStale(c._id, now);
-				if (c.schedule?.endAt && now >= new Date(c.schedule.endAt)) report.expired += await expirePending(c._id, now);
-				if ((await openCount(c._id)) === 0) {
-					await this.complete(ctx, c, await countDeliveries(c._id));
-					report.completed++;
-					continue;
-				}
-				const last = Math.max(new Date(c.nextRunAt ?? 0).getTime(), new Date(c.heartbeatAt ?? 0).getTime());
-				if (c.status === "running" && last < now.getTime() - STALL_MS) {
-					const chain = randomUUID();
-					await CampaignModel.updateOne({ _id: c._id, status: "running" }, { $set: { chain } });
-					await this.scheduleStep(c._id, chain, 0, now);
-					this.logger.warn(`campaign ${c._id}: its job chain stalled; restarted`);
-					report.restarted++;
-				}
-			}
-			return report;
-		},
 	},
 };
 
-// Snapshots and batches can outlast the broker's request timeout: the jobs call these without one.
+// Planning an audience can outlast the broker's request timeout on a large merchant.
 for (const name of ["create", "update", "previewLaunch", "start"]) (CampaignsService.actions![name] as Record<string, unknown>).timeout = 120_000;
 
 export default CampaignsService;

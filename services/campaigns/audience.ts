@@ -86,7 +86,8 @@ export async function planAudience(merchantId: string, segments: SegmentSnapshot
 	return plan;
 }
 
-const allDuplicates = (err: unknown) => {
+/** An unordered bulk insert that failed only on rows already there (written before). */
+export const onlyDuplicates = (err: unknown) => {
 	const e = err as { code?: number; writeErrors?: { code?: number }[] | { code?: number } };
 	const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
 	return list.length > 0 ? list.every(w => w.code === 11000) : e.code === 11000;
@@ -99,7 +100,7 @@ const allDuplicates = (err: unknown) => {
 export async function snapshotAudience(
 	campaign: { _id: string; merchantId: string; segments: SegmentSnapshot[] },
 	now: Date,
-	onProgress: (counts: { total: number; eligible: number; skipped: number }) => void
+	onProgress: (counts: { total: number; eligible: number; skipped: number }) => void | Promise<void>
 ): Promise<{ total: number; eligible: number; skipped: number }> {
 	const active = await activeAccountIds(campaign.merchantId);
 	const counts = { total: 0, eligible: 0, skipped: 0 };
@@ -134,9 +135,9 @@ export async function snapshotAudience(
 		try {
 			await CampaignDeliveryModel.collection.insertMany(rows as never[], { ordered: false });
 		} catch (err) {
-			if (!allDuplicates(err)) throw err;
+			if (!onlyDuplicates(err)) throw err;
 		}
-		onProgress({ ...counts });
+		await onProgress({ ...counts });
 	});
 	return counts;
 }

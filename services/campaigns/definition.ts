@@ -16,6 +16,17 @@ export interface CampaignDefinition {
 	variables: Record<string, unknown>;
 }
 
+/** The definition of a stored campaign. */
+export function definitionOf(c: { templateId: string; segmentIds?: string[] | null; schedule?: { startAt?: Date | null; endAt?: Date | null } | null; variables?: unknown }): CampaignDefinition {
+	const date = (d: Date | null | undefined) => (d ? new Date(d) : null);
+	return {
+		templateId: c.templateId,
+		segmentIds: c.segmentIds ?? [],
+		schedule: { startAt: date(c.schedule?.startAt), endAt: date(c.schedule?.endAt) },
+		variables: (c.variables as Record<string, unknown>) ?? {},
+	};
+}
+
 export interface TemplateSnapshot extends RenderableTemplate {
 	id: string;
 	name: string;
@@ -25,6 +36,8 @@ export interface Resolved {
 	template: TemplateSnapshot;
 	segments: SegmentSnapshot[];
 }
+
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 type Presented = Record<string, unknown> & { id: string; name: string };
 
@@ -48,7 +61,9 @@ export function scheduleProblems(schedule: CampaignDefinition["schedule"], now: 
 export function variableProblems(template: RenderableTemplate | null, variables: Record<string, unknown>): ErrorDetail[] {
 	const problems: ErrorDetail[] = [];
 	for (const [name, value] of Object.entries(variables)) {
-		if (!["string", "number", "boolean"].includes(typeof value)) problems.push({ field: `variables.${name}`, message: "must be a string, number or boolean" });
+		// Stored as keys of a document: no "." or "$" may reach one.
+		if (!VARIABLE_NAME.test(name)) problems.push({ field: `variables.${name}`, message: "is not a valid variable name (letters, digits and _)" });
+		else if (!["string", "number", "boolean"].includes(typeof value)) problems.push({ field: `variables.${name}`, message: "must be a string, number or boolean" });
 	}
 	if (template) {
 		for (const name of placeholdersOf(template)) {

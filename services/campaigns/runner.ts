@@ -9,6 +9,7 @@ import { ContactModel } from "../../models/contact.model.ts";
 import { MAX_RENDERED_LENGTH, renderTemplate, type RenderableTemplate } from "../templates/render.ts";
 import { rewriteLinks, trackingToken } from "./links.ts";
 import { clock } from "./clock.ts";
+import { onlyDuplicates } from "./audience.ts";
 
 // Sending a running campaign, a small batch at a time, on whichever worker nodes run the job.
 //
@@ -44,6 +45,8 @@ type LeanDelivery = CampaignDelivery & { _id: string };
 /** Limits shared by every account: when one of them is full, no account may send. */
 const SHARED_LIMITS = new Set(["x_app_daily", "merchant_share_daily", "x_app_24hour"]);
 const ALL_ACCOUNTS = "*";
+/** Rows changed by one statement when ending what is left of a campaign. */
+const PAGE = 500;
 /** When every candidate was claimed by another worker, look again this much later. */
 const BUSY_RETRY_MS = 2000;
 
@@ -74,10 +77,25 @@ export async function settleStale(campaignId: string, now: Date): Promise<number
 	return res.modifiedCount ?? 0;
 }
 
+/**
+ * Ends every `pending` delivery of a campaign with `status` and `reason`, a page of ids at a time:
+ * one statement per page whatever the campaign's size (FerretDB's SQLite turns a write over
+ * many documents into one statement with a variable per row, and refuses past its limit).
+ */
+export async function endPending(campaignId: string, status: "expired" | "cancelled", reason: string, now: Date): Promise<number> {
+	let total = 0;
+	for (;;) {
+		const ids = (await CampaignDeliveryModel.find({ campaignId, status: "pending" }, { _id: 1 }).limit(PAGE).lean()).map(r => r._id);
+		if (!ids.length) return total;
+		const res = await CampaignDeliveryModel.updateMany({ _id: { $in: ids }, status: "pending" }, { $set: { status, reason, finishedAt: now } });
+		total += res.modifiedCount ?? 0;
+		if (!res.modifiedCount) return total; // another worker ended them meanwhile
+	}
+}
+
 /** What is still unsent at schedule.endAt will not be sent. */
-export async function expirePending(campaignId: string, now: Date): Promise<number> {
-	const res = await CampaignDeliveryModel.updateMany({ campaignId, status: "pending" }, { $set: { status: "expired", reason: "end_at_reached", finishedAt: now } });
-	return res.modifiedCount ?? 0;
+export function expirePending(campaignId: string, now: Date): Promise<number> {
+	return endPending(campaignId, "expired", "end_at_reached", now);
 }
 
 export async function openCount(campaignId: string): Promise<number> {
@@ -134,7 +152,7 @@ async function sendOne(env: RunnerEnv, c: LeanCampaign, d: LeanDelivery): Promis
 	if (tracked.links.length) {
 		const rows = tracked.links.map(l => ({ _id: l.token, merchantId: c.merchantId, campaignId: c._id, contactId: d.contactId, deliveryId: id, url: l.url, createdAt: now }));
 		await CampaignLinkModel.collection.insertMany(rows as never[], { ordered: false }).catch((err: unknown) => {
-			if (!isDuplicateKey(err) && !(err as { writeErrors?: unknown }).writeErrors) throw err;
+			if (!onlyDuplicates(err)) throw err;
 		});
 	}
 

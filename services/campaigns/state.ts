@@ -1,4 +1,5 @@
 import type { CampaignStatus } from "../../models/campaign.model.ts";
+import { ConflictError } from "../../lib/errors.ts";
 
 // The campaign's life: draft → scheduled → running ⇄ paused → completed, and cancelled from
 // any state before completion. Only draft and scheduled campaigns may be edited or deleted.
@@ -45,4 +46,13 @@ export const ACTIVE_STATUSES: readonly CampaignStatus[] = ["scheduled", "running
 export function statusForSchedule(current: "draft" | "scheduled", startAt: Date | null): "draft" | "scheduled" {
 	if (current !== "draft" && current !== "scheduled") return current;
 	return startAt ? "scheduled" : "draft";
+}
+
+/** The 409 of a command that does not apply: it names the campaign's status. */
+export function invalidStatus(command: CampaignCommand, status: CampaignStatus) {
+	return new ConflictError(`Cannot ${command} a campaign that is ${status}`, "INVALID_CAMPAIGN_STATUS", {
+		field: "status",
+		message: `the campaign is ${status}; ${command} applies to: ${statusesFor(command).join(", ")}`,
+		status,
+	});
 }

@@ -76,6 +76,12 @@ describe("creating campaigns", () => {
 		expect(missing.status).toBe(422);
 		expect(missing.body.details).toEqual([{ field: "variables.discount_code", message: expect.stringMatching(/neither built-in nor given/) }]);
 
+		const badName = await mine.api.post("/campaigns", { name: "Tết", templateId: mine.template.id, segmentIds: [mine.segment.id], variables: { discount_code: "A", shop_name: { $gt: "" }, "a.b": "x" } });
+		expect(badName.body.details).toEqual([
+			{ field: "variables.shop_name", message: "must be a string, number or boolean" },
+			{ field: "variables.a.b", message: expect.stringMatching(/not a valid variable name/) },
+		]);
+
 		const none = await mine.api.post("/campaigns", { name: "Tết", templateId: mine.template.id, segmentIds: [] });
 		expect(none.status).toBe(422);
 		expect(none.body.details).toEqual([{ field: "segmentIds", message: "must have at least 1 item" }]);
