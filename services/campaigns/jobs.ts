@@ -183,6 +183,8 @@ export const CampaignJobsMixin: Partial<ServiceSchema> = {
 
 		async complete(ctx: Context, c: Lean, counts: Awaited<ReturnType<typeof countDeliveries>>) {
 			await CampaignModel.updateOne({ _id: c._id, status: { $in: statusesFor("complete") } }, { $set: { status: "completed", completedAt: clock.now(), chain: null, holds: [] } });
+			// Cancelled meanwhile: a cancelled campaign does not complete.
+			if ((await CampaignModel.findById(c._id, { status: 1 }).lean())?.status !== "completed") return;
 			if (await this.once(`completed:${c._id}`, c._id)) {
 				this.logger.info(`campaign ${c._id} completed: ${JSON.stringify(progressOf(counts))}`);
 				ctx.emit("campaign.completed", { merchantId: c.merchantId, campaignId: c._id, progress: progressOf(counts), metrics: campaignCounts(counts) });
