@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createServer } from "node:net";
+import { freePort } from "../lib/net.ts";
 import { ServiceBroker } from "moleculer";
 import { resetConfig } from "../lib/config.ts";
 import { startFerretDb, type RunningFerretDb } from "../lib/ferretdb.ts";
@@ -10,16 +10,6 @@ import { progress } from "./measure.ts";
 
 // The benchmark's world: a database (MONGO_URL, or a throw-away FerretDB) and a one-node broker.
 
-export async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-		server.once("error", reject);
-	});
-}
 
 export async function startDatabase(): Promise<{ url: string; stop(): Promise<void>; ferret: RunningFerretDb | null }> {
 	if (process.env.MONGO_URL) return { url: process.env.MONGO_URL, stop: async () => {}, ferret: null };

@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "../../lib/net.ts";
 import { startFerretDb, type RunningFerretDb } from "../../lib/ferretdb.ts";
 
 // One FerretDB for the whole run, on a free port with its own throw-away data folder; each test
@@ -12,16 +12,6 @@ declare global {
 	var __FERRETDB__: RunningFerretDb | undefined;
 }
 
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-		server.once("error", reject);
-	});
-}
 
 export default async function globalSetup() {
 	process.env.NODE_ENV = "test";
