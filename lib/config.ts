@@ -120,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		/** Where people reach this service from outside (tracking links in campaign messages). */
 		publicBaseUrl: publicBaseUrl(env),
 		campaigns: campaignsConfig(env),
+		inbox: inboxConfig(env),
 		ai: aiConfig(env),
 	};
 }
@@ -209,6 +210,15 @@ function publicBaseUrl(env: NodeJS.ProcessEnv): string {
 }
 
 /** Campaign sending (services/campaigns.service.ts). */
+function inboxConfig(env: NodeJS.ProcessEnv) {
+	return {
+		/** Accounts one node's inbox writes at the same time (each by one writer across all nodes). */
+		writers: int(env, "INBOX_WRITERS", 2, 1),
+		/** Queued activity rows one writer applies per batch. */
+		batchSize: int(env, "INBOX_BATCH_SIZE", 100, 1),
+	};
+}
+
 function campaignsConfig(env: NodeJS.ProcessEnv) {
 	return {
 		/** An inbound message this long after a campaign message counts as its reply. */

@@ -15,3 +15,10 @@ export function uuidFromName(name: string): string {
 export function isDuplicateKey(err: unknown): boolean {
 	return typeof err === "object" && err !== null && (err as { code?: unknown }).code === 11000;
 }
+
+/** True when every failure of a bulk insert is a duplicate key (the rows were there already). */
+export function onlyDuplicates(err: unknown): boolean {
+	const e = err as { code?: number; writeErrors?: { code?: number }[] | { code?: number } };
+	const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+	return list.length > 0 ? list.every(w => w.code === 11000) : e.code === 11000;
+}

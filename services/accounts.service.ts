@@ -86,6 +86,16 @@ const AccountsService: ServiceSchema = {
 				return account ? { id: account._id, merchantId: account.merchantId, twitterUserId: account.twitterUserId } : null;
 			},
 		},
+		/** Internal: an account's X id, for services that keep rows by it (the caller's merchant only). */
+		ref: {
+			visibility: "public",
+			params: Type.Object({ id: Type.String() }),
+			async handler(ctx: TenantContext<{ id: string }>) {
+				const account = await AccountModel.findById(ctx.params.id, { merchantId: 1, twitterUserId: 1 }).lean<Account>();
+				if (!account || account.merchantId !== merchantOf(ctx)) return null;
+				return { id: account._id, merchantId: account.merchantId, twitterUserId: account.twitterUserId };
+			},
+		},
 		update: {
 			rest: "PUT /accounts/:id",
 			params: UpdateParams,

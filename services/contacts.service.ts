@@ -1,16 +1,15 @@
 import type { ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { ContactModel, type Contact } from "../models/contact.model.ts";
-import { ConversationModel } from "../models/conversation.model.ts";
-import { MessageModel } from "../models/message.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
 import { PageParams, pageOf, paged } from "../lib/pagination.ts";
 import { Id, Strict } from "../lib/schema.ts";
 import { ValidationFailedError, type ErrorDetail } from "../lib/errors.ts";
-import { askProviders } from "../lib/providers.ts";
+import { askProviders, providersOf } from "../lib/providers.ts";
 import { attributeUpdate, planAttributeChanges } from "./contacts/attributes.ts";
 import { averageResponse, presentContact, presentContactDetail } from "./contacts/present.ts";
+import { ensureFromInbound, recordActivity, reconcileActivity, InboundPeopleParams, ActivityParams, ReconcileActivityParams } from "./contacts/inbound.ts";
 import { contactFilter } from "./contacts/query.ts";
 import { csvStream } from "./contacts/csv.ts";
 
@@ -198,29 +197,58 @@ const ContactsService: ServiceSchema = {
 			},
 		},
 
+		/**
+		 * Internal (the inbox's writer of an account): the contacts of the X users who wrote, created
+		 * when new, their profile kept current. By X user id: `{ contactId, created }`.
+		 */
+		ensureFromInbound: {
+			visibility: "public",
+			params: InboundPeopleParams,
+			handler(ctx: TenantContext<Static<typeof InboundPeopleParams>>) {
+				return ensureFromInbound(ctx.params);
+			},
+		},
+
+		/** Internal (the inbox's writer of an account, their only writer): activity figures. */
+		recordActivity: {
+			visibility: "public",
+			params: ActivityParams,
+			handler(ctx: TenantContext<Static<typeof ActivityParams>>) {
+				return recordActivity(ctx.params);
+			},
+		},
+
+		/** Internal (`npm run inbox:reconcile`): compares the figures with a recount; with `fix`, sets them. */
+		reconcileActivity: {
+			visibility: "public",
+			params: ReconcileActivityParams,
+			handler(ctx: TenantContext<Static<typeof ReconcileActivityParams>>) {
+				return reconcileActivity(ctx.params);
+			},
+		},
+
 		remove: {
 			rest: "DELETE /contacts/:id",
 			params: IdParams,
 			async handler(ctx: TenantContext<Static<typeof IdParams>>) {
 				const { id } = ctx.params;
 				const merchantId = this.merchantOf(ctx);
-				await this.findOwned(ctx, ContactModel, id, "Contact");
+				const contact: Contact = await this.findOwned(ctx, ContactModel, id, "Contact");
 				const erased: Record<string, number> = { conversations: 0, messages: 0, contacts: 0 };
-				// Rows other services keep about the contact (campaign deliveries, flow runs): each
-				// service that keeps some declares `<service>.eraseContact` and reports its counts.
-				const answers = await askProviders<Record<string, number>>(ctx, "eraseContact", { merchantId, contactId: id });
-				for (const counts of Object.values(answers)) {
-					for (const [kind, n] of Object.entries(counts ?? {})) if (typeof n === "number") erased[kind] = (erased[kind] ?? 0) + n;
-				}
-				// Dependents first and the contact last, then once more: a message that arrived
-				// meanwhile must not outlive the erasure, and a failure half-way can be retried.
-				const sweep = async () => {
-					erased.messages += (await MessageModel.deleteMany({ merchantId, contactId: id })).deletedCount;
-					erased.conversations += (await ConversationModel.deleteMany({ merchantId, contactId: id })).deletedCount;
+				// Rows other services keep about the contact (messages and conversations, campaign
+				// deliveries, flow runs, raw webhook deliveries): each service that keeps some declares
+				// `<service>.eraseContact` and reports its counts. Asked again after the contact is
+				// gone, the inbox once more: a message that arrived meanwhile must not outlive the
+				// erasure. A failure half-way can be retried.
+				const params = { merchantId, contactId: id, accountId: contact.accountId, twitterUserId: contact.twitterUserId };
+				const count = (answers: Record<string, Record<string, number>>) => {
+					for (const counts of Object.values(answers)) {
+						for (const [kind, n] of Object.entries(counts ?? {})) if (typeof n === "number") erased[kind] = (erased[kind] ?? 0) + n;
+					}
 				};
-				await sweep();
+				count(await askProviders<Record<string, number>>(ctx, "eraseContact", params));
 				erased.contacts += (await ContactModel.deleteOne({ _id: id, merchantId })).deletedCount;
-				await sweep();
+				if (providersOf(ctx, "eraseContact").includes("inbox.eraseContact")) count({ inbox: await ctx.call("inbox.eraseContact", params) });
 				ctx.emit("contact.erased", { merchantId, contactId: id });
 				return { id, erased };
 			},
@@ -228,19 +256,11 @@ const ContactsService: ServiceSchema = {
 	},
 
 	methods: {
-		/** The detail view: engagement counted from the messages themselves. */
-		async detail(contact: Contact) {
-			const conversations = await ConversationModel.find({ merchantId: contact.merchantId, contactId: contact._id }, { _id: 1 }).lean<{ _id: string }[]>();
-			const conversationId = { $in: conversations.map(c => c._id) };
-			const [messagesSent, messagesReceived] = conversations.length
-				? await Promise.all([
-						MessageModel.countDocuments({ merchantId: contact.merchantId, conversationId, direction: "outbound", status: { $in: ["sent", "read"] } }),
-						MessageModel.countDocuments({ merchantId: contact.merchantId, conversationId, direction: "inbound" }),
-					])
-				: [0, 0];
+		/** The detail view; the activity figures are kept by the inbox's writer through recordActivity. */
+		detail(contact: Contact) {
 			return presentContactDetail(contact, {
-				messagesSent,
-				messagesReceived,
+				messagesSent: contact.messagesSent ?? 0,
+				messagesReceived: contact.messagesReceived ?? 0,
 				...averageResponse(contact.responseTimeTotalSeconds, contact.responseCount),
 			});
 		},

@@ -4,18 +4,26 @@ import { ContactModel } from "../models/contact.model.ts";
 import { ConversationModel, CONVERSATION_STATUSES, type Conversation } from "../models/conversation.model.ts";
 import { MessageModel, type Message } from "../models/message.model.ts";
 import { IdempotencyKeyModel } from "../models/idempotency-key.model.ts";
+import { InboxActivityModel } from "../models/inbox-activity.model.ts";
+import { PartitionLeaseModel } from "../models/partition-lease.model.ts";
+import { PartitionWorkerMixin } from "../mixins/partition-worker.mixin.ts";
+import { ACTIVITY_QUEUED, dmRows, enqueue } from "./inbox/activity.ts";
+import { inboxQueue } from "./inbox/queue.ts";
+import { EnqueueParams, ReconcileParams, reconcile } from "./inbox/reconcile.ts";
+import { eraseContactThreads } from "./inbox/erase.ts";
+import { config } from "../lib/config.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
 import { PageParams, pageOf, paged } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { BadRequestError, ConflictError, NotFoundError, ValidationFailedError } from "../lib/errors.ts";
 import { presentConversation, presentMessage, messageCursor, readCursor } from "./inbox/present.ts";
-import { ingestDirectMessage, markRead, type IngestInput } from "./inbox/ingest.ts";
 import { sendInConversation, sendToContact, type SendToContactParams } from "./inbox/send.ts";
 
-// The shared inbox: conversations and their messages. Webhook deliveries come in through
-// `ingestDirectMessage`; agents (and later campaigns, flows and the bot) send through
-// `sendInConversation`, which goes through the x service and its shared send limits.
+// The shared inbox: conversations and their messages. What X delivers (queued by the webhooks
+// service through `enqueue`) and what our senders got through are applied by the one writer of
+// each X account (the partition worker below; docs/ingest.md). Agents, campaigns, flows and the
+// bot send through the send pipeline, which goes through the x service and its shared limits.
 
 export const MAX_MESSAGE_LENGTH = 10_000;
 
@@ -47,7 +55,15 @@ const ContactConversationsParams = Strict({ id: Id(), status: Type.Optional(Stri
 
 const InboxService: ServiceSchema = {
 	name: "inbox",
-	mixins: [DbMixin([ConversationModel, MessageModel, IdempotencyKeyModel]), TenantMixin],
+	mixins: [
+		DbMixin([ConversationModel, MessageModel, IdempotencyKeyModel, InboxActivityModel, PartitionLeaseModel]),
+		TenantMixin,
+		PartitionWorkerMixin({ queue: "inbox", wakeEvent: ACTIVITY_QUEUED, tuning: () => ({ concurrency: config().inbox.writers, batchSize: config().inbox.batchSize }) }),
+	],
+
+	created() {
+		this.queue = inboxQueue(this.broker, new Set());
+	},
 	settings: { rest: "/" },
 
 	actions: {
@@ -209,17 +225,50 @@ const InboxService: ServiceSchema = {
 		},
 
 		// --- internal: called by the webhooks service, never through the gateway
-		ingestDirectMessage: {
+		/** Queues an account's DMs and read receipts for its writer; a repeat queues nothing new. */
+		enqueue: {
 			visibility: "public",
-			handler(ctx: TenantContext<IngestInput>) {
-				return ingestDirectMessage(ctx, ctx.params);
+			params: EnqueueParams,
+			async handler(ctx: TenantContext<Static<typeof EnqueueParams>>) {
+				const { merchantId, accountId, dms, reads } = ctx.params;
+				return { queued: await enqueue(ctx, dmRows(merchantId, accountId, dms, reads)) };
 			},
 		},
-		markRead: {
+
+		/** GDPR erase (a provider the contacts service asks): the contact's messages, conversations and queued rows. */
+		eraseContact: {
 			visibility: "public",
-			handler(ctx: TenantContext<Parameters<typeof markRead>[1]>) {
-				return markRead(ctx, ctx.params);
+			params: Type.Object({ merchantId: Type.String(), contactId: Type.String(), accountId: Type.Optional(Type.String()), twitterUserId: Type.Optional(Type.String()) }),
+			handler(ctx: TenantContext<{ merchantId: string; contactId: string; accountId?: string; twitterUserId?: string }>) {
+				return eraseContactThreads(ctx.params);
 			},
+		},
+
+		/** Recounts the figures the writers keep, from the rows; reports drift and, with `fix`, repairs it. */
+		reconcile: {
+			visibility: "public",
+			params: ReconcileParams,
+			handler(ctx: TenantContext<Static<typeof ReconcileParams>>) {
+				return reconcile(ctx, ctx.params, this.logger);
+			},
+		},
+	},
+
+	methods: {
+		pendingPartitions(limit: number) {
+			return this.queue.pendingPartitions(limit);
+		},
+		takeBatch(partition: string, limit: number) {
+			return this.queue.takeBatch(partition, limit);
+		},
+		applyBatch(partition: string, rows: unknown[], lease: unknown) {
+			return this.queue.applyBatch(partition, rows, lease);
+		},
+		failBatch(partition: string, rows: unknown[], error: Error) {
+			return this.queue.failBatch(partition, rows, error);
+		},
+		backlog() {
+			return this.queue.backlog();
 		},
 	},
 };

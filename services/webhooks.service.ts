@@ -8,33 +8,25 @@ import { config } from "../lib/config.ts";
 import { BadRequestError } from "../lib/errors.ts";
 import { crcResponseToken } from "../lib/webhook-signature.ts";
 import { isDuplicateKey } from "../lib/ids.ts";
-import { readActivity } from "./webhooks/account-activity.ts";
-import { ContactModel } from "../models/contact.model.ts";
-import { AccountModel } from "../models/account.model.ts";
+import { readActivity, type ActivityBatch } from "./webhooks/account-activity.ts";
+import { AccountDirectory, type AccountRef } from "./webhooks/account-directory.ts";
 import { escapeRegex } from "../lib/regex.ts";
 
 // X's webhook, behind the gateway (which checks the signature and the events-per-minute limit).
-// A delivery is stored raw before X gets its 200, then processed from the store: at once on
-// whichever node takes the `webhook.stored` event, and again by the sweeper job for anything a
-// dead node left pending. Processing is idempotent on X's event ids (the inbox decides).
+// A delivery is stored raw before X gets its 200 (its id is the SHA-256 of the body, so X's
+// retries store nothing new), then handed to the inbox's queue as account activity in the same
+// request: one insert of rows whose ids derive from X's event ids. The inbox's writers drain that
+// queue in batches (docs/ingest.md); nothing here waits for processing. A delivery whose hand-over
+// failed (the inbox away, a stop) stays `pending` and the sweeper hands it over again.
 
-const MAX_ATTEMPTS = 10;
-// Processing is paced per node: a burst of deliveries waits its turn instead of running all at
-// once against the database (and then timing out). Waiting in line is not a failure, so these
-// internal calls get a longer timeout than a request's.
-const PROCESS_CONCURRENCY = 4;
-const PROCESS_TIMEOUT_MS = 120_000;
-const SWEEP_AFTER_MS = 30_000;
+const SWEEP_AFTER_MS = 15_000;
+const SWEEP_PAGE = 200;
+const HANDOVER_TIMEOUT_MS = 5_000;
 
 const CrcParams = Type.Object({ crc_token: Type.Optional(Type.String({ maxLength: 1000 })), nonce: Type.Optional(Type.String()) });
 const ReceiveParams = Type.Object({ payload: Type.String({ minLength: 1 }) }, { additionalProperties: false });
-const ProcessParams = Type.Object({ deliveryId: Type.String() }, { additionalProperties: false });
 
-interface AccountRef {
-	id: string;
-	merchantId: string;
-	twitterUserId: string;
-}
+type Outcome = "queued" | "ignored";
 
 const WebhooksService: ServiceSchema = {
 	name: "webhooks",
@@ -46,12 +38,17 @@ const WebhooksService: ServiceSchema = {
 					every: "30 seconds",
 					concurrency: 1,
 					async handler() {
-						await this.broker.call("webhooks.sweep");
+						// No deadline on the sweep as a whole: each hand-over has its own.
+						await this.broker.call("webhooks.sweep", {}, { timeout: 0 });
 					},
 				},
 			},
 		}),
 	],
+
+	created() {
+		this.accounts = new AccountDirectory(twitterUserId => this.broker.call("accounts.byTwitterUserId", { twitterUserId }) as Promise<AccountRef | null>);
+	},
 
 	actions: {
 		crc: {
@@ -63,7 +60,7 @@ const WebhooksService: ServiceSchema = {
 			},
 		},
 
-		/** Stores a verified delivery (the gateway checked its signature) and starts its processing. */
+		/** Stores a verified delivery (the gateway checked its signature) and hands it to the inbox. */
 		receive: {
 			params: ReceiveParams,
 			async handler(ctx: Context<Static<typeof ReceiveParams>>) {
@@ -81,59 +78,14 @@ const WebhooksService: ServiceSchema = {
 					if (!isDuplicateKey(err)) throw err;
 					return { deliveryId: id, duplicate: true };
 				}
-				ctx.emit("webhook.stored", { deliveryId: id });
-				return { deliveryId: id, duplicate: false };
-			},
-		},
-
-		/** Processes one stored delivery; safe to run again (and concurrently) for the same one. */
-		process: {
-			params: ProcessParams,
-			bulkhead: { enabled: true, concurrency: PROCESS_CONCURRENCY, maxQueueSize: 100_000 },
-			async handler(ctx: Context<Static<typeof ProcessParams>>) {
-				const delivery = await WebhookDeliveryModel.findById(ctx.params.deliveryId).lean();
-				if (!delivery || delivery.status === "processed" || delivery.status === "ignored") return { status: delivery?.status ?? "missing" };
-				const batch = readActivity(JSON.parse(delivery.payload));
-				const account = batch.forUserId
-					? ((await ctx.call("accounts.byTwitterUserId", { twitterUserId: batch.forUserId })) as AccountRef | null)
-					: null;
-				if (!account) {
-					// Unknown or disconnected account: kept for the record, acknowledged, not processed.
-					await WebhookDeliveryModel.updateOne({ _id: delivery._id }, { $set: { status: "ignored", processedAt: new Date() } });
-					return { status: "ignored" };
-				}
 				try {
-					for (const message of batch.messages) {
-						const contactId = message.senderId === account.twitterUserId ? message.recipientId : message.senderId;
-						await ctx.call("inbox.ingestDirectMessage", {
-							merchantId: account.merchantId,
-							accountId: account.id,
-							accountTwitterUserId: account.twitterUserId,
-							message: { ...message, createdAt: message.createdAt.toISOString() },
-							profile: batch.users.get(contactId) ?? null,
-						}, { timeout: PROCESS_TIMEOUT_MS });
-					}
-					for (const read of batch.reads) {
-						if (read.readerId === account.twitterUserId) continue; // the account reading the customer's messages
-						await ctx.call("inbox.markRead", {
-							merchantId: account.merchantId,
-							accountId: account.id,
-							customerTwitterUserId: read.readerId,
-							lastReadEventId: read.lastReadEventId,
-							at: read.at.toISOString(),
-						});
-					}
+					const status = await this.handOver(ctx, id, batch);
+					return { deliveryId: id, duplicate: false, status };
 				} catch (err) {
-					const attempts = delivery.attempts + 1;
-					await WebhookDeliveryModel.updateOne(
-						{ _id: delivery._id },
-						{ $set: { attempts, lastError: (err as Error).message, status: attempts >= MAX_ATTEMPTS ? "failed" : "pending" } }
-					);
-					this.logger.warn(`webhook delivery ${delivery._id} attempt ${attempts} failed: ${(err as Error).message}`);
-					return { status: "retry" };
+					// Stored, so acknowledged: the sweeper hands it over later.
+					this.logger.warn(`webhook delivery ${id} stored, hand-over to the inbox deferred: ${(err as Error).message}`);
+					return { deliveryId: id, duplicate: false, status: "pending" };
 				}
-				await WebhookDeliveryModel.updateOne({ _id: delivery._id }, { $set: { status: "processed", processedAt: new Date() } });
-				return { status: "processed", messages: batch.messages.length, reads: batch.reads.length };
 			},
 		},
 
@@ -144,42 +96,73 @@ const WebhooksService: ServiceSchema = {
 		 */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ merchantId: Type.String(), contactId: Type.String() }),
-			async handler(ctx: Context<{ merchantId: string; contactId: string }>) {
-				const contact = await ContactModel.findOne({ _id: ctx.params.contactId, merchantId: ctx.params.merchantId }, { twitterUserId: 1, accountId: 1 }).lean();
-				const account = contact ? await AccountModel.findById(contact.accountId, { twitterUserId: 1 }).lean() : null;
-				if (!contact || !account) return { webhookDeliveries: 0 };
-				const mentions = new RegExp(`"${escapeRegex(contact.twitterUserId)}"`);
+			params: Type.Object({ merchantId: Type.String(), contactId: Type.String(), accountId: Type.Optional(Type.String()), twitterUserId: Type.Optional(Type.String()) }),
+			async handler(ctx: Context<{ merchantId: string; contactId: string; accountId?: string; twitterUserId?: string }>) {
+				const { merchantId, accountId, twitterUserId } = ctx.params;
+				if (!accountId || !twitterUserId) return { webhookDeliveries: 0 };
+				const account = (await ctx.call("accounts.ref", { id: accountId }, { meta: { merchantId } })) as AccountRef | null;
+				if (!account) return { webhookDeliveries: 0 };
+				const mentions = new RegExp(`"${escapeRegex(twitterUserId)}"`);
 				const res = await WebhookDeliveryModel.deleteMany({ forUserId: account.twitterUserId, status: { $ne: "pending" }, payload: { $regex: mentions } });
 				return { webhookDeliveries: res.deletedCount };
 			},
 		},
 
-		/** Retries deliveries still pending after SWEEP_AFTER_MS (their node died or a step failed). */
+		/** Hands over deliveries still pending after SWEEP_AFTER_MS (their hand-over failed or their node died). */
 		sweep: {
 			params: Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) }),
 			async handler(ctx: Context<{ olderThanMs?: number }>) {
 				const before = new Date(Date.now() - (ctx.params.olderThanMs ?? SWEEP_AFTER_MS));
-				const stale = await WebhookDeliveryModel.find({ status: "pending", receivedAt: { $lt: before } }, { _id: 1 })
+				const stale = await WebhookDeliveryModel.find({ status: "pending", receivedAt: { $lt: before } })
 					.sort({ receivedAt: 1 })
-					.limit(200)
+					.limit(SWEEP_PAGE)
 					.lean();
-				let processed = 0;
+				let queued = 0;
 				for (const d of stale) {
-					const result = (await ctx.call("webhooks.process", { deliveryId: d._id }, { timeout: PROCESS_TIMEOUT_MS })) as { status: string };
-					if (result.status === "processed") processed++;
+					try {
+						if ((await this.handOver(ctx, d._id, readActivity(JSON.parse(d.payload)))) === "queued") queued++;
+					} catch (err) {
+						await WebhookDeliveryModel.updateOne({ _id: d._id }, { $inc: { attempts: 1 }, $set: { lastError: (err as Error).message } });
+					}
 				}
-				if (stale.length) this.logger.info(`webhook sweep: ${processed}/${stale.length} pending deliveries processed`);
-				return { found: stale.length, processed };
+				if (stale.length) this.logger.info(`webhook sweep: ${queued}/${stale.length} pending deliveries handed to the inbox`);
+				return { found: stale.length, processed: queued };
 			},
 		},
 	},
 
 	events: {
-		"webhook.stored": {
-			async handler(ctx: Context<{ deliveryId: string }>) {
-				await ctx.call("webhooks.process", { deliveryId: ctx.params.deliveryId }, { timeout: PROCESS_TIMEOUT_MS });
-			},
+		"account.connected"(ctx: Context<{ twitterUserId?: string }>) {
+			this.accounts.forget(ctx.params.twitterUserId);
+		},
+		"account.disconnected"() {
+			this.accounts.clear();
+		},
+	},
+
+	methods: {
+		/** Gives the delivery's events to the inbox's queue, then marks it handed over. */
+		async handOver(ctx: Context, id: string, batch: ActivityBatch): Promise<Outcome> {
+			const account = batch.forUserId ? await this.accounts.get(batch.forUserId) : null;
+			if (!account) {
+				// Unknown or disconnected account: kept for the record, acknowledged, not processed.
+				await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "ignored", processedAt: new Date() } });
+				return "ignored";
+			}
+			const dms = batch.messages.map(m => {
+				const outbound = m.senderId === account.twitterUserId;
+				const customerId = outbound ? m.recipientId : m.senderId;
+				return { ...m, createdAt: m.createdAt.toISOString(), customerId, outbound, profile: batch.users.get(customerId) ?? null };
+			});
+			// The account reading the customer's messages is not a read receipt for us.
+			const reads = batch.reads
+				.filter(r => r.readerId !== account.twitterUserId)
+				.map(r => ({ readerId: r.readerId, lastReadEventId: r.lastReadEventId, at: r.at.toISOString(), customerId: r.readerId }));
+			if (dms.length || reads.length) {
+				await ctx.call("inbox.enqueue", { merchantId: account.merchantId, accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
+			}
+			await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "processed", processedAt: new Date() } });
+			return "queued";
 		},
 	},
 };

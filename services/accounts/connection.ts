@@ -10,6 +10,9 @@ import { ConflictError } from "../../lib/errors.ts";
 import { isDuplicateKey } from "../../lib/ids.ts";
 import { randomUUID } from "node:crypto";
 
+/** Longer than any connect takes between its link and its account row. */
+const STALE_LINK_MS = 60_000;
+
 export interface XProfile {
 	twitterUserId: string;
 	username: string;
@@ -33,8 +36,11 @@ export async function connectAccount(merchantId: string, profile: XProfile, toke
 		} catch (err) {
 			if (!isDuplicateKey(err)) throw err;
 			const link = await AccountLinkModel.findById(profile.twitterUserId).lean();
-			const linked = link ? await AccountModel.findOne({ _id: link.accountId, status: "active" }, { _id: 1 }).lean() : null;
-			if (linked || attempt > 0) throw new ConflictError("This X account is already connected", "ACCOUNT_ALREADY_CONNECTED");
+			const linked = link ? await AccountModel.findById(link.accountId, { status: 1 }).lean() : null;
+			// Stale: its account was disconnected, or never got written (its node died in between).
+			// A link younger than that is a connect still under way, which wins.
+			const stale = !link || (linked ? linked.status !== "active" : Date.now() - new Date(link.linkedAt ?? 0).getTime() > STALE_LINK_MS);
+			if (!stale || attempt > 0) throw new ConflictError("This X account is already connected", "ACCOUNT_ALREADY_CONNECTED");
 			await AccountLinkModel.deleteOne({ _id: profile.twitterUserId, accountId: link?.accountId });
 		}
 	}

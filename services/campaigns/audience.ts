@@ -1,4 +1,5 @@
 import { AccountModel } from "../../models/account.model.ts";
+import { onlyDuplicates } from "../../lib/ids.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { CampaignDeliveryModel, deliveryId } from "../../models/campaign-delivery.model.ts";
 import { segmentQuery, type SegmentMatch } from "../segments/compile.ts";
@@ -87,11 +88,7 @@ export async function planAudience(merchantId: string, segments: SegmentSnapshot
 }
 
 /** An unordered bulk insert that failed only on rows already there (written before). */
-export const onlyDuplicates = (err: unknown) => {
-	const e = err as { code?: number; writeErrors?: { code?: number }[] | { code?: number } };
-	const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
-	return list.length > 0 ? list.every(w => w.code === 11000) : e.code === 11000;
-};
+export { onlyDuplicates };
 
 /**
  * Writes one delivery row per audience contact: `pending`, or `skipped` with the reason.

@@ -1,11 +1,12 @@
 import type { Context } from "moleculer";
 import { ContactModel } from "../../models/contact.model.ts";
-import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
+import type { Conversation } from "../../models/conversation.model.ts";
 import { MessageModel, type Message } from "../../models/message.model.ts";
 import { IdempotencyKeyModel } from "../../models/idempotency-key.model.ts";
 import { ConflictError, NotFoundError } from "../../lib/errors.ts";
-import { isDuplicateKey, uuidFromName } from "../../lib/ids.ts";
-import { findOrOpenConversation, refreshContactCounters, refreshConversationCounters } from "./records.ts";
+import { isDuplicateKey } from "../../lib/ids.ts";
+import { findOrOpenConversation } from "./records.ts";
+import { recordSent } from "./activity.ts";
 import { AccountModel } from "../../models/account.model.ts";
 import { automatedSendSkipReason, type SkipReason } from "./eligibility.ts";
 
@@ -93,31 +94,20 @@ export async function sendInConversation(ctx: Context, input: SendInput): Promis
 	}
 
 	const sentAt = new Date(sent.sentAt);
-	// Only an agent's or the bot's message answers the customer; a campaign or flow message does not.
-	const isReply = kind === "agent" || kind === "bot";
-	const current = isReply ? await ConversationModel.findById(conversation._id).lean<Conversation>() : null;
-	const awaiting = current?.awaitingReplySince ? new Date(current.awaitingReplySince) : null;
-	await MessageModel.updateOne(
-		{ _id: pending._id },
+	await MessageModel.updateOne({ _id: pending._id }, { $set: { status: "sent", twitterMessageId: sent.twitterMessageId, sentAt } });
+	// The figures it moves (counts, response time, the reply clock) are the account writer's.
+	await recordSent(ctx, [
 		{
-			$set: {
-				status: "sent",
-				twitterMessageId: sent.twitterMessageId,
-				sentAt,
-				responseSeconds: awaiting ? Math.max(0, Math.round((sentAt.getTime() - awaiting.getTime()) / 1000)) : null,
-			},
-		}
-	);
-	// X's echo of this DM may have won the race and been stored as an X-app message: drop it.
-	await MessageModel.deleteOne({ _id: uuidFromName(`x-dm:${conversation.accountId}:${sent.twitterMessageId}`) });
-	if (isReply) {
-		const reply: Record<string, unknown> = { awaitingReplySince: null };
-		if (kind === "agent") reply.needsHuman = false;
-		await ConversationModel.updateOne({ _id: conversation._id }, { $set: reply });
-		await ConversationModel.updateOne({ _id: conversation._id, firstResponseAt: null }, { $set: { firstResponseAt: sentAt } });
-	}
-	await refreshConversationCounters(conversation._id);
-	await refreshContactCounters(conversation.contactId);
+			messageId: pending._id,
+			merchantId,
+			accountId: conversation.accountId,
+			conversationId: conversation._id,
+			contactId: conversation.contactId,
+			sentAt,
+			kind,
+			twitterMessageId: sent.twitterMessageId,
+		},
+	]);
 	ctx.emit("message.sent", {
 		merchantId,
 		accountId: conversation.accountId,

@@ -1,3 +1,4 @@
+import { customerWrites } from "../helpers/inbox.ts";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
 import { seedAccount } from "../helpers/seed.ts";
 import { AiConfigModel } from "../../models/ai-config.model.ts";
@@ -26,13 +27,7 @@ let seq = 0;
 async function customerWrote(merchantId: string, text: string) {
 	const account = await seedAccount(merchantId);
 	const customerId = String(7_000_000 + ++seq);
-	await node.broker.call("inbox.ingestDirectMessage", {
-		merchantId,
-		accountId: account._id,
-		accountTwitterUserId: account.twitterUserId,
-		message: { eventId: `ev-${seq}`, createdAt: new Date().toISOString(), senderId: customerId, recipientId: account.twitterUserId, text, mediaUrl: null },
-		profile: null,
-	});
+	await customerWrites(node.broker, { merchantId, accountId: account._id, accountTwitterUserId: account.twitterUserId, customerId, eventId: `ev-${seq}`, text });
 	const conversation = (await ConversationModel.findOne({ accountId: account._id }).lean<Conversation>())!;
 	return { account, conversation };
 }

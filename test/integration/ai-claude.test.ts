@@ -1,3 +1,4 @@
+import { customerWrites } from "../helpers/inbox.ts";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
 import { seedAccount } from "../helpers/seed.ts";
 import { apiKeyOf, startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.ts";
@@ -31,12 +32,14 @@ async function conversationWith(merchantId: string, texts: string[]) {
 	const account = await seedAccount(merchantId);
 	const customerId = String(8_000_000 + ++seq);
 	for (const [i, text] of texts.entries()) {
-		await node.broker.call("inbox.ingestDirectMessage", {
+		await customerWrites(node.broker, {
 			merchantId,
 			accountId: account._id,
 			accountTwitterUserId: account.twitterUserId,
-			message: { eventId: `ev-${seq}-${i}`, createdAt: new Date(Date.now() - (texts.length - i) * 1000).toISOString(), senderId: customerId, recipientId: account.twitterUserId, text, mediaUrl: null },
-			profile: null,
+			customerId,
+			eventId: `ev-${seq}-${i}`,
+			at: new Date(Date.now() - (texts.length - i) * 1000),
+			text,
 		});
 	}
 	const conversation = (await ConversationModel.findOne({ accountId: account._id }).lean<Conversation>())!;

@@ -18,7 +18,7 @@ let api: ReturnType<typeof client>;
 let other: ReturnType<typeof client>;
 
 beforeAll(async () => {
-	node = await startNode({ services: ["api", "contacts"], overrides: { api: { settings: { rateLimitPerMinute: 10_000 } } } });
+	node = await startNode({ services: ["api", "contacts", "inbox"], overrides: { api: { settings: { rateLimitPerMinute: 10_000 } } } });
 	api = client(node.url, tokenFor(M1));
 	other = client(node.url, tokenFor(M2));
 });
@@ -127,12 +127,15 @@ describe("GET /contacts", () => {
 });
 
 describe("GET /contacts/:id", () => {
-	test("shows source, consent and engagement counted from the messages", async () => {
-		const id = await seed(M1, { source: "manual", attributes: { preferredLanguage: "vi" }, responseTimeTotalSeconds: 660, responseCount: 2 });
-		const conv = await ConversationModel.create({ merchantId: M1, accountId: ACC1, contactId: id, openKey: `open:${id}` });
-		const msg = (direction: "inbound" | "outbound", status: string) =>
-			({ merchantId: M1, accountId: ACC1, conversationId: conv._id, contactId: id, direction, status, content: "hi" }) as Record<string, unknown>;
-		await MessageModel.insertMany([msg("inbound", "received"), msg("inbound", "read"), msg("inbound", "received"), msg("outbound", "sent"), msg("outbound", "read"), msg("outbound", "failed")]);
+	test("shows source, consent and the engagement figures the inbox's writer keeps", async () => {
+		const id = await seed(M1, {
+			source: "manual",
+			attributes: { preferredLanguage: "vi" },
+			responseTimeTotalSeconds: 660,
+			responseCount: 2,
+			messagesReceived: 3,
+			messagesSent: 2,
+		});
 		const res = await api.get(`/contacts/${id}`);
 		expect(res.status).toBe(200);
 		expect(res.body.data).toMatchObject({

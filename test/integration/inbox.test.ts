@@ -42,12 +42,13 @@ async function connect(merchantId: string) {
 
 let eventSeq = 0;
 async function customerWrites(accountUserId: string, customerId: string, text: string) {
-	const payload = dmPayload({ forUserId: accountUserId, eventId: `${Date.now()}${++eventSeq}`, senderId: customerId, recipientId: accountUserId, text, users: { [customerId]: { screen_name: `cust_${customerId}`, name: `Customer ${customerId}` } } });
+	const eventId = `${Date.now()}${++eventSeq}`;
+	const payload = dmPayload({ forUserId: accountUserId, eventId, senderId: customerId, recipientId: accountUserId, text, users: { [customerId]: { screen_name: `cust_${customerId}`, name: `Customer ${customerId}` } } });
 	const body = JSON.stringify(payload);
 	const res = await postWebhook(node.url, payload, { signature: signedBy(body) });
 	expect(res.status).toBe(200);
-	await waitUntil(async () => (await MessageModel.countDocuments({ content: text, direction: "inbound" })) > 0, 10_000, `"${text}" stored`);
-	await waitUntil(async () => (await WebhookDeliveryModel.countDocuments({ status: "pending" })) === 0, 10_000, "deliveries processed");
+	// Applied: stored, its conversation and figures in place, its events out.
+	await waitUntil(async () => Boolean((await MessageModel.findOne({ twitterMessageId: eventId }, { announcedAt: 1 }).lean())?.announcedAt), 10_000, `"${text}" applied`);
 	return (await ConversationModel.findOne({ accountId: (await AccountModel.findOne({ twitterUserId: accountUserId }).lean())!._id, status: "open" }).lean())!;
 }
 
@@ -140,9 +141,11 @@ describe("conversations and sending", () => {
 		expect(res.body.data.twitterMessageId).toBe(dm!.dmEventId);
 		const stored = await MessageModel.findById(res.body.data.id).lean();
 		expect(stored).toMatchObject({ sentByUserId: "agent-7", origin: "agent" });
-		expect(typeof stored!.responseSeconds).toBe("number");
-		const contact = await ContactModel.findById(conversation.contactId).lean();
-		expect(contact).toMatchObject({ messagesSent: 1, messagesReceived: 1 });
+		// The figures the reply moves are applied by the account's writer, moments later.
+		await waitUntil(async () => typeof (await MessageModel.findById(res.body.data.id).lean())!.responseSeconds === "number", 10_000, "response time");
+		await waitUntil(async () => (await ContactModel.findById(conversation.contactId).lean())!.messagesSent === 1, 10_000, "messagesSent");
+		expect(await ContactModel.findById(conversation.contactId).lean()).toMatchObject({ messagesSent: 1, messagesReceived: 1 });
+		expect(await ConversationModel.findById(conversation._id).lean()).toMatchObject({ messageCount: 2, awaitingReplySince: null });
 		const thread = await api.get(`/conversations/${conversation._id}`);
 		expect(thread.body.data.messages.map((m: { direction: string }) => m.direction)).toEqual(["inbound", "outbound"]);
 		expect(account.id).toBe(conversation.accountId);

@@ -167,15 +167,18 @@ describe("ingestion", () => {
 		await waitUntil(async () => (await ContactModel.findById(contact!._id).lean())?.conversationCount === 2, 5000, "conversationCount 2");
 	});
 
-	test("a delivery left pending by a dead node is processed by the sweep", async () => {
+	test("a delivery whose hand-over to the inbox was lost is handed over by the sweep and applied once", async () => {
 		const account = await seedAccount("m-sweep");
 		const payload = JSON.stringify(dmPayload({ forUserId: account.twitterUserId, eventId: nextEventId(), senderId: "8080", recipientId: account.twitterUserId, text: "left behind" }));
 		// As if a node stored it, answered X, and died before processing.
 		await WebhookDeliveryModel.create({ _id: "dead-node-delivery", forUserId: account.twitterUserId, payload, receivedAt: new Date(Date.now() - 60_000) });
 		const result = await node.broker.call("webhooks.sweep", {});
 		expect(result).toMatchObject({ processed: 1 });
-		expect(await MessageModel.countDocuments({ accountId: account._id, content: "left behind" })).toBe(1);
 		expect((await WebhookDeliveryModel.findById("dead-node-delivery").lean())!.status).toBe("processed");
+		await processed(1, { accountId: account._id, content: "left behind" });
+		// A second sweep finds nothing; handing the same events over again would store nothing new.
+		expect(await node.broker.call("webhooks.sweep", {})).toMatchObject({ found: 0 });
+		expect(await MessageModel.countDocuments({ accountId: account._id, content: "left behind" })).toBe(1);
 	});
 });
 

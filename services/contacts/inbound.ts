@@ -1,0 +1,147 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { ContactModel, type Contact } from "../../models/contact.model.ts";
+import { onlyDuplicates } from "../../lib/ids.ts";
+import { applyContactActivity, type ContactActivity } from "../inbox/tally.ts";
+
+// The contacts service's side of ingestion: the inbox's writer of an account asks, once per
+// batch, for the contacts of the people who wrote (created by a unique insert on (account, X
+// user), so racing writers never make two) and reports the activity figures it computed. The
+// writer is the only source of those figures, so they are set from what is stored plus its
+// changes, without recounting any history.
+
+const Profile = Type.Union([
+	Type.Null(),
+	Type.Object({ id: Type.String(), username: Type.String(), displayName: Type.String(), profileImageUrl: Type.Union([Type.Null(), Type.String()]) }),
+]);
+
+export const InboundPeopleParams = Type.Object({
+	merchantId: Type.String({ minLength: 1 }),
+	accountId: Type.String({ minLength: 1 }),
+	people: Type.Array(Type.Object({ twitterUserId: Type.String({ minLength: 1 }), profile: Profile, at: Type.String() }), { maxItems: 1000 }),
+});
+
+const Iso = Type.Union([Type.Null(), Type.String()]);
+const Count = Type.Integer({ minimum: 0 });
+export const ActivityParams = Type.Object({
+	merchantId: Type.String({ minLength: 1 }),
+	updates: Type.Array(
+		Type.Object({
+			contactId: Type.String(),
+			inc: Type.Object({ messagesReceived: Count, messagesSent: Count, conversationCount: Count, responseCount: Count, responseTimeTotalSeconds: Type.Number({ minimum: 0 }) }),
+			lastInteractionAt: Iso,
+			lastInboundAt: Iso,
+			firstInteractionAt: Iso,
+		}),
+		{ maxItems: 1000 }
+	),
+});
+
+type Person = Static<typeof InboundPeopleParams>["people"][number];
+
+function newContact(merchantId: string, accountId: string, p: Person) {
+	return new ContactModel({
+		merchantId,
+		accountId,
+		twitterUserId: p.twitterUserId,
+		username: p.profile?.username ?? "",
+		usernameLower: (p.profile?.username ?? "").toLowerCase(),
+		displayName: p.profile?.displayName ?? "",
+		profileImageUrl: p.profile?.profileImageUrl ?? null,
+		source: "inbound_message",
+		firstInteractionAt: new Date(p.at),
+	}).toObject();
+}
+
+export async function ensureFromInbound(params: Static<typeof InboundPeopleParams>): Promise<Record<string, { contactId: string; created: boolean }>> {
+	const { merchantId, accountId, people } = params;
+	const result: Record<string, { contactId: string; created: boolean }> = {};
+	const ids = people.map(p => p.twitterUserId);
+	const found = await ContactModel.find({ accountId, twitterUserId: { $in: ids } }, { twitterUserId: 1, username: 1, profileImageUrl: 1 }).lean<Contact[]>();
+	const byXId = new Map(found.map(c => [c.twitterUserId, c]));
+
+	const missing = people.filter(p => !byXId.has(p.twitterUserId));
+	if (missing.length) {
+		const docs = missing.map(p => newContact(merchantId, accountId, p));
+		let lost = new Set<number>();
+		await ContactModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
+			if (!onlyDuplicates(err)) throw err;
+			lost = new Set(((err as { writeErrors?: { index: number }[] }).writeErrors ?? []).map(e => e.index));
+		});
+		docs.forEach((d, i) => {
+			if (!lost.has(i)) result[d.twitterUserId] = { contactId: d._id as string, created: true };
+		});
+		if (lost.size) {
+			// Created meanwhile (by hand, or by an import): that one is the contact.
+			const winners = await ContactModel.find({ accountId, twitterUserId: { $in: [...lost].map(i => docs[i].twitterUserId) } }, { twitterUserId: 1 }).lean<Contact[]>();
+			for (const c of winners) result[c.twitterUserId] = { contactId: c._id, created: false };
+		}
+	}
+
+	const profileUpdates = [];
+	for (const p of people) {
+		const c = byXId.get(p.twitterUserId);
+		if (!c) continue;
+		result[p.twitterUserId] = { contactId: c._id, created: false };
+		if (p.profile && (p.profile.username !== c.username || p.profile.profileImageUrl !== (c.profileImageUrl ?? null))) {
+			profileUpdates.push({
+				updateOne: {
+					filter: { _id: c._id },
+					update: { $set: { username: p.profile.username, usernameLower: p.profile.username.toLowerCase(), profileImageUrl: p.profile.profileImageUrl } },
+				},
+			});
+		}
+	}
+	if (profileUpdates.length) await ContactModel.bulkWrite(profileUpdates, { ordered: false });
+	return result;
+}
+
+export async function recordActivity(params: Static<typeof ActivityParams>): Promise<{ updated: number }> {
+	const { merchantId, updates } = params;
+	if (!updates.length) return { updated: 0 };
+	const current = new Map(
+		(
+			await ContactModel.find(
+				{ _id: { $in: updates.map(u => u.contactId) }, merchantId },
+				{ messagesReceived: 1, messagesSent: 1, conversationCount: 1, responseCount: 1, responseTimeTotalSeconds: 1, lastInteractionAt: 1, lastInboundAt: 1, firstInteractionAt: 1 }
+			).lean<Contact[]>()
+		).map(c => [c._id, c])
+	);
+	const ops = updates
+		.filter(u => current.has(u.contactId)) // erased meanwhile
+		.map(u => ({ updateOne: { filter: { _id: u.contactId }, update: { $set: applyContactActivity(current.get(u.contactId)!, u as ContactActivity) } } }));
+	if (ops.length) await ContactModel.bulkWrite(ops, { ordered: false });
+	return { updated: ops.length };
+}
+
+export const ReconcileActivityParams = Type.Object({
+	merchantId: Type.String({ minLength: 1 }),
+	figures: Type.Array(Type.Object({ contactId: Type.String(), messagesReceived: Count, messagesSent: Count, conversationCount: Count }), { maxItems: 1000 }),
+	fix: Type.Boolean(),
+});
+
+const FIGURES = ["messagesReceived", "messagesSent", "conversationCount"] as const;
+
+export async function reconcileActivity(params: Static<typeof ReconcileActivityParams>) {
+	const stored = new Map(
+		(await ContactModel.find({ _id: { $in: params.figures.map(f => f.contactId) }, merchantId: params.merchantId }, { messagesReceived: 1, messagesSent: 1, conversationCount: 1 }).lean<Contact[]>()).map(c => [
+			c._id,
+			c,
+		])
+	);
+	const drift = [];
+	const ops = [];
+	for (const f of params.figures) {
+		const c = stored.get(f.contactId);
+		if (!c) continue;
+		const set: Record<string, number> = {};
+		for (const field of FIGURES) {
+			if ((c[field] ?? 0) !== f[field]) {
+				drift.push({ kind: "contact", id: f.contactId, field, stored: c[field] ?? 0, counted: f[field] });
+				set[field] = f[field];
+			}
+		}
+		if (Object.keys(set).length) ops.push({ updateOne: { filter: { _id: f.contactId }, update: { $set: set } } });
+	}
+	if (params.fix && ops.length) await ContactModel.bulkWrite(ops, { ordered: false });
+	return drift;
+}

@@ -1,0 +1,121 @@
+import type { Conversation } from "../../models/conversation.model.ts";
+
+// What a batch of activity does to a conversation's and a contact's figures, computed in memory
+// by the account's one writer from the values it read (no other writer changes them), then
+// written once per document. Pure: tested in test/unit/inbox-tally.test.ts.
+
+/** inbound: the customer wrote; reply: a person or the bot answered; broadcast: a campaign or flow message. */
+export type MessageRole = "inbound" | "reply" | "broadcast";
+
+const later = (a: Date | null, b: Date) => (a && a >= b ? a : b);
+const earlier = (a: Date | null, b: Date) => (a && a <= b ? a : b);
+const date = (v: unknown): Date | null => (v ? new Date(v as string) : null);
+
+export class ConversationState {
+	readonly id: string;
+	messageCount: number;
+	lastMessageAt: Date | null;
+	lastInboundAt: Date | null;
+	awaitingReplySince: Date | null;
+	firstResponseAt: Date | null;
+	needsHuman: boolean;
+	/** The last message added was the conversation's first. */
+	firstMessage = false;
+	private changed = false;
+
+	constructor(c: Pick<Conversation, "_id" | "messageCount" | "lastMessageAt" | "lastInboundAt" | "awaitingReplySince" | "firstResponseAt" | "needsHuman">) {
+		this.id = c._id;
+		this.messageCount = c.messageCount ?? 0;
+		this.lastMessageAt = date(c.lastMessageAt);
+		this.lastInboundAt = date(c.lastInboundAt);
+		this.awaitingReplySince = date(c.awaitingReplySince);
+		this.firstResponseAt = date(c.firstResponseAt);
+		this.needsHuman = Boolean(c.needsHuman);
+	}
+
+	/** Adds one message; returns the response time in seconds when it answers a waiting customer. */
+	add(role: MessageRole, at: Date, clearsNeedsHuman = false): number | null {
+		this.changed = true;
+		this.firstMessage = this.messageCount === 0;
+		this.messageCount++;
+		this.lastMessageAt = later(this.lastMessageAt, at);
+		if (role === "inbound") {
+			this.lastInboundAt = later(this.lastInboundAt, at);
+			if (!this.awaitingReplySince) this.awaitingReplySince = at;
+			return null;
+		}
+		if (role === "broadcast") return null;
+		const seconds = this.awaitingReplySince ? Math.max(0, Math.round((at.getTime() - this.awaitingReplySince.getTime()) / 1000)) : null;
+		this.awaitingReplySince = null;
+		if (!this.firstResponseAt) this.firstResponseAt = at;
+		if (clearsNeedsHuman) this.needsHuman = false;
+		return seconds;
+	}
+
+	update(): { id: string; update: { $set: Record<string, unknown> } } | null {
+		if (!this.changed) return null;
+		const { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman } = this;
+		return { id: this.id, update: { $set: { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman } } };
+	}
+}
+
+/** Changes to one contact's activity figures, applied by the contacts service (their owner). */
+export interface ContactActivity {
+	contactId: string;
+	inc: { messagesReceived: number; messagesSent: number; conversationCount: number; responseCount: number; responseTimeTotalSeconds: number };
+	lastInteractionAt: string | null;
+	lastInboundAt: string | null;
+	firstInteractionAt: string | null;
+}
+
+export class ContactTally {
+	private readonly inc = { messagesReceived: 0, messagesSent: 0, conversationCount: 0, responseCount: 0, responseTimeTotalSeconds: 0 };
+	private lastInteractionAt: Date | null = null;
+	private lastInboundAt: Date | null = null;
+	private firstInteractionAt: Date | null = null;
+	readonly contactId: string;
+
+	constructor(contactId: string) {
+		this.contactId = contactId;
+	}
+
+	add(direction: "inbound" | "outbound", at: Date, firstOfConversation: boolean, responseSeconds: number | null): void {
+		if (direction === "inbound") {
+			this.inc.messagesReceived++;
+			this.lastInboundAt = later(this.lastInboundAt, at);
+		} else {
+			this.inc.messagesSent++;
+		}
+		if (firstOfConversation) this.inc.conversationCount++;
+		if (responseSeconds !== null) {
+			this.inc.responseCount++;
+			this.inc.responseTimeTotalSeconds += responseSeconds;
+		}
+		this.lastInteractionAt = later(this.lastInteractionAt, at);
+		this.firstInteractionAt = earlier(this.firstInteractionAt, at);
+	}
+
+	toUpdate(): ContactActivity | null {
+		if (!this.lastInteractionAt) return null;
+		return {
+			contactId: this.contactId,
+			inc: { ...this.inc },
+			lastInteractionAt: this.lastInteractionAt.toISOString(),
+			lastInboundAt: this.lastInboundAt?.toISOString() ?? null,
+			firstInteractionAt: this.firstInteractionAt?.toISOString() ?? null,
+		};
+	}
+}
+
+/** A contact's figures after `activity`, from the values stored now. */
+export function applyContactActivity(
+	current: { messagesReceived?: number | null; messagesSent?: number | null; conversationCount?: number | null; responseCount?: number | null; responseTimeTotalSeconds?: number | null; lastInteractionAt?: unknown; lastInboundAt?: unknown; firstInteractionAt?: unknown },
+	activity: ContactActivity
+): Record<string, unknown> {
+	const set: Record<string, unknown> = {};
+	for (const [field, n] of Object.entries(activity.inc)) set[field] = ((current as Record<string, number | null | undefined>)[field] ?? 0) + n;
+	if (activity.lastInteractionAt) set.lastInteractionAt = later(date(current.lastInteractionAt), new Date(activity.lastInteractionAt));
+	if (activity.lastInboundAt) set.lastInboundAt = later(date(current.lastInboundAt), new Date(activity.lastInboundAt));
+	if (activity.firstInteractionAt) set.firstInteractionAt = earlier(date(current.firstInteractionAt), new Date(activity.firstInteractionAt));
+	return set;
+}

@@ -1,0 +1,267 @@
+import type { ServiceBroker } from "moleculer";
+import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
+import { MessageModel } from "../../models/message.model.ts";
+import type { InboxActivity } from "../../models/inbox-activity.model.ts";
+import { onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
+import { isOptOutMessage } from "../contacts/opt-out.ts";
+import type { DmActivity, ReadActivity, SentActivityData } from "./activity.ts";
+import { ContactTally, ConversationState } from "./tally.ts";
+
+// The one writer of an account's conversations: applies a batch of queued activity (DMs and read
+// receipts from X, our own sends) in order, with a bounded number of database commands whatever
+// the batch's size or the history behind it: one read each for the messages, contacts and
+// conversations it needs, one insert of the new ones, one write per touched conversation and
+// contact (a single bulk command each), one to settle. Counters move by increments computed here;
+// no other writer touches them (the lease), so they stay exact on FerretDB, whose single-document
+// updates are not atomic. See docs/ingest.md.
+
+type Row = Pick<InboxActivity, "_id" | "kind" | "at" | "merchantId" | "accountId"> & { data: unknown };
+
+interface Touched {
+	conversations: Map<string, ConversationState>;
+	contacts: Map<string, ContactTally>;
+}
+
+interface NewMessage {
+	doc: Record<string, unknown>;
+	event: { name: "message.received" | "message.sent"; payload: Record<string, unknown> };
+	createdContact: boolean;
+	createdConversation: boolean;
+}
+
+const messageIdOf = (accountId: string, eventId: string) => uuidFromName(`x-dm:${accountId}:${eventId}`);
+
+/** What the writer needs of the broker: calls to the contacts service and events. */
+export type Caller = Pick<ServiceBroker, "call" | "emit">;
+
+export async function applyActivity(ctx: Caller, accountId: string, merchantId: string, rows: Row[]): Promise<{ stored: number; read: number; sent: number }> {
+	const dms = rows.filter(r => r.kind === "dm").map(r => ({ row: r, dm: r.data as DmActivity }));
+	const reads = rows.filter(r => r.kind === "read").map(r => r.data as ReadActivity);
+	const sent = rows.filter(r => r.kind === "sent").map(r => ({ row: r, s: r.data as SentActivityData }));
+
+	// 1. Which DMs are new: not stored yet, not the echo of one of our own sends.
+	const echoIds = dms.filter(d => d.dm.outbound).map(d => d.dm.eventId);
+	const ours = echoIds.length
+		? new Set(
+				(await MessageModel.find({ accountId, twitterMessageId: { $in: echoIds } }, { twitterMessageId: 1 }).lean())
+					.filter(m => m._id !== messageIdOf(accountId, m.twitterMessageId!))
+					.map(m => m.twitterMessageId)
+			)
+		: new Set<string | null | undefined>();
+	const fresh = dms.filter(d => !ours.has(d.dm.eventId));
+	const ids = fresh.map(d => messageIdOf(accountId, d.dm.eventId));
+	const existing = ids.length
+		? new Map((await MessageModel.find({ _id: { $in: ids } }, { conversationId: 1, contactId: 1, announcedAt: 1 }).lean()).map(m => [m._id, m]))
+		: new Map();
+	// A stored but unsettled message (its batch died half-way) is settled again below.
+	const unsettled = [...existing.values()].filter(m => !m.announcedAt).map(m => m._id as string);
+	const toStore = fresh.filter(d => !existing.has(messageIdOf(accountId, d.dm.eventId)));
+	// X's echo of one of our sends stored (and counted) before the send recorded its outcome: the
+	// echo goes, and the send is not counted again.
+	const echoOfSent = sent.filter(({ s }) => s.twitterMessageId).map(({ s }) => messageIdOf(accountId, s.twitterMessageId!));
+	const countedEchoes = new Set<string | null>(
+		echoOfSent.length ? (await MessageModel.find({ _id: { $in: echoOfSent } }, { twitterMessageId: 1 }).lean()).map(m => m.twitterMessageId ?? null) : []
+	);
+	if (countedEchoes.size) await MessageModel.deleteMany({ _id: { $in: [...countedEchoes].map(id => messageIdOf(accountId, id!)) } });
+
+	// 2. The contacts (asked of their owner) and the conversations the batch needs.
+	const people = new Map<string, { twitterUserId: string; profile: DmActivity["profile"]; at: string }>();
+	for (const { dm } of toStore) if (!people.has(dm.customerId) || dm.profile) people.set(dm.customerId, { twitterUserId: dm.customerId, profile: dm.profile, at: dm.createdAt });
+	const contacts = people.size
+		? ((await ctx.call("contacts.ensureFromInbound", { merchantId, accountId, people: [...people.values()] })) as Record<string, { contactId: string; created: boolean }>)
+		: {};
+	const conversations = await loadConversations(merchantId, accountId, {
+		open: [...new Set(toStore.map(d => contacts[d.dm.customerId].contactId))],
+		byId: [...new Set(sent.map(({ s }) => s.conversationId))],
+		firstAt: new Map(toStore.map(d => [contacts[d.dm.customerId].contactId, new Date(d.dm.createdAt)])),
+	});
+
+	// 3. Counters, in order, in memory.
+	const touched: Touched = { conversations: new Map(), contacts: new Map() };
+	const convState = (c: Conversation) => {
+		if (!touched.conversations.has(c._id)) touched.conversations.set(c._id, new ConversationState(c));
+		return touched.conversations.get(c._id)!;
+	};
+	const contactTally = (id: string) => {
+		if (!touched.contacts.has(id)) touched.contacts.set(id, new ContactTally(id));
+		return touched.contacts.get(id)!;
+	};
+	const created = new Set<string>();
+	const news: NewMessage[] = [];
+	const replySeconds: { messageId: string; seconds: number }[] = [];
+
+	// Applied in the queue's order (arrival): a reply sent before the customer's next message
+	// answers the one before it. Messages are shown by their own time (sentAt) whatever the order.
+	const steps = new Map<string, () => void>();
+	toStore.forEach(({ row, dm }) =>
+		steps.set(
+			row._id,
+			() => {
+				const { contactId, created: createdContact } = contacts[dm.customerId];
+				const { conversation, created: createdConversation } = conversations.open.get(contactId)!;
+				const state = convState(conversation);
+				const at = new Date(dm.createdAt);
+				// A DM the account wrote in X's own app is a person answering.
+				const seconds = state.add(dm.outbound ? "reply" : "inbound", at, dm.outbound);
+				contactTally(contactId).add(dm.outbound ? "outbound" : "inbound", at, state.firstMessage, seconds);
+				const messageId = messageIdOf(accountId, dm.eventId);
+				const firstOfContact = createdContact && !created.has(`contact:${contactId}`);
+				const firstOfConversation = createdConversation && !created.has(`conversation:${conversation._id}`);
+				created.add(`contact:${contactId}`).add(`conversation:${conversation._id}`);
+				news.push({
+					createdContact: firstOfContact,
+					createdConversation: firstOfConversation,
+					doc: {
+						_id: messageId,
+						merchantId,
+						accountId,
+						conversationId: conversation._id,
+						contactId,
+						direction: dm.outbound ? "outbound" : "inbound",
+						type: dm.mediaUrl ? "image" : "text",
+						content: dm.text,
+						attachments: dm.mediaUrl ? [{ type: "image", url: dm.mediaUrl }] : [],
+						twitterMessageId: dm.eventId,
+						status: dm.outbound ? "sent" : "received",
+						origin: dm.outbound ? "x_app" : null,
+						sentAt: at,
+						responseSeconds: seconds,
+						createdContact: firstOfContact,
+						createdConversation: firstOfConversation,
+						announcedAt: null,
+					},
+					event: {
+						name: dm.outbound ? "message.sent" : "message.received",
+						payload: { merchantId, accountId, contactId, conversationId: conversation._id, messageId, content: dm.text, at },
+					},
+				});
+			}
+		)
+	);
+	sent.filter(({ s }) => !countedEchoes.has(s.twitterMessageId)).forEach(({ row, s }) =>
+		steps.set(
+			row._id,
+			() => {
+				const conversation = conversations.byId.get(s.conversationId);
+				if (!conversation) return; // erased meanwhile
+				const state = convState(conversation);
+				const at = new Date(s.sentAt);
+				const answers = s.kind === "agent" || s.kind === "bot";
+				const seconds = state.add(answers ? "reply" : "broadcast", at, s.kind === "agent");
+				contactTally(s.contactId).add("outbound", at, state.firstMessage, seconds);
+				if (seconds !== null) replySeconds.push({ messageId: s.messageId, seconds });
+			}
+		)
+	);
+	for (const row of rows) steps.get(row._id)?.();
+
+	// 4. Writes: new messages, then the counters they move, then the events, then settled.
+	if (news.length) {
+		await MessageModel.insertMany(
+			news.map(n => n.doc),
+			{ ordered: false }
+		).catch(err => {
+			if (!onlyDuplicates(err)) throw err;
+		});
+	}
+	if (replySeconds.length) {
+		await MessageModel.bulkWrite(replySeconds.map(r => ({ updateOne: { filter: { _id: r.messageId }, update: { $set: { responseSeconds: r.seconds } } } })), { ordered: false });
+	}
+	const convOps = [...touched.conversations.values()].map(s => s.update()).filter(u => u !== null);
+	if (convOps.length) await ConversationModel.bulkWrite(convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } })), { ordered: false });
+	const contactOps = [...touched.contacts.values()].map(t => t.toUpdate()).filter(u => u !== null);
+	if (contactOps.length) await ctx.call("contacts.recordActivity", { merchantId, updates: contactOps });
+
+	// "STOP", "hủy"…: the customer opts out of automated messages (idempotent).
+	for (const n of news) {
+		if (n.doc.direction === "inbound" && isOptOutMessage(String(n.doc.content))) {
+			await ctx.call("contacts.optOut", { id: n.doc.contactId }, { meta: { merchantId } });
+		}
+	}
+	await announce(ctx, news, unsettled);
+	const read = await applyReads(ctx, accountId, merchantId, reads);
+	return { stored: news.length, read, sent: sent.length };
+}
+
+async function loadConversations(
+	merchantId: string,
+	accountId: string,
+	need: { open: string[]; byId: string[]; firstAt: Map<string, Date> }
+): Promise<{ open: Map<string, { conversation: Conversation; created: boolean }>; byId: Map<string, Conversation> }> {
+	const open = new Map<string, { conversation: Conversation; created: boolean }>();
+	const byId = new Map<string, Conversation>();
+	const keys = need.open.map(id => `open:${id}`);
+	const or: Record<string, unknown>[] = [];
+	if (keys.length) or.push({ openKey: { $in: keys } });
+	if (need.byId.length) or.push({ _id: { $in: need.byId } });
+	if (!or.length) return { open, byId };
+	const found = await ConversationModel.find(or.length === 1 ? or[0] : { $or: or }).lean<Conversation[]>();
+	for (const c of found) {
+		if (c.status === "open" && keys.includes(c.openKey)) open.set(c.contactId, { conversation: c, created: false });
+		if (need.byId.includes(c._id)) byId.set(c._id, c);
+	}
+	const missing = need.open.filter(id => !open.has(id));
+	if (missing.length) {
+		const docs = missing.map(contactId => new ConversationModel({ merchantId, accountId, contactId, openKey: `open:${contactId}`, startedAt: need.firstAt.get(contactId) }).toObject());
+		let failed = new Set<string>();
+		await ConversationModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
+			if (!onlyDuplicates(err)) throw err;
+			// Opened meanwhile by a send (the pipeline opens conversations too): use that one.
+			failed = new Set(((err as { writeErrors?: { index: number }[] }).writeErrors ?? []).map(e => missing[e.index]));
+		});
+		for (const doc of docs) if (!failed.has(doc.contactId)) open.set(doc.contactId, { conversation: doc as Conversation, created: true });
+		if (failed.size) {
+			const winners = await ConversationModel.find({ openKey: { $in: [...failed].map(id => `open:${id}`) } }).lean<Conversation[]>();
+			for (const c of winners) open.set(c.contactId, { conversation: c, created: false });
+		}
+	}
+	return { open, byId };
+}
+
+/** Emits the events of stored messages once their counters are in place, then marks them settled. */
+async function announce(ctx: Caller, news: NewMessage[], unsettled: string[]): Promise<void> {
+	for (const n of news) {
+		const base = { merchantId: n.doc.merchantId, accountId: n.doc.accountId, contactId: n.doc.contactId };
+		if (n.createdContact) ctx.emit("contact.created", { ...base, source: "inbound_message" });
+		if (n.createdConversation) ctx.emit("conversation.created", { ...base, conversationId: n.doc.conversationId });
+		ctx.emit(n.event.name, n.event.payload);
+	}
+	// Stored by a batch that died before settling: announce again (handlers are idempotent).
+	if (unsettled.length) {
+		const rows = await MessageModel.find({ _id: { $in: unsettled } }).lean();
+		for (const m of rows) {
+			const base = { merchantId: m.merchantId, accountId: m.accountId, contactId: m.contactId };
+			if (m.createdContact) ctx.emit("contact.created", { ...base, source: "inbound_message" });
+			if (m.createdConversation) ctx.emit("conversation.created", { ...base, conversationId: m.conversationId });
+			ctx.emit(m.direction === "inbound" ? "message.received" : "message.sent", { ...base, conversationId: m.conversationId, messageId: m._id, content: m.content, at: m.sentAt });
+		}
+	}
+	const settled = [...news.map(n => n.doc._id as string), ...unsettled];
+	if (settled.length) await MessageModel.updateMany({ _id: { $in: settled } }, { $set: { announcedAt: new Date() } });
+}
+
+/** The customer read up to an event: our outbound messages up to it are read. */
+async function applyReads(ctx: Caller, accountId: string, merchantId: string, reads: ReadActivity[]): Promise<number> {
+	if (!reads.length) return 0;
+	const upTo = new Map(
+		(await MessageModel.find({ accountId, twitterMessageId: { $in: reads.map(r => r.lastReadEventId) } }, { contactId: 1, sentAt: 1, twitterMessageId: 1 }).lean()).map(m => [
+			m.twitterMessageId,
+			m,
+		])
+	);
+	let updated = 0;
+	for (const r of reads) {
+		const mark = upTo.get(r.lastReadEventId);
+		if (!mark) continue;
+		const reading = await MessageModel.find(
+			{ contactId: mark.contactId, direction: "outbound", status: "sent", sentAt: { $lte: mark.sentAt } },
+			{ _id: 1, origin: 1 }
+		).lean();
+		if (!reading.length) continue;
+		await MessageModel.updateMany({ _id: { $in: reading.map(m => m._id) } }, { $set: { status: "read", readAt: new Date(r.at) } });
+		updated += reading.length;
+		ctx.emit("message.read", { merchantId, accountId, contactId: mark.contactId, messages: reading.map(m => ({ messageId: m._id, origin: m.origin })), at: r.at });
+	}
+	return updated;
+}
+
