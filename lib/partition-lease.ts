@@ -5,10 +5,11 @@ import { isDuplicateKey } from "./ids.ts";
 //
 // Time is cut into slots of `slotMs`. The writer of partition P during slot s is the node whose
 // insert of "<queue>:<P>:<s>" won; the row is never updated, so nothing non-atomic decides. A
-// holder stops writing `marginMs` before its last slot ends (room for clock skew between nodes
-// and for the write in flight), unless it pre-claimed the next slot first: a busy holder keeps
-// its partition across slots without a gap, and a dead one loses it at the next boundary. A
-// holder with nothing left to do deletes its rows, so another node may take P at once.
+// holder starts a batch only when it holds the slots covering the batch's longest run (claiming
+// the next ones ahead), checks again before each write, and stops `marginMs` before its last
+// slot ends (room for clock skew between nodes): a busy holder keeps its partition without a
+// gap, a dead one loses it when its claimed slots end. A holder with nothing left to do deletes
+// its rows, so another node may take P at once.
 
 export interface LeaseOptions {
 	queue: string;
@@ -40,18 +41,36 @@ export class Lease {
 		return this.opts.now() < this.validUntil;
 	}
 
-	/** Near the end of the held slots, claims the next one (false: someone else has it). */
-	async extend(): Promise<boolean> {
-		if (this.opts.now() < this.validUntil - this.opts.marginMs) return true;
-		const next = this.lastSlot + 1;
-		if (!(await insertSlot(this.opts, this.partition, next))) return false;
-		this.lastSlot = next;
-		this.ids.push(idOf(this.opts.queue, this.partition, next));
+	/**
+	 * Makes sure this holder may write for `ms` more, claiming the next slots ahead as needed
+	 * (false: another node has one of them, and this holder must stop at validUntil).
+	 */
+	async ensure(ms: number): Promise<boolean> {
+		while (this.validUntil - this.opts.now() < ms) {
+			const next = this.lastSlot + 1;
+			if (!(await insertSlot(this.opts, this.partition, next))) return false;
+			this.lastSlot = next;
+			this.ids.push(idOf(this.opts.queue, this.partition, next));
+		}
 		return true;
+	}
+
+	/** Throws when the lease ran out: the caller must not write (the next holder may be writing). */
+	assertHeld(): void {
+		if (!this.valid()) throw new LeaseLostError(this.partition);
 	}
 
 	async release(): Promise<void> {
 		await PartitionLeaseModel.deleteMany({ _id: { $in: this.ids } });
+	}
+}
+
+/** Transient: the batch is applied again by whoever holds the partition next. */
+export class LeaseLostError extends Error {
+	readonly retryable = true;
+	constructor(partition: string) {
+		super(`the lease of ${partition} ran out during a batch`);
+		this.name = "LeaseLostError";
 	}
 }
 
@@ -86,8 +105,8 @@ export class PartitionLeases {
 		const slot = Math.floor(this.opts.now() / this.opts.slotMs);
 		if (!(await insertSlot(this.opts, partition, slot))) return null;
 		const lease = new Lease(this.opts, partition, slot);
-		// Won inside the stop margin of this slot: without the next slot there is no time to write.
-		if (!lease.valid() && !(await lease.extend())) {
+		// Won near the end of this slot: without the next one there is no time to write.
+		if (!lease.valid() && !(await lease.ensure(1))) {
 			await lease.release();
 			return null;
 		}

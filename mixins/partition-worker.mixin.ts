@@ -41,6 +41,8 @@ export interface WorkerTuning {
 	batchSize?: number;
 	slotMs?: number;
 	marginMs?: number;
+	/** The longest a batch may take: a batch starts only with this much lease ahead. */
+	maxBatchMs?: number;
 	/** Longest sleep of an idle loop between looks at the queue (a wake event cuts it short). */
 	idleMs?: number;
 	progressEveryMs?: number;
@@ -68,11 +70,11 @@ export function isTransient(err: unknown): boolean {
 	const e = err as { retryable?: boolean; name?: string; code?: unknown; type?: string };
 	if (e?.retryable) return true;
 	const name = e?.name ?? "";
-	return /Mongo(Network|ServerSelection|NotConnected|PoolCleared|Topology)|MongooseServerSelection|RequestTimeout|ServiceNotAvailable|ServiceNotFound|BrokerDisconnected|GracefulStopTimeout/.test(name);
+	return /LeaseLost|Mongo(Network|ServerSelection|NotConnected|PoolCleared|Topology)|MongooseServerSelection|RequestTimeout|ServiceNotAvailable|ServiceNotFound|BrokerDisconnected|GracefulStopTimeout/.test(name);
 }
 
 export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<ServiceSchema> {
-	const defaults: Required<WorkerTuning> = { concurrency: 2, batchSize: 50, slotMs: 10_000, marginMs: 2_000, idleMs: 1_000, progressEveryMs: 10_000 };
+	const defaults: Required<WorkerTuning> = { concurrency: 2, batchSize: 50, slotMs: 10_000, marginMs: 2_000, maxBatchMs: 20_000, idleMs: 1_000, progressEveryMs: 10_000 };
 
 	type Self = Service & PartitionQueue<unknown> & { worker: WorkerState };
 
@@ -112,7 +114,8 @@ export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<Serv
 	async function drain(self: Self, lease: Lease): Promise<void> {
 		const { partition } = lease;
 		let failures = 0;
-		while (!self.worker.stopping && lease.valid() && (await lease.extend())) {
+		// A batch starts only when the lease covers its longest run; it checks again before writing.
+		while (!self.worker.stopping && (await lease.ensure(self.worker.tuning.maxBatchMs))) {
 			const rows = await self.takeBatch(partition, self.worker.tuning.batchSize);
 			if (!rows.length) return;
 			try {

@@ -31,10 +31,10 @@ export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): Partit
 				.lean<Row[]>();
 		},
 
-		async applyBatch(accountId, rows) {
+		async applyBatch(accountId, rows, lease) {
 			const byMerchant = new Map<string, Row[]>();
 			for (const r of rows) byMerchant.set(r.merchantId, [...(byMerchant.get(r.merchantId) ?? []), r]);
-			for (const [merchantId, list] of byMerchant) await applyActivity(broker, accountId, merchantId, list);
+			for (const [merchantId, list] of byMerchant) await applyActivity(broker, accountId, merchantId, list, () => lease.assertHeld());
 			await InboxActivityModel.deleteMany({ _id: { $in: rows.map(r => r._id) } });
 			isolated.delete(accountId);
 		},

@@ -34,7 +34,18 @@ const messageIdOf = (accountId: string, eventId: string) => uuidFromName(`x-dm:$
 /** What the writer needs of the broker: calls to the contacts service and events. */
 export type Caller = Pick<ServiceBroker, "call" | "emit">;
 
-export async function applyActivity(ctx: Caller, accountId: string, merchantId: string, rows: Row[]): Promise<{ stored: number; read: number; sent: number }> {
+/**
+ * Applies the rows. `stillHeld` throws once the account's lease ran out: it is checked before
+ * each write, so a batch that overran its lease stops instead of writing beside the next holder
+ * (what it stored so far is found unsettled and finished by the next batch).
+ */
+export async function applyActivity(
+	ctx: Caller,
+	accountId: string,
+	merchantId: string,
+	rows: Row[],
+	stillHeld: () => void = () => {}
+): Promise<{ stored: number; read: number; sent: number }> {
 	const dms = rows.filter(r => r.kind === "dm").map(r => ({ row: r, dm: r.data as DmActivity }));
 	const reads = rows.filter(r => r.kind === "read").map(r => r.data as ReadActivity);
 	const sent = rows.filter(r => r.kind === "sent").map(r => ({ row: r, s: r.data as SentActivityData }));
@@ -156,6 +167,7 @@ export async function applyActivity(ctx: Caller, accountId: string, merchantId: 
 	for (const row of rows) steps.get(row._id)?.();
 
 	// 4. Writes: new messages, then the counters they move, then the events, then settled.
+	stillHeld();
 	if (news.length) {
 		await MessageModel.insertMany(
 			news.map(n => n.doc),
@@ -167,6 +179,7 @@ export async function applyActivity(ctx: Caller, accountId: string, merchantId: 
 	if (replySeconds.length) {
 		await MessageModel.bulkWrite(replySeconds.map(r => ({ updateOne: { filter: { _id: r.messageId }, update: { $set: { responseSeconds: r.seconds } } } })), { ordered: false });
 	}
+	stillHeld();
 	const convOps = [...touched.conversations.values()].map(s => s.update()).filter(u => u !== null);
 	if (convOps.length) await ConversationModel.bulkWrite(convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } })), { ordered: false });
 	const contactOps = [...touched.contacts.values()].map(t => t.toUpdate()).filter(u => u !== null);
@@ -178,6 +191,7 @@ export async function applyActivity(ctx: Caller, accountId: string, merchantId: 
 			await ctx.call("contacts.optOut", { id: n.doc.contactId }, { meta: { merchantId } });
 		}
 	}
+	stillHeld();
 	await announce(ctx, news, unsettled);
 	const read = await applyReads(ctx, accountId, merchantId, reads);
 	return { stored: news.length, read, sent: sent.length };
