@@ -121,7 +121,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		publicBaseUrl: publicBaseUrl(env),
 		campaigns: campaignsConfig(env),
 		ai: aiConfig(env),
+		queryGuard: queryGuardConfig(env),
 	};
+}
+
+const QUERY_GUARD_MODES = ["off", "warn", "strict"] as const;
+
+/** The query guard (lib/query-guard.ts, docs/indexes.md): on in the tests, off in production. */
+function queryGuardConfig(env: NodeJS.ProcessEnv) {
+	const mode = (env.QUERY_GUARD || "off") as (typeof QUERY_GUARD_MODES)[number];
+	if (!QUERY_GUARD_MODES.includes(mode)) throw new ConfigError(`QUERY_GUARD must be one of ${QUERY_GUARD_MODES.join(", ")}, got "${env.QUERY_GUARD}"`);
+	return { mode, logFile: env.QUERY_GUARD_LOG || null };
 }
 
 /** The consumer key and secret `X_SANDBOX=1` uses when none are set (the sandbox knows them). */
