@@ -21,7 +21,7 @@ export async function acquireDb(url: string): Promise<typeof mongoose> {
 			// The query guard reads every command as it is sent (tests; off in production).
 			monitorCommands: guard.mode !== "off",
 		});
-		connecting.then(m => installQueryGuard(m.connection.getClient(), guard.mode, guard.logFile)).catch(() => {});
+		if (guard.mode !== "off") connecting = connecting.then(async m => (await installQueryGuard(m.connection.getClient(), guard.mode, guard.logFile), m));
 	}
 	try {
 		return await connecting;

@@ -1,4 +1,4 @@
-import { appendFileSync } from "node:fs";
+import { appendFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mongoose from "mongoose";
@@ -29,13 +29,15 @@ export interface Violation {
 interface Registry {
 	violations: Map<string, Violation>;
 	pending: Map<string, Violation>;
+	/** Queries sent by test code itself (fixtures, clean-ups) are not the service's: skipped unless set. */
+	checkTestCode: boolean;
 }
 
 // On globalThis so that a jest test file and the modules it loads see one registry.
 const KEY = Symbol.for("mkt-x.query-guard");
 export function guardRegistry(): Registry {
 	const g = globalThis as unknown as Record<symbol, Registry>;
-	g[KEY] ??= { violations: new Map(), pending: new Map() };
+	g[KEY] ??= { violations: new Map(), pending: new Map(), checkTestCode: false };
 	return g[KEY];
 }
 
@@ -121,6 +123,7 @@ function record(found: Violation[], mode: QueryGuardMode, logFile: string | null
 	if (!found.length) return;
 	const callers = projectCallers();
 	const registry = guardRegistry();
+	if (callers[0]?.startsWith("test/") && !registry.checkTestCode) return;
 	for (const v of found) {
 		v.callers = callers;
 		const file = callers[0]?.replace(/:\d+$/, "");
@@ -148,9 +151,13 @@ const guarded = new WeakSet<object>();
  * Checks every command of `client` from now on. The client must have been created with
  * `monitorCommands: true` (lib/db.ts does when QUERY_GUARD is not off).
  */
-export function installQueryGuard(client: MongoClient, mode: QueryGuardMode, logFile: string | null = null): void {
+export async function installQueryGuard(client: MongoClient, mode: QueryGuardMode, logFile: string | null = null): Promise<void> {
 	if (mode === "off" || guarded.has(client)) return;
 	guarded.add(client);
+	// Every model, not only those this node's services import: a service may read another's
+	// collection through the raw driver, and its indexes are still the ones declared in models/.
+	const dir = path.join(ROOT, "models");
+	for (const file of readdirSync(dir).filter(f => f.endsWith(".model.ts"))) await import(path.join(dir, file));
 	client.on("commandStarted", (event: CommandStartedEvent) => {
 		if (SKIPPED_DATABASES.has(event.databaseName)) return;
 		record(checkCommand(event.commandName, event.command as Record<string, unknown>), mode, logFile);

@@ -49,7 +49,9 @@ export const campaignSchema = new Schema(
 	{ timestamps: true, collection: "campaigns", minimize: false }
 );
 
-campaignSchema.index({ merchantId: 1, status: 1, createdAt: -1 });
+// GET /campaigns in its page order, with and without a status.
+campaignSchema.index({ merchantId: 1, createdAt: -1, _id: 1 });
+campaignSchema.index({ merchantId: 1, status: 1, createdAt: -1, _id: 1 });
 campaignSchema.index({ status: 1, "schedule.startAt": 1 });
 campaignSchema.index({ merchantId: 1, templateId: 1 });
 campaignSchema.index({ merchantId: 1, segmentIds: 1 });

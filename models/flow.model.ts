@@ -30,7 +30,9 @@ export const flowSchema = new Schema(
 	{ timestamps: true, collection: "flows", minimize: false }
 );
 
-flowSchema.index({ merchantId: 1, status: 1, createdAt: -1 });
+// GET /flows in its page order, with and without a status.
+flowSchema.index({ merchantId: 1, createdAt: -1, _id: 1 });
+flowSchema.index({ merchantId: 1, status: 1, createdAt: -1, _id: 1 });
 flowSchema.index({ status: 1, "trigger.type": 1, merchantId: 1 });
 flowSchema.index({ merchantId: 1, templateIds: 1 });
 publicJson(flowSchema);

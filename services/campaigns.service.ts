@@ -273,7 +273,8 @@ const CampaignsService: ServiceSchema = {
 
 	methods: {
 		async usedBy(filter: Record<string, unknown>) {
-			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 }).lean<Lean[]>();
+			// A 409's examples, not an inventory: bounded like every read on a request path.
+			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 }).limit(20).lean<Lean[]>();
 			return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "campaign", id: r._id, name: r.name, status: r.status })) };
 		},
 

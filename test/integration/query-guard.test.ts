@@ -23,6 +23,7 @@ async function unservedLookup() {
 
 describe("query guard on a real connection", () => {
 	const violations = guardRegistry().violations;
+	beforeAll(() => void (guardRegistry().checkTestCode = true)); // the queries below are the test's own
 	afterEach(() => violations.clear()); // the examples here are on purpose: they must not fail the file
 
 	test("a query no declared index serves is recorded once, with the line that sent it", async () => {
