@@ -10,6 +10,8 @@ export interface QueryUse extends Query {
 	skip?: boolean;
 	/** An aggregate that does not start with $match reads every document. */
 	unfiltered?: string;
+	/** distinct: the field whose values are asked for. */
+	key?: string;
 }
 
 const asObject = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
@@ -52,7 +54,7 @@ export function queriesOf(commandName: string, command: Record<string, unknown>)
 			return [{ op: "count", collection, filter, limited: false, skip: Object.keys(filter).length === 0 }];
 		}
 		case "distinct":
-			return [{ op: "distinct", collection, filter: asObject(command.query), limited: false }];
+			return [{ op: "distinct", collection, filter: asObject(command.query), limited: false, key: String(command.key) }];
 		case "aggregate":
 			return fromAggregate(collection, Array.isArray(command.pipeline) ? (command.pipeline as Record<string, unknown>[]) : []);
 		case "findAndModify":

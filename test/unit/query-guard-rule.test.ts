@@ -130,6 +130,12 @@ describe("the commands the guard reads", () => {
 		]);
 	});
 
+	test("a distinct of a field that leads an index needs no filter; of another field it reads everything", () => {
+		const indexes = new Map([["c", [idx("_id_", [["_id", 1]]), idx("m", [["merchantId", 1], ["at", 1]])]]]);
+		expect(checkCommand("distinct", { distinct: "c", key: "merchantId", query: {} }, indexes)).toEqual([]);
+		expect(checkCommand("distinct", { distinct: "c", key: "at", query: {} }, indexes)[0].why).toMatch(/empty filter/);
+	});
+
 	test("a collection with no model nor library indexes is a violation; Agenda's lock query is served by its own index", () => {
 		const none = checkCommand("find", { find: "nobody_declared_this", filter: { _id: "x" } }, new Map());
 		expect(none[0].why).toMatch(/no model/);
