@@ -1,6 +1,7 @@
 import { isPrefixRegex, keyPatternOf, shapeOf, verdict, type DeclaredIndex, type KeyPattern, type Query } from "../../lib/query-guard/rule.ts";
 import { queriesOf } from "../../lib/query-guard/commands.ts";
 import { checkCommand } from "../../lib/query-guard.ts";
+import { ConfigError, loadConfig } from "../../lib/config.ts";
 
 const idx = (name: string, key: KeyPattern): DeclaredIndex => ({ name, key });
 const INDEXES = [
@@ -146,5 +147,13 @@ describe("the commands the guard reads", () => {
 			sort: { nextRunAt: 1, priority: -1 },
 		};
 		expect(checkCommand("findAndModify", lock, agenda)).toEqual([]);
+	});
+});
+
+describe("QUERY_GUARD", () => {
+	test("is off unless set, and only off, warn or strict", () => {
+		expect(loadConfig({}).queryGuard).toEqual({ mode: "off", logFile: null });
+		expect(loadConfig({ QUERY_GUARD: "strict", QUERY_GUARD_LOG: "/tmp/q.jsonl" }).queryGuard).toEqual({ mode: "strict", logFile: "/tmp/q.jsonl" });
+		expect(() => loadConfig({ QUERY_GUARD: "loud" })).toThrow(ConfigError);
 	});
 });
