@@ -13,7 +13,6 @@ import { ALLOWED, KNOWN_PENDING, LIBRARY_INDEXES, TINY_COLLECTIONS, type Excepti
 // no secondary index at all; the discipline is for MongoDB in production.
 
 export type QueryGuardMode = "off" | "warn" | "strict";
-export const QUERY_GUARD_MODES: readonly QueryGuardMode[] = ["off", "warn", "strict"];
 
 export interface Violation {
 	op: string;
