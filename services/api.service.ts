@@ -68,7 +68,8 @@ const cfg = config();
 
 const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters: CounterStore }> = {
 	name: "api",
-	mixins: [ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin, IdempotencyMixin, DrainMixin],
+	// An earlier mixin wins a method both define: these two wrap moleculer-web's own.
+	mixins: [IdempotencyMixin, DrainMixin, ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin],
 
 	settings: {
 		port: cfg.port,
