@@ -12,10 +12,13 @@ export class DbProxy {
 	private server!: Server;
 	port = 0;
 
-	private constructor(
-		private readonly host: string,
-		private readonly upstreamPort: number
-	) {}
+	private readonly host: string;
+	private readonly upstreamPort: number;
+
+	private constructor(host: string, upstreamPort: number) {
+		this.host = host;
+		this.upstreamPort = upstreamPort;
+	}
 
 	/** @param mongoBase the run's database URL, e.g. mongodb://127.0.0.1:40123/ */
 	static async start(mongoBase: string): Promise<DbProxy> {
