@@ -11,12 +11,13 @@ import { NotFoundError } from "../lib/errors.ts";
 const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve("swagger-ui-dist/package.json"));
 const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
-const ASSETS: Record<string, string> = {
+// A Map, not an object: `constructor` or `__proto__` must not look like an asset.
+const ASSETS = new Map<string, string>(Object.entries({
 	"swagger-ui.css": "text/css; charset=utf-8",
 	"swagger-ui-bundle.js": "application/javascript; charset=utf-8",
 	"swagger-ui-standalone-preset.js": "application/javascript; charset=utf-8",
 	"favicon-32x32.png": "image/png",
-};
+}));
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -54,7 +55,7 @@ export const ApiDocsMixin: Partial<ServiceSchema> = {
 		docsAsset: {
 			params: { type: "object", properties: { file: { type: "string", maxLength: 100 } }, required: ["file"] },
 			handler(ctx: Context<{ file: string }, Meta>) {
-				const type = ASSETS[ctx.params.file];
+				const type = ASSETS.get(ctx.params.file);
 				if (!type) throw new NotFoundError("Asset");
 				ctx.meta.$responseType = type;
 				ctx.meta.$responseHeaders = { "Cache-Control": "public, max-age=86400" };

@@ -12,6 +12,8 @@ import { BadRequestError, ConflictError, NotFoundError, ValidationFailedError } 
 import { presentConversation, presentMessage, messageCursor, readCursor } from "./inbox/present.ts";
 import { ingestDirectMessage, markRead, type IngestInput } from "./inbox/ingest.ts";
 import { sendInConversation, sendToContact, type SendToContactParams } from "./inbox/send.ts";
+import { checkMediaUrl } from "../lib/x/media.ts";
+import { config } from "../lib/config.ts";
 
 // The shared inbox: conversations and their messages. Webhook deliveries come in through
 // `ingestDirectMessage`; agents (and later campaigns, flows and the bot) send through
@@ -139,6 +141,10 @@ const InboxService: ServiceSchema = {
 			rest: "POST /conversations/:id/messages",
 			params: SendParams,
 			async handler(ctx: TenantContext<Static<typeof SendParams>>) {
+				// A media URL the fetch would refuse is the caller's mistake: refused before anything is stored.
+				for (const [i, a] of (ctx.params.attachments ?? []).entries()) {
+					await checkMediaUrl(a.url, { field: `attachments[${i}].url`, allowPrivateHosts: config().media.allowPrivateHosts });
+				}
 				if (ctx.params.content.length > MAX_MESSAGE_LENGTH) {
 					throw new BadRequestError(`Message content exceeds X's limit of ${MAX_MESSAGE_LENGTH} characters`, "MESSAGE_TOO_LONG", [
 						{ field: "content", message: `must be at most ${MAX_MESSAGE_LENGTH} characters` },
