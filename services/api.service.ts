@@ -15,6 +15,7 @@ import { dbAnswers } from "../lib/db.ts";
 import type { RequestMeta } from "../mixins/tenant.mixin.ts";
 import { ApiDocsMixin } from "../mixins/api-docs.mixin.ts";
 import { LiveEventsMixin } from "../mixins/live-events.mixin.ts";
+import { ConsoleMixin } from "../mixins/console.mixin.ts";
 
 // The only place that knows HTTP. Pipeline per request (moleculer-web): alias → onBeforeCall →
 // authentication (JWT → ctx.meta) → authorization (roles, then the per-merchant rate limit,
@@ -58,7 +59,7 @@ const cfg = config();
 
 const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters: CounterStore }> = {
 	name: "api",
-	mixins: [ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin],
+	mixins: [ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin, ConsoleMixin],
 
 	settings: {
 		port: cfg.port,
