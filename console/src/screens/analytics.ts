@@ -52,20 +52,21 @@ export function renderAnalytics(root: HTMLElement) {
 	}
 
 	function chart(title: string, daily: any[], series: [string, string][]) {
-		const box = h("div", { class: "panel chart", "data-chart": title });
+		const box = h("div", { class: "panel chart", "data-chart": title }, h("h3", {}, title));
 		charts.append(box);
-		box.append(h("h3", {}, title));
-		const xs = daily.map(d => Date.parse(`${d.date}T00:00:00Z`) / 1000);
-		const data: uPlot.AlignedData = [xs, ...series.map(([key]) => daily.map(d => Number(d[key] ?? 0)))];
-		const width = Math.max(280, box.clientWidth - 24);
-		plots.push(new uPlot({
-			width, height: 200, tzDate: ts => uPlot.tzDate(new Date(ts * 1000), "UTC"),
-			series: [{}, ...series.map(([, label], i) => ({ label, stroke: COLORS[i], width: 2, points: { show: true } }))],
-			axes: [{}, { size: 40 }],
-			scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-		}, data, box));
-		box.append(h("table", { class: "chart-data" }, h("tr", {}, h("th", {}, t("analytics.date")), series.map(([, label]) => h("th", {}, label))),
-			daily.filter(d => series.some(([k]) => d[k])).map(d => h("tr", {}, h("td", {}, d.date), series.map(([k]) => h("td", {}, String(d[k] ?? 0)))))));
+		const table = h("table", { class: "chart-data" }, h("tr", {}, h("th", {}, t("analytics.date")), series.map(([, label]) => h("th", {}, label))),
+			daily.filter(d => series.some(([k]) => d[k])).map(d => h("tr", {}, h("td", {}, d.date), series.map(([k]) => h("td", {}, String(d[k] ?? 0))))));
+		// Drawn once every box is in the grid, so each knows its own width.
+		requestAnimationFrame(() => {
+			const data: uPlot.AlignedData = [daily.map((_d, i) => i), ...series.map(([key]) => daily.map(d => Number(d[key] ?? 0)))];
+			plots.push(new uPlot({
+				width: Math.max(260, box.clientWidth - 26), height: 200,
+				scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+				series: [{ label: t("analytics.date"), value: (_u, i) => daily[i]?.date ?? "—" }, ...series.map(([, label], i) => ({ label, stroke: COLORS[i], width: 2, points: { show: true } }))],
+				axes: [{ incrs: [1, 2, 7, 14, 30, 91], values: (_u, splits) => splits.map(i => daily[i]?.date.slice(5) ?? "") }, { size: 40, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] }],
+			}, data, box));
+			box.append(table);
+		});
 	}
 
 	form.addEventListener("submit", e => {

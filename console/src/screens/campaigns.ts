@@ -22,13 +22,13 @@ export function renderCampaigns(root: HTMLElement, args: string[]) {
 	root.append(h("div", { class: "grid cols-2" }, left, detail));
 
 	async function loadList() {
-		const res = await list("GET /campaigns", { query: { limit: 100 } });
+		const res = await list("GET /campaigns", { query: { take: 100 } });
 		replace(listEl, res.data.length ? res.data.map(c => h("li", { class: c.id === selected ? "active" : "", onclick: () => (location.hash = `#/campaigns/${c.id}`) },
 			h("strong", {}, c.name), badge(t(`campaign.${c.status}`)), h("div", { class: "sub" }, fmtDate(c.createdAt)))) : h("li", { class: "muted" }, t("empty")));
 	}
 
 	async function createForm() {
-		const [templates, segments] = await Promise.all([list("GET /templates", { query: { limit: 100 } }), list("GET /segments", { query: { limit: 100 } })]);
+		const [templates, segments] = await Promise.all([list("GET /templates", { query: { take: 100 } }), list("GET /segments", { query: { take: 100 } })]);
 		const name = h("input", {});
 		const template = h("select", {}, h("option", { value: "" }, "—"), templates.data.map(tp => h("option", { value: tp.id }, tp.name)));
 		const segs = h("select", { multiple: true, size: Math.min(6, Math.max(2, segments.data.length)) }, segments.data.map(s => h("option", { value: s.id }, s.name)));

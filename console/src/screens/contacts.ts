@@ -20,7 +20,7 @@ export function renderContacts(root: HTMLElement, args: string[]) {
 	const query = () => ({ search: search.value.trim(), tag: tag.value.trim() });
 	async function load() {
 		await act(filters, null, async () => {
-			const res = await list("GET /contacts", { query: { ...query(), limit: 50 } });
+			const res = await list("GET /contacts", { query: { ...query(), take: 50 } });
 			replace(listEl, h("tr", {}, h("th", {}, t("name")), h("th", {}, t("contacts.tags")), h("th", {}, t("contacts.last"))),
 				res.data.map(c => h("tr", { style: "cursor:pointer", onclick: () => (location.hash = `#/contacts/${c.id}`) },
 					h("td", {}, h("strong", {}, c.displayName ?? "—"), h("div", { class: "muted" }, `@${c.username}${c.optedOut ? ` · ${t("contacts.optedOut")}` : ""}`)),

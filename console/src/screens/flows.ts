@@ -52,7 +52,7 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 	});
 
 	async function loadList() {
-		const res = await list("GET /automation/flows", { query: { limit: 100 } });
+		const res = await list("GET /automation/flows", { query: { take: 100 } });
 		replace(listEl, res.data.length ? res.data.map(f => h("li", { class: f.id === selected ? "active" : "", onclick: () => (location.hash = `#/flows/${f.id}`) }, h("strong", {}, f.name), badge(f.isActive ?? f.active ?? f.status === "active" ? t("flows.active") : t("flows.inactive"), f.isActive ?? f.active ?? f.status === "active" ? "ok" : ""), h("div", { class: "sub" }, f.trigger?.type))) : h("li", { class: "muted" }, t("empty")));
 	}
 
@@ -62,7 +62,7 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 			return;
 		}
 		await act(detail, null, async () => {
-			const res = await list("GET /automation/flows", { query: { limit: 100 } });
+			const res = await list("GET /automation/flows", { query: { take: 100 } });
 			const flow = res.data.find(f => f.id === selected);
 			if (!flow) throw new ApiFailure(404, t("error.notFound"), "NOT_FOUND", []);
 			const active = flow.isActive ?? flow.active ?? flow.status === "active";
@@ -71,7 +71,7 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 				await call(active ? "POST /automation/flows/:id/deactivate" : "POST /automation/flows/:id/activate", { params: { id: flow.id }, body: {} });
 				await Promise.all([loadDetail(), loadList()]);
 			}));
-			const runs = await list("GET /automation/flows/:id/runs", { params: { id: flow.id }, query: { limit: 20 } });
+			const runs = await list("GET /automation/flows/:id/runs", { params: { id: flow.id }, query: { take: 20 } });
 			replace(detail, h("div", { class: "row" }, h("h2", { style: "flex:1" }, flow.name), toggle), h("div", { class: "form-error" }),
 				h("pre", { class: "json" }, JSON.stringify({ trigger: flow.trigger, nodes: flow.nodes }, null, 2)),
 				h("h3", {}, t("flows.runs")),

@@ -26,11 +26,11 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 	root.append(h("div", { class: "grid cols-3" }, left, middle, right));
 
 	for (const el of [accountFilter, statusFilter, assignedFilter, needsHuman]) el.addEventListener("change", () => void loadList());
-	void list("GET /accounts", { query: { limit: 100 } }).then(res => {
+	void list("GET /accounts", { query: { take: 100 } }).then(res => {
 		for (const a of res.data) accountFilter.append(h("option", { value: a.id }, `@${a.username}`));
 	});
 	let templates: any[] = [];
-	void list("GET /templates", { query: { limit: 100 } }).then(res => (templates = res.data)).catch(() => {});
+	void list("GET /templates", { query: { take: 100 } }).then(res => (templates = res.data)).catch(() => {});
 
 	async function loadList() {
 		await act(left, null, async () => {
@@ -40,7 +40,7 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 					status: statusFilter.value,
 					assignedTo: assignedFilter.value === "me" ? session()?.userId : undefined,
 					needsHuman: needsHuman.checked ? true : undefined,
-					limit: 50,
+					take: 50,
 				},
 			});
 			replace(listEl, res.data.length ? res.data.map(c => h("li", { class: c.id === selected ? "active" : "", "data-id": c.id, onclick: () => (location.hash = `#/inbox/${c.id}`) },

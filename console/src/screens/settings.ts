@@ -23,7 +23,7 @@ export function renderSettings(root: HTMLElement) {
 	root.append(connectForm, h("div", { style: "margin-top:12px" }, accounts));
 
 	async function load() {
-		const res = await list("GET /accounts", { query: { limit: 100 } });
+		const res = await list("GET /accounts", { query: { take: 100 } });
 		replace(accounts, res.data.length ? res.data.map(accountPanel) : h("p", { class: "muted" }, t("settings.noAccounts")));
 	}
 	void load();

@@ -42,7 +42,7 @@ async function templateEditor(panel: HTMLElement) {
 	content.addEventListener("input", refresh);
 
 	async function load() {
-		const res = await list("GET /templates", { query: { limit: 100 } });
+		const res = await list("GET /templates", { query: { take: 100 } });
 		replace(existing, res.data.map(tp => h("li", { onclick: () => { editing = tp.id; name.value = tp.name; content.value = tp.content; refresh(); } }, h("strong", {}, tp.name), h("div", { class: "sub" }, tp.content))));
 	}
 	form.addEventListener("submit", e => {
@@ -112,7 +112,7 @@ async function segmentBuilder(panel: HTMLElement) {
 		});
 	});
 	async function load() {
-		const res = await list("GET /segments", { query: { limit: 100 } });
+		const res = await list("GET /segments", { query: { take: 100 } });
 		replace(existing, res.data.map(s => h("li", {}, h("strong", {}, s.name), h("div", { class: "sub" }, s.conditions.map((c: any) => `${c.field} ${c.operator} ${c.value ?? ""}`).join(s.match === "any" ? " | " : " & ")))));
 	}
 	panel.append(h("datalist", { id: "segment-fields" }, FIELDS.map(f => h("option", { value: f }))));
