@@ -1,6 +1,6 @@
 import { buildConsole } from "../../scripts/console-build.ts";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
-import { connectAccount, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
 import { startBrowser, type TestBrowser } from "../helpers/browser.ts";
 
 // The console in a real browser (Debian's Chromium) against a node with every service and the
@@ -14,14 +14,18 @@ let x: TestSandbox;
 let node: TestNode;
 let b: TestBrowser;
 let accountUserId = "";
-const customer = { id: "7100000001", screen_name: "khach_lan", name: "Chị Lan" };
+const customer = { id: "7100000001", username: "khach_lan", name: "Chị Lan" };
 
 beforeAll(async () => {
 	buildConsole();
 	x = await startTestSandbox();
 	node = await startNode();
 	x.sandbox.setWebhookUrl(`${node.url}/api/v1/mkt-x/webhooks/twitter`);
-	accountUserId = (await connectAccount(x.sandbox, MERCHANT)).user.id;
+	// Connected through the API, as the Settings screen does (it also links the X user for webhooks).
+	const user = x.sandbox.addUser({ token: "tok-console", tokenSecret: "sec-console-secret", id: "4300000001", username: "console_shop" });
+	const res = await client(node.url, tokenFor(MERCHANT)).post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret });
+	expect(res.status).toBe(200);
+	accountUserId = user.id;
 	b = await startBrowser();
 });
 afterAll(async () => {
@@ -45,13 +49,15 @@ describe("/console", () => {
 
 	test("a customer's message appears in the inbox without a reload, then in the open conversation", async () => {
 		const { page } = b;
-		await x.sandbox.postInboundDm({ to: accountUserId, from: customer, text: "Shop ơi, đơn #123 đến đâu rồi?" });
+		expect((await x.sandbox.postInboundDm({ to: accountUserId, from: customer, text: "Shop ơi, đơn #123 đến đâu rồi?" })).status).toBe(200);
+		const api = client(node.url, tokenFor(MERCHANT));
+		await waitUntil(async () => (await api.get("/conversations")).body.data?.length > 0, 15_000, "the conversation stored");
 		const item = page.locator("#conversation-list li", { hasText: customer.name });
 		await item.waitFor();
 		await item.click();
 		await page.locator("#messages .msg.inbound", { hasText: "đơn #123" }).waitFor();
-		await page.locator("#contact-panel", { hasText: `@${customer.screen_name}` }).waitFor();
-		await x.sandbox.postInboundDm({ to: accountUserId, from: customer, text: "Cho mình xin mã vận đơn nhé" });
+		await page.locator("#contact-panel", { hasText: `@${customer.username}` }).waitFor();
+		expect((await x.sandbox.postInboundDm({ to: accountUserId, from: customer, text: "Cho mình xin mã vận đơn nhé" })).status).toBe(200);
 		await page.locator("#messages .msg.inbound", { hasText: "mã vận đơn" }).waitFor();
 		await b.shot("inbox");
 	});
