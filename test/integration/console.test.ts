@@ -1,4 +1,5 @@
 import { buildConsole } from "../../scripts/console-build.ts";
+import { ENDPOINTS, EVENTS_PATH } from "../../console/src/endpoints.ts";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
 import { startBrowser, type TestBrowser } from "../helpers/browser.ts";
@@ -124,6 +125,34 @@ describe("/console", () => {
 		expect(await page.locator("form.reply").isVisible()).toBe(false);
 		await expectText(page.locator(".topbar nav"), "Inbox");
 		await b.shot("inbox-phone-viewer");
+	});
+});
+
+describe("/console without a browser", () => {
+	test("every endpoint the console calls is in the OpenAPI document with that method", async () => {
+		const doc = (await client(node.url).get("/openapi.json")).body;
+		const missing = [...ENDPOINTS, `GET ${EVENTS_PATH}`].filter(endpoint => {
+			const [method, path] = endpoint.split(" ");
+			const openapiPath = `/api/v1/mkt-x${path.replace(/:(\w+)/g, "{$1}")}`;
+			return !doc.paths[openapiPath]?.[method.toLowerCase()];
+		});
+		expect(missing).toEqual([]);
+	});
+
+	test("the development sign-in signs only well-formed ids and roles, and files outside the build are not served", async () => {
+		const post = (body: unknown) => fetch(`${node.url}/console/dev-token`, { method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": "en" }, body: JSON.stringify(body) });
+		const bad = await post({ merchantId: "", userId: "u", role: "owner" });
+		expect(bad.status).toBe(400);
+		const body = await bad.json();
+		expect(body).toMatchObject({ success: false, errorCode: "VALIDATION_ERROR" });
+		expect(body.details.map((d: { field: string }) => d.field).sort()).toEqual(["merchantId", "role"]);
+		const viewer = await (await post({ merchantId: MERCHANT, userId: "v-1", role: "viewer" })).json();
+		const write = await client(node.url, viewer.data.token).post("/templates", { name: "x", type: "text", content: "x" });
+		expect(write.status).toBe(403);
+		for (const path of ["/console/../package.json", "/console/%2e%2e/package.json", "/console/.env", "/console/nope.js"]) {
+			expect((await fetch(`${node.url}${path}`)).status).toBe(404);
+		}
+		expect((await fetch(`${node.url}/console/main.js`)).headers.get("content-type")).toContain("javascript");
 	});
 });
 
