@@ -106,11 +106,11 @@ function consoleMiddleware(req: Req, res: ServerResponse) {
 }
 
 export const ConsoleMixin: Partial<ServiceSchema> = {
-	started(this: { addRoute(route: unknown, toBottom?: boolean): unknown }) {
+	started() {
 		// Added here rather than in api.service.ts's route list: the gateway keeps one hook.
 		// The middleware answers every request of the route, so it declares no aliases and
 		// nothing of it appears in the OpenAPI document.
-		this.addRoute({
+		(this as unknown as { addRoute(route: unknown): unknown }).addRoute({
 			path: CONSOLE_PATH,
 			authentication: false,
 			authorization: false,
