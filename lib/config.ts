@@ -106,6 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 			publicKey: jwtPublicKey,
 			issuer: env.JWT_ISSUER || undefined,
 			audience: env.JWT_AUDIENCE || undefined,
+			/** The public development secret signs tokens: the console may hand them out (dev sign-in). */
+			developmentSecret: !jwtPublicKey && !env.JWT_SECRET && isDev,
 		},
 		encryptionKey: Buffer.from(encryptionKey, "hex"),
 		rateLimit: {

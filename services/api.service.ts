@@ -16,6 +16,7 @@ import { LiveEventsMixin } from "../mixins/live-events.mixin.ts";
 import { IdempotencyMixin } from "../mixins/idempotency.mixin.ts";
 import { DrainMixin } from "../mixins/drain.mixin.ts";
 import { readiness } from "../lib/readiness.ts";
+import { ConsoleMixin } from "../mixins/console.mixin.ts";
 
 // The only place that knows HTTP. Pipeline per request (moleculer-web): alias → onBeforeCall →
 // authentication (JWT → ctx.meta) → authorization (roles, then the per-merchant rate limit,
@@ -69,7 +70,7 @@ const cfg = config();
 const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters: CounterStore }> = {
 	name: "api",
 	// An earlier mixin wins a method both define: these two wrap moleculer-web's own.
-	mixins: [IdempotencyMixin, DrainMixin, ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin],
+	mixins: [IdempotencyMixin, DrainMixin, ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin, ConsoleMixin],
 
 	settings: {
 		port: cfg.port,
