@@ -1,0 +1,3 @@
+// X's limit on the text of one direct message: the one definition every sender, validator and
+// preview checks against.
+export const MAX_MESSAGE_LENGTH = 10_000;
