@@ -12,7 +12,7 @@ import { BadRequestError, ConflictError, NotFoundError, RateLimitedError, Unauth
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { createXClientFactory, type XClientFactory } from "../lib/x/client.ts";
 import { classifyXError, XDeliveryUnknownError, XNotConfiguredError, XRejectedError, type XFailure } from "../lib/x/errors.ts";
-import { MAX_MESSAGE_LENGTH } from "../lib/x/message.ts";
+import { MAX_MESSAGE_LENGTH, MAX_SEND_BATCH } from "../lib/x/message.ts";
 import type { XSandbox } from "../sandbox/x-sandbox.ts";
 import { SendLedger, type SendRef } from "./x/send-ledger.ts";
 import { retryAtOf, rulesFor } from "./x/send-limits.ts";
@@ -24,9 +24,6 @@ import { sendBatch, type DmResult, type OutgoingDm } from "./x/send-batch.ts";
 // as a 500: 400 INVALID_OAUTH_CREDENTIALS, 429 RATE_LIMITED (ours or X's, with retryAfter),
 // 422 X_REJECTED (with X's reason), 503 UPSTREAM_UNAVAILABLE (nothing was sent, retryable) or
 // 503 X_DELIVERY_UNKNOWN (the DM may have gone out; never retried blindly).
-
-/** DMs in one sendDirectMessages call. */
-export const MAX_BATCH = 100;
 
 const MerchantId = Type.String({ minLength: 1, maxLength: 100, description: "Defaults to ctx.meta.merchantId" });
 
@@ -55,7 +52,7 @@ const BatchParams = Strict({
 			text: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
 			mediaUrl: Type.Optional(Type.String({ format: "uri", maxLength: 2048 })),
 		}),
-		{ minItems: 1, maxItems: MAX_BATCH }
+		{ minItems: 1, maxItems: MAX_SEND_BATCH }
 	),
 });
 
