@@ -8,8 +8,11 @@ import { publicJson, uuidId } from "./plugins.ts";
 export const CAMPAIGN_STATUSES = ["draft", "scheduled", "running", "paused", "completed", "cancelled"] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
-/** Sending for an account (or "*": every account) waits until `until` (a 429 from the send limits or X). */
-const holdSchema = new Schema({ accountId: { type: String, required: true }, until: { type: Date, required: true } }, { _id: false });
+/** Sending for an account (or "*": every account) waits until `until` (a 429 from the send limits or X, or X out: `outages` in a row). */
+const holdSchema = new Schema(
+	{ accountId: { type: String, required: true }, until: { type: Date, required: true }, outages: { type: Number, default: undefined } },
+	{ _id: false }
+);
 
 export const campaignSchema = new Schema(
 	{

@@ -14,12 +14,12 @@ import { ingestDirectMessage, markRead, type IngestInput } from "./inbox/ingest.
 import { sendInConversation, sendToContact, type SendToContactParams } from "./inbox/send.ts";
 import { checkMediaUrl } from "../lib/x/media.ts";
 import { config } from "../lib/config.ts";
+import { sendBatch, type SendRequest } from "./inbox/pipeline.ts";
+import { MAX_MESSAGE_LENGTH, MAX_SEND_BATCH } from "../lib/x/message.ts";
 
 // The shared inbox: conversations and their messages. Webhook deliveries come in through
-// `ingestDirectMessage`; agents (and later campaigns, flows and the bot) send through
-// `sendInConversation`, which goes through the x service and its shared send limits.
-
-export const MAX_MESSAGE_LENGTH = 10_000;
+// `ingestDirectMessage`; every DM goes out through the send pipeline (inbox/pipeline.ts): agents
+// through sendMessage, the bot and flows through sendToContact, campaigns through sendBatch.
 
 const ListParams = Strict({
 	accountId: Type.Optional(Id()),
@@ -159,7 +159,6 @@ const InboxService: ServiceSchema = {
 					type: ctx.params.type,
 					imageUrl: ctx.params.attachments?.[0]?.url ?? null,
 					sentByUserId: ctx.meta.userId ?? null,
-					origin: "agent",
 					idempotencyKey: ctx.meta.idempotencyKey,
 				});
 				return presentMessage(message);
@@ -202,6 +201,33 @@ const InboxService: ServiceSchema = {
 			},
 		},
 
+		/**
+		 * Internal, for automated senders of many DMs (campaigns): sends each item's content to
+		 * its contact under X's rules, in batches (see inbox/pipeline.ts) → { results: [outcome
+		 * per item, in order: sent | failed | unknown | skipped | held | in_progress] }.
+		 */
+		sendBatch: {
+			visibility: "public",
+			params: Type.Object({
+				merchantId: Type.String({ minLength: 1 }),
+				origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
+				items: Type.Array(
+					Type.Object({
+						key: Type.String({ minLength: 1, maxLength: 300 }),
+						contactId: Type.String({ minLength: 1 }),
+						content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
+						imageUrl: Type.Optional(Type.String({ maxLength: 2000 })),
+						idempotencyKey: Type.Optional(Type.String({ maxLength: 300 })),
+					}),
+					{ minItems: 1, maxItems: MAX_SEND_BATCH }
+				),
+			}),
+			async handler(ctx: TenantContext<Omit<SendRequest, "kind">>) {
+				const kind = ctx.params.origin.split(":")[0] as SendRequest["kind"];
+				return { results: await sendBatch(ctx, { ...ctx.params, kind }) };
+			},
+		},
+
 		/** Internal (the bot): the conversation needs a person; the bot stays quiet in it until then. */
 		escalate: {
 			visibility: "public",
@@ -229,5 +255,8 @@ const InboxService: ServiceSchema = {
 		},
 	},
 };
+
+// A batch waits for the x service's batch, which can take minutes when X is slow.
+(InboxService.actions!.sendBatch as Record<string, unknown>).timeout = 15 * 60_000;
 
 export default InboxService;
