@@ -5,7 +5,7 @@ import { createAjv, toDetails } from "../../lib/validator.ts";
 
 // The OpenAPI document is generated from the gateway's routes and the actions' own schemas.
 // These tests hold it to that: every route is in it, it is a valid OpenAPI 3.1 document, and
-// the contract's request examples (../shared/spec/API.vi.md) pass the schemas it publishes.
+// the contract's request examples (docs/contract/API.vi.md, a copy of ../shared/spec/API.vi.md) pass the schemas it publishes.
 
 useFreshDatabase("openapi");
 
@@ -45,7 +45,7 @@ test("every route the gateway exposes is in the document, with its method", asyn
 
 /** The contract's request examples: an endpoint line ("POST /path"), then "Request Body" and a JSON object. */
 function contractExamples(): { method: string; path: string; body: unknown }[] {
-	const lines = readFileSync(new URL("../../../shared/spec/API.vi.md", import.meta.url), "utf8").split("\n");
+	const lines = readFileSync(new URL("../../docs/contract/API.vi.md", import.meta.url), "utf8").split("\n");
 	const out: { method: string; path: string; body: unknown }[] = [];
 	let endpoint: { method: string; path: string } | null = null;
 	for (let i = 0; i < lines.length; i++) {
