@@ -111,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		rateLimit: {
 			apiPerMinute: int(env, "RATE_LIMIT_API_PER_MINUTE", 100, 1),
 			webhookEventsPerMinute: int(env, "RATE_LIMIT_WEBHOOK_EVENTS_PER_MINUTE", 1000, 1),
+			redirectsPerMinute: int(env, "RATE_LIMIT_REDIRECTS_PER_MINUTE", 60, 1),
 			kvBucket: env.RATE_LIMIT_KV_BUCKET || "mktx_rate_limits",
 		},
 		optOutKeywords: list(env, "OPT_OUT_KEYWORDS").length ? list(env, "OPT_OUT_KEYWORDS") : DEFAULT_OPT_OUT_KEYWORDS,

@@ -224,9 +224,12 @@ const CampaignsService: ServiceSchema = {
 			},
 		},
 
-		/** GET /r/:token (the gateway's tracking route, no auth): 302 to the link, first click counted. */
+		/**
+		 * GET /r/:token (the gateway's tracking route, no auth): 302 to the link, first click counted.
+		 * Every bad token, unknown or malformed, is looked up the same way and answers the same 404.
+		 */
 		click: {
-			params: Type.Object({ token: Type.String({ minLength: 1, maxLength: 100 }) }),
+			params: Type.Object({ token: Type.String() }),
 			async handler(ctx: Context<{ token: string }, { $statusCode?: number; $location?: string }>) {
 				const hit = await recordClick(ctx.params.token, clock.now());
 				if (!hit) throw new NotFoundError("Link");
