@@ -64,7 +64,7 @@ describe("GET /r/:token", () => {
 
 		const bad = [randomUUID().replace(/-/g, ""), "x", "a".repeat(500), "%E2%9C%93%27%22", token.slice(0, -1)];
 		const answers = [];
-		for (const t of bad) answers.push(await visitor.get(`/r/${t}`));
+		for (const t of bad) answers.push(await visitor.get(`/r/${t}`, { "Accept-Language": "vi" }));
 		expect(new Set(answers.map(a => a.status))).toEqual(new Set([404]));
 		expect(new Set(answers.map(a => JSON.stringify(a.body))).size).toBe(1);
 		expect(answers[0].body).toEqual({ success: false, error: "Không tìm thấy tài nguyên", errorCode: "NOT_FOUND" });
