@@ -120,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		media: mediaConfig(env),
 		/** Where people reach this service from outside (tracking links in campaign messages). */
 		publicBaseUrl: publicBaseUrl(env),
+		/** Set explicitly: the reference page's server is then this URL rather than the page's own origin. */
+		publicBaseUrlGiven: Boolean(env.PUBLIC_BASE_URL),
 		campaigns: campaignsConfig(env),
 		ai: aiConfig(env),
 	};
