@@ -113,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		rateLimit: {
 			apiPerMinute: int(env, "RATE_LIMIT_API_PER_MINUTE", 100, 1),
 			webhookEventsPerMinute: int(env, "RATE_LIMIT_WEBHOOK_EVENTS_PER_MINUTE", 1000, 1),
+			redirectsPerMinute: int(env, "RATE_LIMIT_REDIRECTS_PER_MINUTE", 60, 1),
 			kvBucket: env.RATE_LIMIT_KV_BUCKET || "mktx_rate_limits",
 		},
 		optOutKeywords: list(env, "OPT_OUT_KEYWORDS").length ? list(env, "OPT_OUT_KEYWORDS") : DEFAULT_OPT_OUT_KEYWORDS,
@@ -121,6 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		media: mediaConfig(env),
 		/** Where people reach this service from outside (tracking links in campaign messages). */
 		publicBaseUrl: publicBaseUrl(env),
+		/** Set explicitly: the reference page's server is then this URL rather than the page's own origin. */
+		publicBaseUrlGiven: Boolean(env.PUBLIC_BASE_URL),
 		campaigns: campaignsConfig(env),
 		ai: aiConfig(env),
 		queryGuard: queryGuardConfig(env),

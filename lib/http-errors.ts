@@ -1,5 +1,6 @@
 import type { ErrorDetail } from "./errors.ts";
 import { localize, type Locale } from "./i18n.ts";
+import { localizeDetail } from "./i18n-details.ts";
 
 // The one place an error becomes the contract's JSON: {success:false, error, errorCode, details?}.
 // A caller's mistake keeps its message and details; anything else is a 500 that says nothing
@@ -24,11 +25,14 @@ interface AnyError {
 }
 
 /** Moleculer adds nodeID/action to validation items; the contract shows only field and message. */
-function cleanDetails(data: unknown): ErrorDetail[] | Record<string, unknown> | undefined {
+function cleanDetails(data: unknown, locale: Locale): ErrorDetail[] | Record<string, unknown> | undefined {
 	if (Array.isArray(data)) {
 		return data
 			.filter(d => d && typeof d === "object")
-			.map(d => ({ field: String((d as ErrorDetail).field ?? ""), message: String((d as ErrorDetail).message ?? "") }));
+			.map(d => {
+				const field = String((d as ErrorDetail).field ?? "");
+				return { field, message: localizeDetail(field, String((d as ErrorDetail).message ?? ""), locale) };
+			});
 	}
 	if (data && typeof data === "object") {
 		const { retryAfter: _retryAfter, ...rest } = data as Record<string, unknown>;
@@ -123,7 +127,7 @@ export function toErrorResponse(err: unknown, locale: Locale = "vi", { write = f
 		const headers: Record<string, string> = {};
 		const retryAfter = (e.data as { retryAfter?: unknown } | undefined)?.retryAfter;
 		if (code === 429 && typeof retryAfter === "number") headers["Retry-After"] = String(retryAfter);
-		const details = cleanDetails(e.data);
+		const details = cleanDetails(e.data, locale);
 		return build(code, e.type, e.message || e.type, locale, code === 429 ? { ...(details as object), retryAfter } : details, headers);
 	}
 	if (code === 504 && e.type === "OUTCOME_UNKNOWN") return build(504, "OUTCOME_UNKNOWN", e.message || "The outcome is unknown", locale);

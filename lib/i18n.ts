@@ -11,8 +11,7 @@ const vi: Record<string, string> = {
 	CONFLICT: "Xung đột với trạng thái hiện tại",
 	PAYLOAD_TOO_LARGE: "Nội dung request vượt quá 1 MB",
 	UNSUPPORTED_MEDIA_TYPE: "Định dạng nội dung không được hỗ trợ",
-	// The contract's own example answers "Validation failed" in its Vietnamese document.
-	VALIDATION_ERROR: "Validation failed",
+	VALIDATION_ERROR: "Dữ liệu không hợp lệ",
 	RATE_LIMITED: "Vượt quá giới hạn tần suất, vui lòng thử lại sau",
 	INTERNAL_ERROR: "Lỗi server",
 	SERVICE_UNAVAILABLE: "Dịch vụ tạm thời không khả dụng, vui lòng thử lại",
@@ -89,6 +88,9 @@ export function localeOf(acceptLanguage: string | undefined): Locale {
  * when there is one; in Vietnamese the catalogue's message for the code.
  */
 export function localize(errorCode: string, locale: Locale, specific?: string): string {
+	// Which fields and rules failed is in the details: Moleculer's generic wording gives way to
+	// the catalogue's (a service's own, more specific English message is kept like any other).
+	if (errorCode === "VALIDATION_ERROR" && (!specific || specific === "Parameters validation error!")) return catalogs[locale].VALIDATION_ERROR;
 	if (locale === "en") return specific || en[errorCode] || errorCode;
 	return vi[errorCode] || specific || errorCode;
 }

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Context, ServiceSchema } from "moleculer";
 import { buildOpenApi, type AliasInfo } from "../lib/openapi.ts";
 import { NotFoundError } from "../lib/errors.ts";
+import { config } from "../lib/config.ts";
 
 // For the gateway: the OpenAPI document of the routes it serves right now, and a reference
 // page rendered by swagger-ui from the package's own files (no CDN: it works offline).
@@ -43,7 +44,8 @@ export const ApiDocsMixin: Partial<ServiceSchema> = {
 			async handler(ctx: Context<unknown, Meta>) {
 				const aliases = (await ctx.call("api.listAliases", { withActionSchema: true })) as AliasInfo[];
 				ctx.meta.$responseType = "application/json; charset=utf-8";
-				return buildOpenApi(aliases, { version });
+				const cfg = config();
+				return buildOpenApi(aliases, { version, serverUrl: cfg.publicBaseUrlGiven ? cfg.publicBaseUrl : undefined });
 			},
 		},
 		docsPage: {

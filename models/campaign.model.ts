@@ -36,6 +36,12 @@ export const campaignSchema = new Schema(
 		template: { type: Schema.Types.Mixed, default: null },
 		segments: { type: Schema.Types.Mixed, default: null },
 		snapshotAt: { type: Date, default: null },
+		/**
+		 * The X accounts that send it (its eligible recipients' own accounts), set with the snapshot;
+		 * `accountId` is the one sending to most of them: analytics count the completion under it.
+		 */
+		accountIds: { type: [String], default: [] },
+		accountId: { type: String, default: null },
 
 		/** The job chain that owns the sending; a job of another chain stops (see services/campaigns/runner.ts). */
 		chain: { type: String, default: null },

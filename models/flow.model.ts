@@ -24,8 +24,8 @@ export const flowSchema = new Schema(
 		activation: { type: Number, default: 0 },
 		activatedAt: { type: Date, default: null },
 		deactivatedAt: { type: Date, default: null },
-		/** Round-robin assignment position (approximate under concurrent runs on FerretDB). */
-		roundRobin: { type: Number, default: 0 },
+		/** Per round-robin assign node (its path, dots as "_"): a hint of its next turn (services/flows/round-robin.ts). */
+		turns: { type: Schema.Types.Mixed, default: {} },
 	},
 	{ timestamps: true, collection: "flows", minimize: false }
 );

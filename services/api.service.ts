@@ -37,6 +37,7 @@ interface GatewaySettings {
 	port: number;
 	rateLimitPerMinute: number;
 	webhookEventsPerMinute: number;
+	redirectsPerMinute: number;
 	[key: string]: unknown;
 }
 
@@ -77,6 +78,7 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 		ip: "0.0.0.0",
 		rateLimitPerMinute: cfg.rateLimit.apiPerMinute,
 		webhookEventsPerMinute: cfg.rateLimit.webhookEventsPerMinute,
+		redirectsPerMinute: cfg.rateLimit.redirectsPerMinute,
 		// An SSE stream is open for as long as the dashboard is: it is not an in-flight request that
 		// a graceful stop should wait for (the stream is ended when the gateway stops).
 		rootCallOptions(options: { tracking?: boolean }, req: IncomingMessage) {
@@ -133,6 +135,15 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 				mappingPolicy: "restrict",
 				bodyParsers: { json: false, urlencoded: false },
 				aliases: { "GET /:token": "campaigns.click" },
+				// No token to count by: counted per client address (the socket's, never a header
+				// a client could set), so nobody can walk the token space from one machine.
+				async onBeforeCall(this: { counters: CounterStore; settings: GatewaySettings }, _ctx: Context, _route: unknown, req: Req, res: Res) {
+					const limit = this.settings.redirectsPerMinute;
+					const hit = await this.counters.hit(`redirect:${req.socket.remoteAddress ?? "unknown"}`, limit, 60_000);
+					res.setHeader("X-RateLimit-Limit", String(limit));
+					res.setHeader("X-RateLimit-Remaining", String(hit.remaining));
+					if (!hit.allowed) throw new RateLimitedError(`More than ${limit} link visits per minute`, (hit.resetAt - Date.now()) / 1000);
+				},
 				onError,
 			},
 			{

@@ -287,9 +287,16 @@ const FlowsService: ServiceSchema = {
 			const p = ctx.params;
 			return this.trigger(ctx, "conversation_closed", p, { type: "conversation_closed", eventKey: `closed:${p.conversationId}`, conversationId: p.conversationId });
 		},
-		"campaign.replied"(ctx: Context<{ merchantId: string; campaignId: string; contactId: string; messageId: string }>) {
+		// Emitted by the campaigns service when a customer's message is a campaign's reply.
+		"campaign.replied"(ctx: Context<{ merchantId: string; campaignId: string; contactId: string; messageId: string; conversationId?: string | null }>) {
 			const p = ctx.params;
-			return this.trigger(ctx, "campaign_replied", p, { type: "campaign_replied", eventKey: `reply:${p.messageId}`, messageId: p.messageId }, (t: FlowTrigger) => t.config?.campaignId === p.campaignId);
+			return this.trigger(
+				ctx,
+				"campaign_replied",
+				p,
+				{ type: "campaign_replied", eventKey: `reply:${p.messageId}`, messageId: p.messageId, conversationId: p.conversationId ?? null },
+				(t: FlowTrigger) => t.config?.campaignId === p.campaignId
+			);
 		},
 	},
 

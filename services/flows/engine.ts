@@ -13,6 +13,7 @@ import type { SendToContactResult } from "../inbox/send.ts";
 import { clock } from "./clock.ts";
 import type { FlowNode } from "./definition.ts";
 import { enterBranch, nextAfter, nodeAt } from "./plan.ts";
+import { takeTurn } from "./round-robin.ts";
 
 // The engine: a run is a row with a position; each step is claimed by a unique insert before
 // it is done, then the row moves on with a conditional update. A wait, a delay or a send limit
@@ -213,8 +214,7 @@ async function executeStep(env: EngineEnv, run: Lean<FlowRun>, flow: Lean<Flow>,
 			if (!conversation) return { outcome: "skipped", detail: "no_open_conversation" };
 			let userId = node.userId;
 			if (node.userIds?.length && (node.strategy ?? "round_robin") === "round_robin") {
-				const before = await FlowModel.findOneAndUpdate({ _id: flow._id }, { $inc: { roundRobin: 1 } }, { projection: { roundRobin: 1 } }).lean();
-				userId = node.userIds[(before?.roundRobin ?? 0) % node.userIds.length];
+				userId = node.userIds[(await takeTurn(flow, path, run._id)) % node.userIds.length];
 			}
 			await call("inbox.assign", { id: conversation._id, userId });
 			return { outcome: "assigned", detail: userId };
