@@ -106,11 +106,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 			publicKey: jwtPublicKey,
 			issuer: env.JWT_ISSUER || undefined,
 			audience: env.JWT_AUDIENCE || undefined,
+			/** The public development secret signs tokens: the console may hand them out (dev sign-in). */
+			developmentSecret: !jwtPublicKey && !env.JWT_SECRET && isDev,
 		},
 		encryptionKey: Buffer.from(encryptionKey, "hex"),
 		rateLimit: {
 			apiPerMinute: int(env, "RATE_LIMIT_API_PER_MINUTE", 100, 1),
 			webhookEventsPerMinute: int(env, "RATE_LIMIT_WEBHOOK_EVENTS_PER_MINUTE", 1000, 1),
+			redirectsPerMinute: int(env, "RATE_LIMIT_REDIRECTS_PER_MINUTE", 60, 1),
 			kvBucket: env.RATE_LIMIT_KV_BUCKET || "mktx_rate_limits",
 		},
 		optOutKeywords: list(env, "OPT_OUT_KEYWORDS").length ? list(env, "OPT_OUT_KEYWORDS") : DEFAULT_OPT_OUT_KEYWORDS,
@@ -119,10 +122,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		media: mediaConfig(env),
 		/** Where people reach this service from outside (tracking links in campaign messages). */
 		publicBaseUrl: publicBaseUrl(env),
+		/** Set explicitly: the reference page's server is then this URL rather than the page's own origin. */
+		publicBaseUrlGiven: Boolean(env.PUBLIC_BASE_URL),
 		campaigns: campaignsConfig(env),
 		inbox: inboxConfig(env),
 		ai: aiConfig(env),
+		queryGuard: queryGuardConfig(env),
 	};
+}
+
+const QUERY_GUARD_MODES = ["off", "warn", "strict"] as const;
+
+/** The query guard (lib/query-guard.ts, docs/indexes.md): on in the tests, off in production. */
+function queryGuardConfig(env: NodeJS.ProcessEnv) {
+	const mode = (env.QUERY_GUARD || "off") as (typeof QUERY_GUARD_MODES)[number];
+	if (!QUERY_GUARD_MODES.includes(mode)) throw new ConfigError(`QUERY_GUARD must be one of ${QUERY_GUARD_MODES.join(", ")}, got "${env.QUERY_GUARD}"`);
+	return { mode, logFile: env.QUERY_GUARD_LOG || null };
 }
 
 /** The consumer key and secret `X_SANDBOX=1` uses when none are set (the sandbox knows them). */

@@ -1,4 +1,6 @@
 import mongoose from "mongoose";
+import { config } from "./config.ts";
+import { installQueryGuard } from "./query-guard.ts";
 
 // One mongoose connection per node (process), shared by every service on it. Services that use
 // the database call acquire() when they start and release() when they stop; the last release
@@ -10,12 +12,16 @@ let connecting: Promise<typeof mongoose> | null = null;
 export async function acquireDb(url: string): Promise<typeof mongoose> {
 	users++;
 	if (!connecting) {
+		const guard = config().queryGuard;
 		connecting = mongoose.connect(url, {
 			serverSelectionTimeoutMS: 10_000,
 			maxPoolSize: 20,
 			// FerretDB has no retryable writes (they need sessions); MongoDB 7 does not need them here.
 			retryWrites: false,
+			// The query guard reads every command as it is sent (tests; off in production).
+			monitorCommands: guard.mode !== "off",
 		});
+		if (guard.mode !== "off") connecting = connecting.then(async m => (await installQueryGuard(m.connection.getClient(), guard.mode, guard.logFile), m));
 	}
 	try {
 		return await connecting;

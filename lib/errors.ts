@@ -64,3 +64,10 @@ export class UpstreamUnavailableError extends Errors.MoleculerRetryableError {
 		super(message, 503, errorCode);
 	}
 }
+
+/** This node cannot take the request now (it is stopping, or cannot reach what it needs); nothing was done. */
+export class ServiceUnavailableError extends Errors.MoleculerRetryableError {
+	constructor(message = "Service temporarily unavailable, try again") {
+		super(message, 503, "SERVICE_UNAVAILABLE");
+	}
+}

@@ -11,8 +11,7 @@ const vi: Record<string, string> = {
 	CONFLICT: "Xung đột với trạng thái hiện tại",
 	PAYLOAD_TOO_LARGE: "Nội dung request vượt quá 1 MB",
 	UNSUPPORTED_MEDIA_TYPE: "Định dạng nội dung không được hỗ trợ",
-	// The contract's own example answers "Validation failed" in its Vietnamese document.
-	VALIDATION_ERROR: "Validation failed",
+	VALIDATION_ERROR: "Dữ liệu không hợp lệ",
 	RATE_LIMITED: "Vượt quá giới hạn tần suất, vui lòng thử lại sau",
 	INTERNAL_ERROR: "Lỗi server",
 	SERVICE_UNAVAILABLE: "Dịch vụ tạm thời không khả dụng, vui lòng thử lại",
@@ -23,6 +22,8 @@ const vi: Record<string, string> = {
 	INVALID_SIGNATURE: "Chữ ký webhook không hợp lệ",
 	CONVERSATION_CLOSED: "Hội thoại đã đóng",
 	IDEMPOTENCY_IN_PROGRESS: "Một request với Idempotency-Key này đang được xử lý",
+	IDEMPOTENCY_KEY_REUSED: "Idempotency-Key này đã được dùng cho một request khác",
+	OUTCOME_UNKNOWN: "Không xác định được kết quả: thay đổi có thể đã hoặc chưa được thực hiện",
 	ACCOUNT_INACTIVE: "Tài khoản chưa được kết nối hoặc đã ngắt kết nối",
 	X_REJECTED: "Twitter từ chối tin nhắn",
 	X_DELIVERY_UNKNOWN: "Twitter không xác nhận tin nhắn đã được gửi",
@@ -52,6 +53,8 @@ const en: Record<string, string> = {
 	INVALID_SIGNATURE: "Invalid webhook signature",
 	CONVERSATION_CLOSED: "The conversation is closed",
 	IDEMPOTENCY_IN_PROGRESS: "A request with this Idempotency-Key is still in progress",
+	IDEMPOTENCY_KEY_REUSED: "This Idempotency-Key was used for a different request",
+	OUTCOME_UNKNOWN: "The outcome is unknown: the change may or may not have been made",
 	ACCOUNT_INACTIVE: "The account is not connected",
 	X_REJECTED: "X refused the message",
 	X_DELIVERY_UNKNOWN: "X did not confirm the message was sent",
@@ -85,6 +88,9 @@ export function localeOf(acceptLanguage: string | undefined): Locale {
  * when there is one; in Vietnamese the catalogue's message for the code.
  */
 export function localize(errorCode: string, locale: Locale, specific?: string): string {
+	// Which fields and rules failed is in the details: Moleculer's generic wording gives way to
+	// the catalogue's (a service's own, more specific English message is kept like any other).
+	if (errorCode === "VALIDATION_ERROR" && (!specific || specific === "Parameters validation error!")) return catalogs[locale].VALIDATION_ERROR;
 	if (locale === "en") return specific || en[errorCode] || errorCode;
 	return vi[errorCode] || specific || errorCode;
 }

@@ -1,15 +1,22 @@
 import { connect, type KV, type NatsConnection } from "nats";
 
-// Fixed-window counters shared by every node that counts against the same limit. With NATS,
-// the counter lives in a JetStream KV bucket and each increment is a compare-and-set on the
-// key's revision, so two gateways never both take the last slot. Without a transporter there
-// is one node, and process memory is the whole truth.
+// Sliding-window counters shared by every node that counts against the same limit: a limit of
+// N per window holds over ANY window of that length, not only over fixed minutes (a fixed
+// window lets 2N through across a boundary). The window is cut into 60 slots; a hit is allowed
+// when the slots it shares a window with (the current one and the 60 before it) hold fewer than
+// N, so the limit holds over every window, at the price of counting up to one slot (1/60 of the
+// window) longer than needed. With NATS, the slots live in one JetStream KV entry per key and
+// each change is a compare-and-set on its revision, so two gateways never both take the last
+// slot. Without a transporter there is one node, and process memory is the whole truth.
 
 export interface Hit {
 	allowed: boolean;
 	limit: number;
 	remaining: number;
-	/** When the current window ends (epoch ms). */
+	/**
+	 * Allowed: when the oldest counted hit leaves the window (the earliest moment `remaining`
+	 * grows). Refused: when enough has left for this hit to fit (epoch ms).
+	 */
 	resetAt: number;
 }
 
@@ -20,44 +27,81 @@ export interface HitOptions {
 
 export interface CounterStore {
 	/**
-	 * Counts `cost` hits (default 1) against `key` when they fit under `limit` in the current
-	 * window of `windowMs`; when they do not fit, nothing is counted.
+	 * Counts `cost` hits (default 1) against `key` when they fit under `limit` in the window of
+	 * `windowMs` ending now; when they do not fit, nothing is counted.
 	 */
 	hit(key: string, limit: number, windowMs: number, opts?: HitOptions): Promise<Hit>;
 	close(): Promise<void>;
 }
 
-function windowOf(now: number, windowMs: number) {
-	const start = Math.floor(now / windowMs) * windowMs;
-	return { index: start / windowMs, resetAt: start + windowMs };
+const SLOTS = 60;
+
+/** Counted slots: [slot index, hits] pairs, oldest first. */
+export type Slots = [number, number][];
+
+/**
+ * One hit against a key's slots: the pure rule both stores apply. `next` is the state to keep
+ * (null when the hit is refused: nothing changes).
+ */
+export function slide(slots: Slots, limit: number, windowMs: number, now: number, cost: number): { hit: Hit; next: Slots | null } {
+	const slotMs = windowMs / SLOTS;
+	const current = Math.floor(now / slotMs);
+	const live = slots.filter(([index]) => index >= current - SLOTS);
+	const used = live.reduce((sum, [, n]) => sum + n, 0);
+	const leaves = (index: number) => (index + SLOTS + 1) * slotMs;
+	if (used + cost > limit) {
+		let freed = 0;
+		let resetAt = now + windowMs;
+		for (const [index, n] of live) {
+			freed += n;
+			if (used - freed + cost <= limit) {
+				resetAt = leaves(index);
+				break;
+			}
+		}
+		return { hit: { allowed: false, limit, remaining: Math.max(0, limit - used), resetAt }, next: null };
+	}
+	const next: Slots = live.map(([index, n]) => [index, n]);
+	const last = next[next.length - 1];
+	if (last && last[0] === current) last[1] += cost;
+	else next.push([current, cost]);
+	return { hit: { allowed: true, limit, remaining: limit - used - cost, resetAt: leaves(next[0][0]) }, next };
 }
 
 export class MemoryCounterStore implements CounterStore {
-	private readonly counts = new Map<string, { count: number; resetAt: number }>();
+	private readonly slots = new Map<string, { slots: Slots; windowMs: number }>();
 
 	async hit(key: string, limit: number, windowMs: number, { now = Date.now(), cost = 1 }: HitOptions = {}): Promise<Hit> {
-		const { resetAt } = windowOf(now, windowMs);
-		let entry = this.counts.get(key);
-		if (!entry || entry.resetAt !== resetAt) {
-			entry = { count: 0, resetAt };
-			this.counts.set(key, entry);
-			if (this.counts.size > 50_000) this.sweep(now);
+		const { hit, next } = slide(this.slots.get(key)?.slots ?? [], limit, windowMs, now, cost);
+		if (next) {
+			this.slots.set(key, { slots: next, windowMs });
+			if (this.slots.size > 50_000) this.sweep(now);
 		}
-		if (entry.count + cost > limit) return { allowed: false, limit, remaining: Math.max(0, limit - entry.count), resetAt };
-		entry.count += cost;
-		return { allowed: true, limit, remaining: limit - entry.count, resetAt };
+		return hit;
 	}
 
 	private sweep(now: number) {
-		for (const [key, entry] of this.counts) if (entry.resetAt <= now) this.counts.delete(key);
+		for (const [key, { slots, windowMs }] of this.slots) {
+			const newest = slots[slots.length - 1]?.[0] ?? 0;
+			if ((newest + SLOTS + 1) * (windowMs / SLOTS) <= now) this.slots.delete(key);
+		}
 	}
 
 	async close() {}
 }
 
 /** KV keys allow only [-/_=.a-zA-Z0-9]; ids and merchant names are hex-encoded to fit. */
-function kvKey(key: string, index: number): string {
-	return `${Buffer.from(key).toString("hex")}.${index}`;
+function kvKey(key: string): string {
+	return `sw.${Buffer.from(key).toString("hex")}`;
+}
+
+function readSlots(text: string): Slots {
+	try {
+		const parsed = JSON.parse(text) as unknown;
+		return Array.isArray(parsed) ? (parsed.filter(p => Array.isArray(p) && p.length === 2) as Slots) : [];
+	} catch {
+		return [];
+	}
 }
 
 export class NatsKvCounterStore implements CounterStore {
@@ -77,16 +121,16 @@ export class NatsKvCounterStore implements CounterStore {
 	}
 
 	async hit(key: string, limit: number, windowMs: number, { now = Date.now(), cost = 1 }: HitOptions = {}): Promise<Hit> {
-		const { index, resetAt } = windowOf(now, windowMs);
-		const k = kvKey(key, index);
+		const k = kvKey(key);
 		for (let attempt = 0; attempt < 50; attempt++) {
 			const entry = await this.kv.get(k);
-			const count = entry && entry.operation === "PUT" ? Number(entry.string()) || 0 : 0;
-			if (count + cost > limit) return { allowed: false, limit, remaining: Math.max(0, limit - count), resetAt };
+			const slots = entry && entry.operation === "PUT" ? readSlots(entry.string()) : [];
+			const { hit, next } = slide(slots, limit, windowMs, now, cost);
+			if (!next) return hit;
 			try {
-				if (!entry) await this.kv.create(k, String(count + cost));
-				else await this.kv.update(k, String(count + cost), entry.revision);
-				return { allowed: true, limit, remaining: limit - count - cost, resetAt };
+				if (!entry) await this.kv.create(k, JSON.stringify(next));
+				else await this.kv.update(k, JSON.stringify(next), entry.revision);
+				return hit;
 			} catch {
 				// Another node moved the counter first: read it again.
 			}

@@ -50,8 +50,33 @@ function messageOf(error: ErrorObject): string {
 			return `must be one of: ${(error.params.allowedValues as unknown[]).join(", ")}`;
 		case "format":
 			return `must be a valid ${error.params.format}`;
+		// Ajv's own wording for the rest, made into the sentences lib/i18n-details.ts translates.
+		case "type": {
+			const type = String(error.params.type).split(",")[0];
+			return { integer: "must be an integer", number: "must be a number", string: "must be a string", boolean: "must be a boolean", object: "must be an object", array: "must be an array", null: "must be null" }[type] ?? "is invalid";
+		}
+		case "minimum":
+			return `must be at least ${error.params.limit}`;
+		case "maximum":
+			return `must be at most ${error.params.limit}`;
+		case "exclusiveMinimum":
+			return `must be greater than ${error.params.limit}`;
+		case "exclusiveMaximum":
+			return `must be less than ${error.params.limit}`;
+		case "multipleOf":
+			return `must be a multiple of ${error.params.multipleOf}`;
+		case "maxProperties":
+			return `must have at most ${error.params.limit} entries`;
+		case "minProperties":
+			return `must have at least ${error.params.limit} entries`;
+		case "uniqueItems":
+			return "must not contain duplicates";
+		case "const":
+			return `must be equal to ${JSON.stringify(error.params.allowedValue)}`;
+		case "pattern":
+			return "has an invalid format";
 		default:
-			return error.message ?? "is invalid";
+			return "is invalid";
 	}
 }
 

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Context, ServiceSchema } from "moleculer";
 import { buildOpenApi, type AliasInfo } from "../lib/openapi.ts";
 import { NotFoundError } from "../lib/errors.ts";
+import { config } from "../lib/config.ts";
 
 // For the gateway: the OpenAPI document of the routes it serves right now, and a reference
 // page rendered by swagger-ui from the package's own files (no CDN: it works offline).
@@ -11,12 +12,13 @@ import { NotFoundError } from "../lib/errors.ts";
 const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve("swagger-ui-dist/package.json"));
 const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
-const ASSETS: Record<string, string> = {
+// A Map, not an object: `constructor` or `__proto__` must not look like an asset.
+const ASSETS = new Map<string, string>(Object.entries({
 	"swagger-ui.css": "text/css; charset=utf-8",
 	"swagger-ui-bundle.js": "application/javascript; charset=utf-8",
 	"swagger-ui-standalone-preset.js": "application/javascript; charset=utf-8",
 	"favicon-32x32.png": "image/png",
-};
+}));
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -42,7 +44,8 @@ export const ApiDocsMixin: Partial<ServiceSchema> = {
 			async handler(ctx: Context<unknown, Meta>) {
 				const aliases = (await ctx.call("api.listAliases", { withActionSchema: true })) as AliasInfo[];
 				ctx.meta.$responseType = "application/json; charset=utf-8";
-				return buildOpenApi(aliases, { version });
+				const cfg = config();
+				return buildOpenApi(aliases, { version, serverUrl: cfg.publicBaseUrlGiven ? cfg.publicBaseUrl : undefined });
 			},
 		},
 		docsPage: {
@@ -54,7 +57,7 @@ export const ApiDocsMixin: Partial<ServiceSchema> = {
 		docsAsset: {
 			params: { type: "object", properties: { file: { type: "string", maxLength: 100 } }, required: ["file"] },
 			handler(ctx: Context<{ file: string }, Meta>) {
-				const type = ASSETS[ctx.params.file];
+				const type = ASSETS.get(ctx.params.file);
 				if (!type) throw new NotFoundError("Asset");
 				ctx.meta.$responseType = type;
 				ctx.meta.$responseHeaders = { "Cache-Control": "public, max-age=86400" };

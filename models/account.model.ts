@@ -32,6 +32,8 @@ export const accountSchema = new Schema(
 );
 
 accountSchema.index({ merchantId: 1, status: 1 });
+// GET /accounts: newest connection first, `_id` breaking ties (the page order).
+accountSchema.index({ merchantId: 1, connectedAt: -1, _id: 1 });
 accountSchema.index({ twitterUserId: 1 });
 publicJson(accountSchema, ["oauthTokenEnc", "oauthTokenSecretEnc"]);
 

@@ -8,8 +8,11 @@ import { publicJson, uuidId } from "./plugins.ts";
 export const CAMPAIGN_STATUSES = ["draft", "scheduled", "running", "paused", "completed", "cancelled"] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
-/** Sending for an account (or "*": every account) waits until `until` (a 429 from the send limits or X). */
-const holdSchema = new Schema({ accountId: { type: String, required: true }, until: { type: Date, required: true } }, { _id: false });
+/** Sending for an account (or "*": every account) waits until `until` (a 429 from the send limits or X, or X out: `outages` in a row). */
+const holdSchema = new Schema(
+	{ accountId: { type: String, required: true }, until: { type: Date, required: true }, outages: { type: Number, default: undefined } },
+	{ _id: false }
+);
 
 export const campaignSchema = new Schema(
 	{
@@ -33,6 +36,12 @@ export const campaignSchema = new Schema(
 		template: { type: Schema.Types.Mixed, default: null },
 		segments: { type: Schema.Types.Mixed, default: null },
 		snapshotAt: { type: Date, default: null },
+		/**
+		 * The X accounts that send it (its eligible recipients' own accounts), set with the snapshot;
+		 * `accountId` is the one sending to most of them: analytics count the completion under it.
+		 */
+		accountIds: { type: [String], default: [] },
+		accountId: { type: String, default: null },
 
 		/** The job chain that owns the sending; a job of another chain stops (see services/campaigns/runner.ts). */
 		chain: { type: String, default: null },
@@ -49,7 +58,9 @@ export const campaignSchema = new Schema(
 	{ timestamps: true, collection: "campaigns", minimize: false }
 );
 
-campaignSchema.index({ merchantId: 1, status: 1, createdAt: -1 });
+// GET /campaigns in its page order, with and without a status.
+campaignSchema.index({ merchantId: 1, createdAt: -1, _id: 1 });
+campaignSchema.index({ merchantId: 1, status: 1, createdAt: -1, _id: 1 });
 campaignSchema.index({ status: 1, "schedule.startAt": 1 });
 campaignSchema.index({ merchantId: 1, templateId: 1 });
 campaignSchema.index({ merchantId: 1, segmentIds: 1 });

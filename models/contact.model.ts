@@ -39,7 +39,11 @@ export const contactSchema = new Schema(
 contactSchema.index({ accountId: 1, twitterUserId: 1 }, { unique: true });
 contactSchema.index({ merchantId: 1, tags: 1 });
 contactSchema.index({ merchantId: 1, accountId: 1 });
-contactSchema.index({ merchantId: 1, lastInteractionAt: -1 });
+// GET /contacts and segment previews: most recent interaction first, `_id` breaking ties; their
+// other filters (account, tags, search, conditions) are checked on the keys this scan reads.
+contactSchema.index({ merchantId: 1, lastInteractionAt: -1, _id: 1 });
+// The CSV export walks a merchant's contacts in `_id` order (a cursor, not pages).
+contactSchema.index({ merchantId: 1, _id: 1 });
 contactSchema.index({ merchantId: 1, usernameLower: 1 });
 publicJson(contactSchema);
 

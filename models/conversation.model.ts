@@ -34,9 +34,14 @@ export const conversationSchema = new Schema(
 );
 
 conversationSchema.index({ openKey: 1 }, { unique: true });
-conversationSchema.index({ merchantId: 1, lastMessageAt: -1 });
-conversationSchema.index({ merchantId: 1, contactId: 1 });
-conversationSchema.index({ merchantId: 1, status: 1, lastMessageAt: -1 });
+// The inbox (GET /conversations) in its page order, with and without a status; its other
+// filters (assignee, needsHuman) are checked on the rows this scan reads.
+conversationSchema.index({ merchantId: 1, lastMessageAt: -1, startedAt: -1, _id: 1 });
+conversationSchema.index({ merchantId: 1, status: 1, lastMessageAt: -1, startedAt: -1, _id: 1 });
+// A contact's conversations (GET /contacts/:id/conversations), newest first.
+conversationSchema.index({ merchantId: 1, contactId: 1, startedAt: -1, _id: 1 });
+// An account's conversations: its statistics, and the inbox filtered by account.
+conversationSchema.index({ accountId: 1, lastMessageAt: -1, startedAt: -1, _id: 1 });
 publicJson(conversationSchema, ["openKey"]);
 
 export type Conversation = InferSchemaType<typeof conversationSchema> & { _id: string };

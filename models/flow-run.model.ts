@@ -48,7 +48,9 @@ export const flowRunSchema = new Schema(
 	{ collection: "flow_runs", versionKey: false, minimize: false }
 );
 
-flowRunSchema.index({ flowId: 1, status: 1, startedAt: -1 });
+// GET /flows/:id/runs in its page order, with and without a status.
+flowRunSchema.index({ flowId: 1, startedAt: -1, _id: 1 });
+flowRunSchema.index({ flowId: 1, status: 1, startedAt: -1, _id: 1 });
 flowRunSchema.index({ status: 1, dueAt: 1 });
 flowRunSchema.index({ merchantId: 1, contactId: 1 });
 

@@ -24,13 +24,15 @@ export const flowSchema = new Schema(
 		activation: { type: Number, default: 0 },
 		activatedAt: { type: Date, default: null },
 		deactivatedAt: { type: Date, default: null },
-		/** Round-robin assignment position (approximate under concurrent runs on FerretDB). */
-		roundRobin: { type: Number, default: 0 },
+		/** Per round-robin assign node (its path, dots as "_"): a hint of its next turn (services/flows/round-robin.ts). */
+		turns: { type: Schema.Types.Mixed, default: {} },
 	},
 	{ timestamps: true, collection: "flows", minimize: false }
 );
 
-flowSchema.index({ merchantId: 1, status: 1, createdAt: -1 });
+// GET /flows in its page order, with and without a status.
+flowSchema.index({ merchantId: 1, createdAt: -1, _id: 1 });
+flowSchema.index({ merchantId: 1, status: 1, createdAt: -1, _id: 1 });
 flowSchema.index({ status: 1, "trigger.type": 1, merchantId: 1 });
 flowSchema.index({ merchantId: 1, templateIds: 1 });
 publicJson(flowSchema);

@@ -38,6 +38,8 @@ export const messageSchema = new Schema(
 );
 
 messageSchema.index({ conversationId: 1, createdAt: 1, _id: 1 });
+// A conversation's messages in the order they were sent (GET /conversations/:id/messages, its cursor).
+messageSchema.index({ conversationId: 1, sentAt: 1, _id: 1 });
 messageSchema.index({ merchantId: 1, createdAt: -1 });
 messageSchema.index({ accountId: 1, twitterMessageId: 1 });
 messageSchema.index({ contactId: 1, direction: 1 });

@@ -22,7 +22,8 @@ export const segmentSchema = new Schema(
 	{ timestamps: true, collection: "segments" }
 );
 
-segmentSchema.index({ merchantId: 1, createdAt: -1 });
+// GET /segments in its page order (a name search is checked on the rows read).
+segmentSchema.index({ merchantId: 1, createdAt: -1, _id: 1 });
 publicJson(segmentSchema);
 
 export type Segment = InferSchemaType<typeof segmentSchema> & { _id: string };

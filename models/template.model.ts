@@ -35,7 +35,9 @@ export const templateSchema = new Schema(
 
 // A name is unique per merchant; two concurrent creates race on this index, not on a read.
 templateSchema.index({ merchantId: 1, name: 1 }, { unique: true });
-templateSchema.index({ merchantId: 1, type: 1, createdAt: -1 });
+// GET /templates in its page order, with and without a type (a name search is checked on the rows read).
+templateSchema.index({ merchantId: 1, createdAt: -1, _id: 1 });
+templateSchema.index({ merchantId: 1, type: 1, createdAt: -1, _id: 1 });
 publicJson(templateSchema);
 
 export type Template = InferSchemaType<typeof templateSchema> & { _id: string };

@@ -23,6 +23,8 @@ export const webhookDeliverySchema = new Schema(
 );
 
 webhookDeliverySchema.index({ status: 1, receivedAt: 1 });
+// GDPR erase: an account's deliveries (then their payloads are searched for the contact's X id).
+webhookDeliverySchema.index({ forUserId: 1, receivedAt: 1 });
 
 export type WebhookDelivery = InferSchemaType<typeof webhookDeliverySchema>;
 export const WebhookDeliveryModel = mongoose.model("WebhookDelivery", webhookDeliverySchema);

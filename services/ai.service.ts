@@ -233,10 +233,13 @@ const AiService: ServiceSchema = {
 				this.logger.warn(`Bot reply to message ${decision._id} not sent: ${e.type ?? ""} ${e.message ?? ""}`);
 				return;
 			}
-			const update =
-				result.status === "skipped"
-					? { status: "skipped", reason: result.reason }
-					: { status: result.status, sentMessageId: result.messageId, reason: result.failureReason };
+			let update: Record<string, unknown>;
+			if (result.status === "skipped") update = { status: "skipped", reason: result.reason };
+			else if (result.status === "sent") update = { status: "sent", sentMessageId: result.messageId, reason: null };
+			// Nothing went out (a send limit, X's 429, X out): the conversation awaits an agent.
+			else if (result.status === "held") update = { status: "failed", reason: result.cause === "rate_limited" ? "RATE_LIMITED" : "UPSTREAM_UNAVAILABLE" };
+			else if (result.status === "in_progress") return;
+			else update = { status: "failed", sentMessageId: result.messageId, reason: result.reason };
 			await AiReplyModel.updateOne({ _id: decision._id }, { $set: update });
 		},
 	},

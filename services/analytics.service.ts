@@ -189,7 +189,7 @@ const AnalyticsService: ServiceSchema = {
 	},
 };
 
-/** The id X's echo of our sent message would have been stored under (services/inbox/ingest.ts). */
+/** The id X's echo of our sent message would have been stored under (services/inbox/writer.ts). */
 async function echoOf(messageId: string): Promise<string | null> {
 	const m = await MessageModel.findById(messageId, { accountId: 1, twitterMessageId: 1, origin: 1 }).lean();
 	if (!m?.twitterMessageId || m.origin === "x_app") return null;

@@ -10,33 +10,42 @@ import { toErrorResponse } from "../lib/http-errors.ts";
 import { localeOf } from "../lib/i18n.ts";
 import { isPaged } from "../lib/pagination.ts";
 import { createCounterStore, type CounterStore } from "../lib/rate-limit.ts";
-import mongoose from "mongoose";
-import { dbAnswers } from "../lib/db.ts";
 import type { RequestMeta } from "../mixins/tenant.mixin.ts";
 import { ApiDocsMixin } from "../mixins/api-docs.mixin.ts";
 import { LiveEventsMixin } from "../mixins/live-events.mixin.ts";
+import { IdempotencyMixin } from "../mixins/idempotency.mixin.ts";
+import { DrainMixin } from "../mixins/drain.mixin.ts";
+import { readiness } from "../lib/readiness.ts";
+import { ConsoleMixin } from "../mixins/console.mixin.ts";
 
 // The only place that knows HTTP. Pipeline per request (moleculer-web): alias → onBeforeCall →
 // authentication (JWT → ctx.meta) → authorization (roles, then the per-merchant rate limit,
-// which needs the merchant) → action → onAfterCall (the contract's envelope) → onError.
+// which needs the merchant) → Idempotency-Key of a POST (mixins/idempotency.mixin.ts) → action →
+// onAfterCall (the contract's envelope) → onError. A draining node refuses before all of it
+// (mixins/drain.mixin.ts).
 
 export const API_BASE = "/api/v1/mkt-x";
 const BODY_LIMIT = "1mb";
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** /health/ready answers within 2 s: each of its checks gets this long. */
+const READY_BUDGET_MS = 1500;
 
-type Req = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $action?: { name: string }; $alias?: unknown };
+type Req = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $action?: { name: string }; $alias?: unknown; $idempotency?: unknown };
 type Res = ServerResponse;
 
 interface GatewaySettings {
 	port: number;
 	rateLimitPerMinute: number;
 	webhookEventsPerMinute: number;
+	redirectsPerMinute: number;
 	[key: string]: unknown;
 }
 
 interface GatewayThis {
 	logger: { error(...args: unknown[]): void };
 	receiveWebhook(req: Req & { body?: unknown }, res: Res): Promise<void>;
+	keepIdempotentAnswer(req: Req, status: number, body: unknown): Promise<void>;
+	settleIdempotentError(req: Req, status: number, body: unknown, headers: Record<string, string>): Promise<void>;
 }
 
 function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -49,22 +58,27 @@ function sendJson(res: Res, status: number, body: unknown, headers: Record<strin
 
 function onError(this: GatewayThis, req: Req, res: Res, err: unknown) {
 	const locale = localeOf(req.headers["accept-language"]);
-	const response = toErrorResponse(err, locale);
+	const response = toErrorResponse(err, locale, { write: WRITE_METHODS.has(req.method ?? "") });
 	if (response.status >= 500) this.logger.error(`${req.method} ${req.url} failed:`, err);
-	sendJson(res, response.status, response.body, response.headers);
+	const send = () => sendJson(res, response.status, response.body, response.headers);
+	// A keyed POST settles its key (freed or kept for the repeats) before the caller hears back.
+	if (req.$idempotency) return this.settleIdempotentError(req, response.status, response.body, response.headers).finally(send);
+	send();
 }
 
 const cfg = config();
 
 const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters: CounterStore }> = {
 	name: "api",
-	mixins: [ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin],
+	// An earlier mixin wins a method both define: these two wrap moleculer-web's own.
+	mixins: [IdempotencyMixin, DrainMixin, ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin, ConsoleMixin],
 
 	settings: {
 		port: cfg.port,
 		ip: "0.0.0.0",
 		rateLimitPerMinute: cfg.rateLimit.apiPerMinute,
 		webhookEventsPerMinute: cfg.rateLimit.webhookEventsPerMinute,
+		redirectsPerMinute: cfg.rateLimit.redirectsPerMinute,
 		// An SSE stream is open for as long as the dashboard is: it is not an in-flight request that
 		// a graceful stop should wait for (the stream is ended when the gateway stops).
 		rootCallOptions(options: { tracking?: boolean }, req: IncomingMessage) {
@@ -121,6 +135,15 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 				mappingPolicy: "restrict",
 				bodyParsers: { json: false, urlencoded: false },
 				aliases: { "GET /:token": "campaigns.click" },
+				// No token to count by: counted per client address (the socket's, never a header
+				// a client could set), so nobody can walk the token space from one machine.
+				async onBeforeCall(this: { counters: CounterStore; settings: GatewaySettings }, _ctx: Context, _route: unknown, req: Req, res: Res) {
+					const limit = this.settings.redirectsPerMinute;
+					const hit = await this.counters.hit(`redirect:${req.socket.remoteAddress ?? "unknown"}`, limit, 60_000);
+					res.setHeader("X-RateLimit-Limit", String(limit));
+					res.setHeader("X-RateLimit-Remaining", String(hit.remaining));
+					if (!hit.allowed) throw new RateLimitedError(`More than ${limit} link visits per minute`, (hit.resetAt - Date.now()) / 1000);
+				},
 				onError,
 			},
 			{
@@ -142,10 +165,18 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 					const key = req.headers["idempotency-key"];
 					if (typeof key === "string" && key.length > 0 && key.length <= 200) ctx.meta.idempotencyKey = key;
 				},
-				onAfterCall(ctx: Context<unknown, RequestMeta & { $responseType?: string }>, _route: unknown, _req: Req, _res: Res, data: unknown) {
+				async onAfterCall(
+					this: GatewayThis,
+					ctx: Context<unknown, RequestMeta & { $responseType?: string; $statusCode?: number }>,
+					_route: unknown,
+					req: Req,
+					_res: Res,
+					data: unknown
+				) {
 					if (ctx.meta.$responseType) return data; // streams (CSV, SSE) pass untouched
-					if (isPaged(data)) return { success: true, data: data.data, pagination: data.pagination };
-					return { success: true, data: data ?? null };
+					const envelope = isPaged(data) ? { success: true, data: data.data, pagination: data.pagination } : { success: true, data: data ?? null };
+					await this.keepIdempotentAnswer(req, ctx.meta.$statusCode ?? 200, envelope);
+					return envelope;
 				},
 				onError,
 			},
@@ -179,14 +210,9 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 		},
 		ready: {
 			async handler(ctx: Context<unknown, { $statusCode?: number }>) {
-				// A gateway-only node holds no database connection: it asks a core service instead.
-				const database =
-					mongoose.connection.readyState === 1
-						? await dbAnswers()
-						: await (ctx.call("accounts.ready", {}, { timeout: 2000, retries: 0 }) as Promise<boolean>).catch(() => false);
-				const broker = this.broker.started;
-				if (!database || !broker) ctx.meta.$statusCode = 503;
-				return { status: database && broker ? "ready" : "not_ready", database, broker };
+				const answer = await readiness(ctx, this.broker, { budgetMs: READY_BUDGET_MS, draining: this.isDraining() });
+				if (answer.status !== "ready") ctx.meta.$statusCode = 503;
+				return answer;
 			},
 		},
 	},

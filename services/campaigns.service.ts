@@ -56,6 +56,7 @@ const UpdateParams = Strict({
 });
 const ListParams = Strict({ status: Type.Optional(StringEnum(CAMPAIGN_STATUSES)), ...PageParams });
 const IdParams = Strict({ id: Id() });
+const MetricsForParams = Type.Object({ merchantId: Type.String(), campaignIds: Type.Array(Type.String(), { maxItems: 1000 }) });
 const InUseParams = Type.Object({ merchantId: Type.String(), templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
 
 type ScheduleInput = Static<typeof Fields.schedule>;
@@ -223,15 +224,32 @@ const CampaignsService: ServiceSchema = {
 			},
 		},
 
-		/** GET /r/:token (the gateway's tracking route, no auth): 302 to the link, first click counted. */
+		/**
+		 * GET /r/:token (the gateway's tracking route, no auth): 302 to the link, first click counted.
+		 * Every bad token, unknown or malformed, is looked up the same way and answers the same 404.
+		 */
 		click: {
-			params: Type.Object({ token: Type.String({ minLength: 1, maxLength: 100 }) }),
+			params: Type.Object({ token: Type.String() }),
 			async handler(ctx: Context<{ token: string }, { $statusCode?: number; $location?: string }>) {
 				const hit = await recordClick(ctx.params.token, clock.now());
 				if (!hit) throw new NotFoundError("Link");
 				ctx.meta.$statusCode = 302;
 				ctx.meta.$location = hit.url;
 				return null;
+			},
+		},
+
+		/** For analytics: name, status, accounts and lifetime metrics of the merchant's campaigns among `campaignIds`. */
+		metricsFor: {
+			visibility: "public",
+			params: MetricsForParams,
+			async handler(ctx: Context<Static<typeof MetricsForParams>>) {
+				const rows = await CampaignModel.find({ _id: { $in: ctx.params.campaignIds } }, { merchantId: 1, name: 1, status: 1, accountId: 1, accountIds: 1 }).lean<Lean[]>();
+				const own = rows.filter(c => c.merchantId === ctx.params.merchantId);
+				const counts = await Promise.all(own.map(c => countDeliveries(c._id)));
+				return Object.fromEntries(
+					own.map((c, i) => [c._id, { name: c.name, status: c.status, accountId: c.accountId ?? null, accountIds: c.accountIds ?? [], metrics: campaignCounts(counts[i]) }])
+				);
 			},
 		},
 
@@ -265,15 +283,21 @@ const CampaignsService: ServiceSchema = {
 			},
 		},
 		"message.received": {
-			async handler(ctx: Context<Parameters<typeof recordReply>[0]>) {
-				await recordReply(ctx.params, config().campaigns.replyWindowHours * 3600_000);
+			async handler(ctx: Context<Parameters<typeof recordReply>[0] & { conversationId?: string }>) {
+				const reply = await recordReply(ctx.params, config().campaigns.replyWindowHours * 3600_000);
+				// Emitted again when the message is replayed: listeners key on messageId (flows do).
+				if (reply) {
+					const { merchantId, contactId, messageId, conversationId, at } = ctx.params;
+					ctx.emit("campaign.replied", { merchantId, campaignId: reply.campaignId, contactId, messageId, conversationId: conversationId ?? null, at });
+				}
 			},
 		},
 	},
 
 	methods: {
 		async usedBy(filter: Record<string, unknown>) {
-			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 }).lean<Lean[]>();
+			// A 409's examples, not an inventory: bounded like every read on a request path.
+			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 }).limit(20).lean<Lean[]>();
 			return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "campaign", id: r._id, name: r.name, status: r.status })) };
 		},
 

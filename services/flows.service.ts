@@ -248,7 +248,10 @@ const FlowsService: ServiceSchema = {
 			params: InUseParams,
 			async handler(ctx: Context<Static<typeof InUseParams>>) {
 				if (!ctx.params.templateId) return { inUse: false, usedBy: [] };
-				const rows = await FlowModel.find({ merchantId: ctx.params.merchantId, templateIds: ctx.params.templateId, status: "active" }, { name: 1, status: 1 }).lean<Lean[]>();
+				// A 409's examples, not an inventory: bounded like every read on a request path.
+				const rows = await FlowModel.find({ merchantId: ctx.params.merchantId, templateIds: ctx.params.templateId, status: "active" }, { name: 1, status: 1 })
+					.limit(20)
+					.lean<Lean[]>();
 				return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "flow", id: r._id, name: r.name, status: r.status })) };
 			},
 		},
@@ -284,9 +287,16 @@ const FlowsService: ServiceSchema = {
 			const p = ctx.params;
 			return this.trigger(ctx, "conversation_closed", p, { type: "conversation_closed", eventKey: `closed:${p.conversationId}`, conversationId: p.conversationId });
 		},
-		"campaign.replied"(ctx: Context<{ merchantId: string; campaignId: string; contactId: string; messageId: string }>) {
+		// Emitted by the campaigns service when a customer's message is a campaign's reply.
+		"campaign.replied"(ctx: Context<{ merchantId: string; campaignId: string; contactId: string; messageId: string; conversationId?: string | null }>) {
 			const p = ctx.params;
-			return this.trigger(ctx, "campaign_replied", p, { type: "campaign_replied", eventKey: `reply:${p.messageId}`, messageId: p.messageId }, (t: FlowTrigger) => t.config?.campaignId === p.campaignId);
+			return this.trigger(
+				ctx,
+				"campaign_replied",
+				p,
+				{ type: "campaign_replied", eventKey: `reply:${p.messageId}`, messageId: p.messageId, conversationId: p.conversationId ?? null },
+				(t: FlowTrigger) => t.config?.campaignId === p.campaignId
+			);
 		},
 	},
 
@@ -326,8 +336,13 @@ const FlowsService: ServiceSchema = {
 		/** Run counts per flow, from the runs themselves. */
 		async runCounts(flowIds: string[]) {
 			if (!flowIds.length) return new Map();
-			const rows = await FlowRunModel.find({ flowId: { $in: flowIds } }, { flowId: 1, status: 1 }).lean<{ flowId: string; status: string }[]>();
-			const counts = countRuns(rows);
+			// Counted by the database (on MongoDB from the {flowId, status} index alone): a page of
+			// flows must not read every run those flows ever had.
+			const groups = await FlowRunModel.aggregate<{ _id: { flowId: string; status: string }; n: number }>([
+				{ $match: { flowId: { $in: flowIds } } },
+				{ $group: { _id: { flowId: "$flowId", status: "$status" }, n: { $sum: 1 } } },
+			]);
+			const counts = countRuns(groups.map(g => ({ flowId: g._id.flowId, status: g._id.status, n: g.n })));
 			for (const id of flowIds) if (!counts.has(id)) counts.set(id, emptyCounts());
 			return counts;
 		},

@@ -19,13 +19,15 @@ import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { BadRequestError, ConflictError, NotFoundError, ValidationFailedError } from "../lib/errors.ts";
 import { presentConversation, presentMessage, messageCursor, readCursor } from "./inbox/present.ts";
 import { sendInConversation, sendToContact, type SendToContactParams } from "./inbox/send.ts";
+import { checkMediaUrl } from "../lib/x/media.ts";
+import { sendBatch, type SendRequest } from "./inbox/pipeline.ts";
+import { MAX_MESSAGE_LENGTH, MAX_SEND_BATCH } from "../lib/x/message.ts";
 
 // The shared inbox: conversations and their messages. What X delivers (queued by the webhooks
 // service through `enqueue`) and what our senders got through are applied by the one writer of
-// each X account (the partition worker below; docs/ingest.md). Agents, campaigns, flows and the
-// bot send through the send pipeline, which goes through the x service and its shared limits.
-
-export const MAX_MESSAGE_LENGTH = 10_000;
+// each X account (the partition worker below; docs/ingest.md). Every DM goes out through the send
+// pipeline (inbox/pipeline.ts): agents through sendMessage, the bot and flows through
+// sendToContact, campaigns through sendBatch.
 
 const ListParams = Strict({
 	accountId: Type.Optional(Id()),
@@ -155,6 +157,10 @@ const InboxService: ServiceSchema = {
 			rest: "POST /conversations/:id/messages",
 			params: SendParams,
 			async handler(ctx: TenantContext<Static<typeof SendParams>>) {
+				// A media URL the fetch would refuse is the caller's mistake: refused before anything is stored.
+				for (const [i, a] of (ctx.params.attachments ?? []).entries()) {
+					await checkMediaUrl(a.url, { field: `attachments[${i}].url`, allowPrivateHosts: config().media.allowPrivateHosts });
+				}
 				if (ctx.params.content.length > MAX_MESSAGE_LENGTH) {
 					throw new BadRequestError(`Message content exceeds X's limit of ${MAX_MESSAGE_LENGTH} characters`, "MESSAGE_TOO_LONG", [
 						{ field: "content", message: `must be at most ${MAX_MESSAGE_LENGTH} characters` },
@@ -169,7 +175,6 @@ const InboxService: ServiceSchema = {
 					type: ctx.params.type,
 					imageUrl: ctx.params.attachments?.[0]?.url ?? null,
 					sentByUserId: ctx.meta.userId ?? null,
-					origin: "agent",
 					idempotencyKey: ctx.meta.idempotencyKey,
 				});
 				return presentMessage(message);
@@ -209,6 +214,33 @@ const InboxService: ServiceSchema = {
 			}),
 			async handler(ctx: TenantContext<SendToContactParams>) {
 				return sendToContact(ctx, ctx.params);
+			},
+		},
+
+		/**
+		 * Internal, for automated senders of many DMs (campaigns): sends each item's content to
+		 * its contact under X's rules, in batches (see inbox/pipeline.ts) → { results: [outcome
+		 * per item, in order: sent | failed | unknown | skipped | held | in_progress] }.
+		 */
+		sendBatch: {
+			visibility: "public",
+			params: Type.Object({
+				merchantId: Type.String({ minLength: 1 }),
+				origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
+				items: Type.Array(
+					Type.Object({
+						key: Type.String({ minLength: 1, maxLength: 300 }),
+						contactId: Type.String({ minLength: 1 }),
+						content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
+						imageUrl: Type.Optional(Type.String({ maxLength: 2000 })),
+						idempotencyKey: Type.Optional(Type.String({ maxLength: 300 })),
+					}),
+					{ minItems: 1, maxItems: MAX_SEND_BATCH }
+				),
+			}),
+			async handler(ctx: TenantContext<Omit<SendRequest, "kind">>) {
+				const kind = ctx.params.origin.split(":")[0] as SendRequest["kind"];
+				return { results: await sendBatch(ctx, { ...ctx.params, kind }) };
 			},
 		},
 
@@ -272,5 +304,8 @@ const InboxService: ServiceSchema = {
 		},
 	},
 };
+
+// A batch waits for the x service's batch, which can take minutes when X is slow.
+(InboxService.actions!.sendBatch as Record<string, unknown>).timeout = 15 * 60_000;
 
 export default InboxService;

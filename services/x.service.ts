@@ -12,14 +12,15 @@ import { BadRequestError, ConflictError, NotFoundError, RateLimitedError, Unauth
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { createXClientFactory, type XClientFactory } from "../lib/x/client.ts";
 import { classifyXError, XDeliveryUnknownError, XNotConfiguredError, XRejectedError, type XFailure } from "../lib/x/errors.ts";
-import { fetchMedia } from "../lib/x/media.ts";
+import { MAX_MESSAGE_LENGTH, MAX_SEND_BATCH } from "../lib/x/message.ts";
 import type { XSandbox } from "../sandbox/x-sandbox.ts";
 import { SendLedger, type SendRef } from "./x/send-ledger.ts";
-import { retryAtOf, rulesFor, violationMessage, type Violation } from "./x/send-limits.ts";
+import { retryAtOf, rulesFor } from "./x/send-limits.ts";
+import { sendBatch, type DmResult, type OutgoingDm } from "./x/send-batch.ts";
 
 // The only service that talks to X. Internal actions (no REST route): accounts call
-// verifyCredentials, the inbox, the bot, campaigns and flows call sendDirectMessage, and every
-// send goes through the shared send limits first. X's refusals come back as our errors, never
+// verifyCredentials, the inbox's send pipeline calls sendDirectMessages (one account's batch),
+// and every send goes through the shared send limits first. X's refusals come back as our errors, never
 // as a 500: 400 INVALID_OAUTH_CREDENTIALS, 429 RATE_LIMITED (ours or X's, with retryAfter),
 // 422 X_REJECTED (with X's reason), 503 UPSTREAM_UNAVAILABLE (nothing was sent, retryable) or
 // 503 X_DELIVERY_UNKNOWN (the DM may have gone out; never retried blindly).
@@ -35,9 +36,24 @@ const SendParams = Strict({
 	merchantId: Type.Optional(MerchantId),
 	accountId: Id(),
 	recipientTwitterUserId: Type.String({ pattern: "^[0-9]{1,19}$" }),
-	text: Type.String({ minLength: 1, maxLength: 10_000 }),
+	text: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
 	mediaUrl: Type.Optional(Type.String({ format: "uri", maxLength: 2048 })),
 	kind: StringEnum(SEND_KINDS),
+});
+
+const BatchParams = Strict({
+	merchantId: Type.Optional(MerchantId),
+	accountId: Id(),
+	kind: StringEnum(SEND_KINDS),
+	messages: Type.Array(
+		Strict({
+			ref: Type.String({ minLength: 1, maxLength: 200 }),
+			recipientTwitterUserId: Type.String({ pattern: "^[0-9]{1,19}$" }),
+			text: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
+			mediaUrl: Type.Optional(Type.String({ format: "uri", maxLength: 2048 })),
+		}),
+		{ minItems: 1, maxItems: MAX_SEND_BATCH }
+	),
 });
 
 const QuotaParams = Strict({ merchantId: Type.Optional(MerchantId), accountId: Id() });
@@ -60,13 +76,20 @@ function merchantFor(ctx: XContext<{ merchantId?: string }>): string {
 	return merchantId;
 }
 
-function limitError(violations: Violation[], now: Date): RateLimitedError {
-	const retryAt = retryAtOf(violations);
-	return new RateLimitedError(violationMessage(violations), (retryAt.getTime() - now.getTime()) / 1000, {
-		source: "mkt-x",
-		limits: violations.map(v => v.rule.name),
-		retryAt: retryAt.toISOString(),
-	});
+/** One DM's outcome as the single-DM action answers it: its result, or our error for what went wrong. */
+function asSingleAnswer(r: DmResult) {
+	switch (r.outcome) {
+		case "sent":
+			return { twitterMessageId: r.twitterMessageId, dmConversationId: r.dmConversationId, sentAt: r.sentAt };
+		case "rate_limited":
+			return Promise.reject(new RateLimitedError(r.message, r.retryAfter, { source: r.source, limits: r.limits, retryAt: r.retryAt }));
+		case "rejected":
+			return Promise.reject(r.error ?? new XRejectedError(r.reason, r.xStatus ?? 400, r.xCode));
+		case "unknown":
+			return Promise.reject(new XDeliveryUnknownError(r.reason));
+		default:
+			return Promise.reject(new UpstreamUnavailableError(`X could not be reached: ${r.reason}`));
+	}
 }
 
 function xRateLimitError(failure: Extract<XFailure, { kind: "rate_limited" }>): RateLimitedError {
@@ -142,6 +165,23 @@ const XService: ServiceSchema = {
 			return { accessToken: decryptSecret(account.oauthTokenEnc!, key), accessSecret: decryptSecret(account.oauthTokenSecretEnc!, key) };
 		},
 
+		/** Sends DMs of one account of the merchant; one result per DM (the account's own problems throw). */
+		async sendMany(merchantId: string, accountId: string, kind: SendRef["kind"], messages: OutgoingDm[]): Promise<DmResult[]> {
+			const account = await this.activeAccount(merchantId, accountId);
+			const { maxBytes, fetchTimeoutMs, allowPrivateHosts } = config().media;
+			return sendBatch(
+				{
+					client: this.client(this.tokensOf(account)),
+					ledger: this.ledger as SendLedger,
+					rules: rulesFor(kind, config().sendLimits),
+					now: () => this.now(),
+					media: { maxBytes, fetchTimeoutMs, allowPrivateHosts },
+				},
+				{ merchantId, accountId, kind },
+				messages
+			);
+		},
+
 		async quota(ref: SendRef) {
 			const rules = rulesFor(ref.kind, config().sendLimits);
 			const usage = await (this.ledger as SendLedger).usage(ref, rules);
@@ -182,44 +222,24 @@ const XService: ServiceSchema = {
 			params: SendParams,
 			async handler(ctx: XContext<Static<typeof SendParams>>) {
 				const { accountId, recipientTwitterUserId, text, mediaUrl, kind } = ctx.params;
-				const merchantId = merchantFor(ctx);
-				const account = await this.activeAccount(merchantId, accountId);
-				const client = this.client(this.tokensOf(account));
-				const ledger = this.ledger as SendLedger;
-				const ref: SendRef = { merchantId, accountId, kind };
-				const rules = rulesFor(kind, config().sendLimits);
+				const [result] = await this.sendMany(merchantFor(ctx), accountId, kind, [{ ref: "dm", recipientTwitterUserId, text, ...(mediaUrl ? { mediaUrl } : {}) }]);
+				return asSingleAnswer(result);
+			},
+		},
 
-				// Refuse before fetching an image when the limits are already reached.
-				const early = await ledger.check(ref, rules);
-				if (early.length) throw limitError(early, this.now());
-				const { maxBytes, fetchTimeoutMs, allowPrivateHosts } = config().media;
-				const media = mediaUrl ? await fetchMedia(mediaUrl, { maxBytes, timeoutMs: fetchTimeoutMs, allowPrivateHosts }) : null;
-
-				const claim = await ledger.claim(ref, rules);
-				if (!claim.allowed) throw limitError(claim.violations, this.now());
-
-				let stage: "media" | "send" = "media";
-				try {
-					let mediaId: string | undefined;
-					if (media) {
-						mediaId = await client.v2.uploadMedia(media.bytes, { media_type: media.mediaType, media_category: media.mediaType === "image/gif" ? "dm_gif" : "dm_image" });
-					}
-					stage = "send";
-					const res = await client.v2.sendDmToParticipant(recipientTwitterUserId, mediaId ? { text, attachments: [{ media_id: mediaId }] } : { text });
-					// X answers {data: {...}}; the library's type shows the inner object.
-					const data = ((res as unknown as { data?: typeof res }).data ?? res) as typeof res;
-					await ledger.markSent(claim.id, data.dm_event_id);
-					return { twitterMessageId: data.dm_event_id, dmConversationId: data.dm_conversation_id, sentAt: this.now().toISOString() };
-				} catch (err) {
-					const failure = classifyXError(err, this.now().getTime());
-					const mayHaveGone = stage === "send" && failure.kind === "uncertain";
-					// A send X did not take stops counting; one that may have gone keeps its slot.
-					if (!mayHaveGone) await ledger.release(claim.id, failure.reason).catch(e => this.logger.warn("could not release a send slot", e));
-					if (failure.kind === "rate_limited") throw xRateLimitError(failure);
-					if (failure.kind === "rejected") throw new XRejectedError(failure.reason, failure.status, failure.xCode);
-					if (mayHaveGone) throw new XDeliveryUnknownError(failure.reason);
-					throw new UpstreamUnavailableError(`X could not be reached: ${failure.reason}`);
-				}
+		/**
+		 * The batch form, for senders of many DMs of one account (the inbox's pipeline): slots are
+		 * claimed for the whole batch, and every DM answers its own outcome (see services/x/send-batch.ts):
+		 * { results: [{ ref, outcome: sent|rate_limited|unavailable|rejected|unknown, ... }] }.
+		 */
+		sendDirectMessages: {
+			visibility: "public",
+			params: BatchParams,
+			async handler(ctx: XContext<Static<typeof BatchParams>>) {
+				const { accountId, kind, messages } = ctx.params;
+				const results = await this.sendMany(merchantFor(ctx), accountId, kind, messages);
+				// An Error does not cross the wire: its words do.
+				return { results: results.map((r: DmResult) => (r.outcome === "rejected" ? { ...r, error: undefined } : r)) };
 			},
 		},
 
@@ -265,5 +285,7 @@ const XService: ServiceSchema = {
 // Fetching an image, uploading it and sending can take longer than the broker's default request
 // timeout. Moleculer honours an action's own timeout (middlewares/timeout.js); its types omit it.
 (XService.actions!.sendDirectMessage as Record<string, unknown>).timeout = 60_000;
+// A batch runs SEND_PARALLELISM DMs at a time, each bounded by X_API_TIMEOUT_MS.
+(XService.actions!.sendDirectMessages as Record<string, unknown>).timeout = 10 * 60_000;
 
 export default XService;

@@ -5,6 +5,8 @@ import path from "node:path";
 import mongoose from "mongoose";
 import type { ServiceBroker } from "moleculer";
 import { progress } from "../measure.ts";
+import { countCommands, withCommandMonitoring, type CommandCount } from "../commands.ts";
+import { AGENDA_COLLECTION } from "../../mixins/agenda.mixin.ts";
 import { startBroker } from "../env.ts";
 import { config, resetConfig } from "../../lib/config.ts";
 import { encryptSecret } from "../../lib/crypto.ts";
@@ -37,6 +39,8 @@ import { snapshotAudience } from "../../services/campaigns/audience.ts";
 //     ratio = ours / bare (messages per second).
 //     `inboxOnly` is inbox.sendToContact called in a loop for the same recipients: the part of
 //     our time that every automated sender pays (x service, send ledger, conversation).
+//     Database commands are counted from the driver's command monitoring over the whole send
+//     (Agenda's polling included, shown apart): `commandsPerDm`, with a breakdown by command.
 // FerretDB 1.x scans a collection for any filter but `_id`: the send phase runs after the plan
 // phase's rows are dropped, so the inbox's per-send lookups do not scan 100,000 contacts, and
 // each send phase starts from an empty send ledger, because every send counts the ledger's rows
@@ -48,6 +52,16 @@ const SENDS = 2_000;
 const MAX_SENDS = 300;
 const SEED_PAGE = 5_000;
 const BIG = String(1_000_000_000);
+/** Agenda's own collection: its polling is counted apart from the send's commands. */
+const AGENDA = AGENDA_COLLECTION;
+
+function perDm(count: CommandCount, dms: number) {
+	const agenda = Object.entries(count.byTarget)
+		.filter(([target]) => target.endsWith(` ${AGENDA}`))
+		.reduce((sum, [, n]) => sum + n, 0);
+	const round = (n: number) => Math.round((n / Math.max(1, dms)) * 100) / 100;
+	return { commands: count.total, commandsPerDm: round(count.total), commandsPerDmWithoutAgenda: round(count.total - agenda), byCommand: count.byTarget };
+}
 
 function memorySampler() {
 	const peak = { rss: 0, heapUsed: 0 };
@@ -145,6 +159,7 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 		SEND_LIMIT_USER_PER_15MIN: BIG,
 		SEND_LIMIT_USER_PER_DAY: BIG,
 		SEND_LIMIT_APP_PER_DAY: BIG,
+		MONGO_URL: withCommandMonitoring(process.env.MONGO_URL!),
 	});
 	resetConfig();
 	const broker: ServiceBroker = await startBroker(["campaigns", "inbox", "x", "templates", "segments", "contacts"]);
@@ -191,18 +206,26 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 		);
 		const before = sandbox.received().length;
 		progress(`campaign-send: sending through the campaign's jobs`);
+		const counter = countCommands();
 		const t0 = performance.now();
 		await call("campaigns.start", { id: send.id }, merchantId);
+		let polls = 0;
 		for (;;) {
+			polls++;
 			const c = await CampaignModel.findById(send.id, { status: 1 }).lean();
 			if (c?.status === "completed") break;
 			await new Promise(r => setTimeout(r, 100));
 		}
 		const oursSeconds = (performance.now() - t0) / 1000;
+		const oursCommands = counter.stop();
 		const oursSent = await CampaignDeliveryModel.countDocuments({ campaignId: send.id, status: "sent" });
 		if (sandbox.received().length - before !== oursSent) throw new Error("the sandbox and the campaign disagree on what was sent");
 
-		progress(`campaign-send: ours ${oursSent} DMs in ${oursSeconds.toFixed(1)}s`);
+		// The bench's own polling of the campaign's status is not the campaign's work.
+		oursCommands.total -= polls;
+		oursCommands.byTarget["find campaigns"] -= polls;
+		const commands = perDm(oursCommands, oursSent);
+		progress(`campaign-send: ours ${oursSent} DMs in ${oursSeconds.toFixed(1)}s, ${commands.commandsPerDm} database commands per DM (${commands.commandsPerDmWithoutAgenda} without Agenda's polling)`);
 
 		// The inbox's own send path alone (what every automated sender goes through: the x service,
 		// its send ledger, the conversation), from the same empty ledger and inbox: the rest of
@@ -210,13 +233,20 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 		const template = (await TemplateModel.findById(parts.templateId).lean())!;
 		const people = await ContactModel.find({ merchantId, optedOut: { $ne: true }, lastInboundAt: { $ne: null } }, { twitterUserId: 1, username: 1, displayName: 1, attributes: 1 }).lean();
 		await resetSendState();
+		const inboxCounter = countCommands();
 		const i0 = performance.now();
 		for (const p of people) {
 			const { text } = renderTemplate(template, { contact: p, variables: { discount_code: "TET2026" } });
 			await call("inbox.sendToContact", { merchantId, contactId: p._id, content: text, origin: `campaign:inbox-only` }, merchantId);
 		}
 		const inboxSeconds = (performance.now() - i0) / 1000;
-		const inboxOnly = { sent: people.length, seconds: Math.round(inboxSeconds * 100) / 100, messagesPerSecond: Math.round((people.length / inboxSeconds) * 100) / 100 };
+		const inboxCommands = perDm(inboxCounter.stop(), people.length);
+		const inboxOnly = {
+			sent: people.length,
+			seconds: Math.round(inboxSeconds * 100) / 100,
+			messagesPerSecond: Math.round((people.length / inboxSeconds) * 100) / 100,
+			commandsPerDm: inboxCommands.commandsPerDm,
+		};
 		progress(`campaign-send: inbox.sendToContact alone ${inboxOnly.messagesPerSecond} DMs/s; now the bare loop`);
 		const client = createXClientFactory({ consumerKey, consumerSecret, apiBaseUrl: sandbox.url, caPem: sandbox.ca, timeoutMs: 10_000 })({
 			accessToken: user.token,
@@ -231,13 +261,16 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 
 		const candidate = { sent: oursSent, seconds: Math.round(oursSeconds * 100) / 100, messagesPerSecond: Math.round((oursSent / oursSeconds) * 100) / 100 };
 		const baseline = { sent: people.length, seconds: Math.round(bareSeconds * 100) / 100, messagesPerSecond: Math.round((people.length / bareSeconds) * 100) / 100 };
-		progress(`campaign-send: bare ${baseline.messagesPerSecond} DMs/s, ours ${candidate.messagesPerSecond} DMs/s`);
+		progress(`campaign-send: bare ${baseline.messagesPerSecond} DMs/s, ours ${candidate.messagesPerSecond} DMs/s, ${commands.commandsPerDm} commands per DM`);
 		return {
 			scenario: "campaign-send",
 			scale,
 			ratio: Math.round((candidate.messagesPerSecond / baseline.messagesPerSecond) * 1000) / 1000,
 			candidate,
 			baseline,
+			commandsPerDm: commands.commandsPerDm,
+			commandsPerDmWithoutAgenda: commands.commandsPerDmWithoutAgenda,
+			commands: { total: commands.commands, byCommand: commands.byCommand },
 			inboxOnly,
 			plan: { recipients, eligible: plan.result.eligible, skipped: plan.result.skipped.total, seconds: plan.seconds, peakRssMB: plan.peakRssMB, peakHeapMB: plan.peakHeapMB, heapBeforeMB: plan.heapBeforeMB },
 			snapshot: {

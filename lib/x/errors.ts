@@ -12,7 +12,9 @@ export type XFailure =
 	| { kind: "rejected"; status: number; reason: string; xCode?: string | number }
 	/** X could not be reached (connection refused, DNS, TLS): the request never left. */
 	| { kind: "unreachable"; reason: string }
-	/** The request may have reached X (timeout, connection cut, 5xx): its effect is unknown. */
+	/** X answered 5xx (an outage): it did not take the request; worth trying again later. */
+	| { kind: "unavailable"; status: number; reason: string }
+	/** The request may have reached X (timeout, connection cut mid-answer): its effect is unknown. */
 	| { kind: "uncertain"; status?: number; reason: string };
 
 /** Network errors that happen before a byte of the request is written. */
@@ -75,6 +77,7 @@ export function classifyXError(err: unknown, nowMs: number): XFailure {
 			return { kind: "rate_limited", status: 429, retryAfterSeconds: Math.max(1, Math.ceil((resetAt.getTime() - nowMs) / 1000)), resetAt, window, reason };
 		}
 		if (status >= 400 && status < 500) return { kind: "rejected", status, reason, xCode };
+		if (status >= 500) return { kind: "unavailable", status, reason };
 		return { kind: "uncertain", status, reason };
 	}
 	if (err instanceof ApiRequestError) {

@@ -45,31 +45,94 @@ for (const [net, prefix] of [
 	privateRanges.addSubnet(net, prefix, "ipv4");
 }
 for (const [net, prefix] of [
-	["::", 128],
-	["::1", 128],
+	["::", 96], // unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d
+	["100::", 64], // discard
+	["2001::", 32], // Teredo: tunnels to an IPv4 address of its choice
+	["2001:db8::", 32],
 	["fc00::", 7],
 	["fe80::", 10],
+	["fec0::", 10], // deprecated site-local
 	["ff00::", 8],
-	["64:ff9b::", 96],
-	["2001:db8::", 32],
+	["64:ff9b::", 96], // NAT64 to any IPv4, public or not
+	["64:ff9b:1::", 48],
 ] as const) {
 	privateRanges.addSubnet(net, prefix, "ipv6");
 }
 
-/** True for loopback, private, link-local, shared, multicast and reserved addresses (v4 and v6). */
+/** The eight 16-bit groups of a valid IPv6 address (any textual form, a trailing a.b.c.d included). */
+function ipv6Groups(address: string): number[] {
+	let text = address.toLowerCase().replace(/%.*$/, "");
+	const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+	if (dotted) {
+		const [a, b, c, d] = dotted[2].split(".").map(Number);
+		text = `${dotted[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+	}
+	const [head, tail] = text.split("::");
+	const left = head ? head.split(":") : [];
+	const right = tail ? tail.split(":") : [];
+	const zeros = tail === undefined ? [] : Array(8 - left.length - right.length).fill("0");
+	return [...left, ...zeros, ...right].map(g => parseInt(g, 16));
+}
+
+/** The IPv4 address an IPv6 one stands for (mapped, translated, 6to4), if any. */
+function embeddedIpv4(groups: number[]): string | null {
+	const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+	const zero = (from: number, to: number) => groups.slice(from, to).every(g => g === 0);
+	if (zero(0, 5) && groups[5] === 0xffff) return v4(groups[6], groups[7]); // ::ffff:a.b.c.d
+	if (zero(0, 4) && groups[4] === 0xffff && groups[5] === 0) return v4(groups[6], groups[7]); // ::ffff:0:a.b.c.d
+	if (groups[0] === 0x2002) return v4(groups[1], groups[2]); // 6to4
+	return null;
+}
+
+/**
+ * True for loopback, private, link-local, shared, multicast and reserved addresses (v4 and v6),
+ * in any of their spellings: an IPv6 form that carries an IPv4 address is judged by that address.
+ */
 export function isPrivateAddress(address: string): boolean {
-	const family = isIP(address);
-	if (family === 4) return privateRanges.check(address, "ipv4");
+	const family = isIP(address.replace(/^\[|\]$/g, ""));
+	const bare = address.replace(/^\[|\]$/g, "");
+	if (family === 4) return privateRanges.check(bare, "ipv4");
 	if (family === 6) {
-		const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-		if (mapped) return privateRanges.check(mapped[1], "ipv4");
-		return privateRanges.check(address, "ipv6");
+		const groups = ipv6Groups(bare);
+		const v4 = embeddedIpv4(groups);
+		if (v4) return privateRanges.check(v4, "ipv4");
+		return privateRanges.check(groups.map(g => g.toString(16)).join(":"), "ipv6");
 	}
 	return true; // not an address at all: refuse
 }
 
-function refused(message: string): ValidationFailedError {
-	return new ValidationFailedError([{ field: "mediaUrl", message }], `Media URL refused: ${message}`);
+function refused(message: string, field = "mediaUrl"): ValidationFailedError {
+	return new ValidationFailedError([{ field, message }], `Media URL refused: ${message}`);
+}
+
+/** The checks that need no fetch: http(s), no credentials, not an address literal we refuse. */
+function checkUrlShape(rawUrl: string | URL, allowPrivateHosts: boolean, field?: string): URL {
+	let url: URL;
+	try {
+		url = new URL(rawUrl);
+	} catch {
+		throw refused("not a URL", field);
+	}
+	if (url.protocol !== "http:" && url.protocol !== "https:") throw refused("only http and https URLs are fetched", field);
+	if (url.username || url.password) throw refused("credentials in the URL are not allowed", field);
+	// The URL parser already turned decimal, octal and hex IPv4 forms into a.b.c.d.
+	const literal = url.hostname.replace(/^\[|\]$/g, "");
+	if (isIP(literal) && isPrivateAddress(literal) && !allowPrivateHosts) throw refused("private and loopback addresses are not fetched", field);
+	return url;
+}
+
+/**
+ * For a sender, before it stores anything: refuses (422 naming `field`) a URL the fetch would
+ * refuse for its shape or its address, the host's DNS answers included. The fetch checks the
+ * address it connects to again (a DNS answer may change in between).
+ */
+export async function checkMediaUrl(rawUrl: string, { allowPrivateHosts = false, field = "mediaUrl" }: { allowPrivateHosts?: boolean; field?: string } = {}): Promise<void> {
+	const url = checkUrlShape(rawUrl, allowPrivateHosts, field);
+	const host = url.hostname.replace(/^\[|\]$/g, "");
+	if (allowPrivateHosts || isIP(host)) return;
+	const addresses = await new Promise<LookupAddress[]>(resolve => dnsLookup(host, { all: true }, (err, found) => resolve(err ? [] : found)));
+	// A name that does not resolve is left to the fetch (it fails there, with its reason).
+	if (addresses.some(a => isPrivateAddress(a.address))) throw refused(`${host} resolves to a private address`, field);
 }
 
 class PrivateAddressError extends Error {}
@@ -121,18 +184,10 @@ async function readCapped(res: IncomingMessage, maxBytes: number): Promise<Buffe
 
 export async function fetchMedia(rawUrl: string, opts: MediaFetchOptions): Promise<FetchedMedia> {
 	const signal = AbortSignal.timeout(opts.timeoutMs);
-	let url: URL;
-	try {
-		url = new URL(rawUrl);
-	} catch {
-		throw refused("not a URL");
-	}
+	let url = checkUrlShape(rawUrl, opts.allowPrivateHosts);
 	for (let hop = 0; ; hop++) {
-		if (url.protocol !== "http:" && url.protocol !== "https:") throw refused("only http and https URLs are fetched");
-		if (url.username || url.password) throw refused("credentials in the URL are not allowed");
-		const literal = url.hostname.replace(/^\[|\]$/g, "");
-		// An address literal never goes through lookup: check it here.
-		if (isIP(literal) && isPrivateAddress(literal) && !opts.allowPrivateHosts) throw refused("private and loopback addresses are not fetched");
+		// An address literal never goes through lookup: checked here, on every hop.
+		if (hop > 0) url = checkUrlShape(url, opts.allowPrivateHosts);
 
 		let res: IncomingMessage;
 		try {

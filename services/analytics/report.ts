@@ -128,6 +128,8 @@ export async function conversations(scope: Scope, period: Period) {
 export interface CampaignInfo {
 	name?: string;
 	status?: string;
+	accountId?: string | null;
+	accountIds?: string[];
 	metrics?: Record<string, number>;
 }
 
@@ -176,8 +178,13 @@ export async function campaigns(scope: Scope, period: Period, info: (ids: string
 				campaignId: id,
 				name: known?.[id]?.name ?? null,
 				status: known?.[id]?.status ?? null,
+				accountId: known?.[id]?.accountId ?? null,
+				accountIds: known?.[id]?.accountIds ?? [],
 				completedInPeriod: (completed.get(id)?.n ?? 0) > 0,
 				...rates(delivered.get(id)?.n ?? 0, failed.get(id)?.n ?? 0, opened.get(id)?.n ?? 0),
+				// Clicks and replies are the campaign's own (lifetime): analytics keeps no facts of them.
+				clicked: known?.[id]?.metrics?.clicked ?? null,
+				replied: known?.[id]?.metrics?.replied ?? null,
 				lifetime: known?.[id]?.metrics ?? null,
 			}))
 			.sort((a, b) => b.totalSent - a.totalSent || a.campaignId.localeCompare(b.campaignId)),

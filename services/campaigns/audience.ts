@@ -2,6 +2,7 @@ import { AccountModel } from "../../models/account.model.ts";
 import { onlyDuplicates } from "../../lib/ids.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { CampaignDeliveryModel, deliveryId } from "../../models/campaign-delivery.model.ts";
+import { CampaignModel } from "../../models/campaign.model.ts";
 import { segmentQuery, type SegmentMatch } from "../segments/compile.ts";
 import { automatedSendSkipReason, type SkipReason } from "../inbox/eligibility.ts";
 
@@ -101,12 +102,16 @@ export async function snapshotAudience(
 ): Promise<{ total: number; eligible: number; skipped: number }> {
 	const active = await activeAccountIds(campaign.merchantId);
 	const counts = { total: 0, eligible: 0, skipped: 0 };
+	const byAccount = new Map<string, number>();
 	const createdAt = new Date();
 	await forEachPage(audienceQuery(campaign.merchantId, campaign.segments, now), async page => {
 		const rows = page.map(contact => {
 			const reason = skipReasonOf(contact, active);
 			if (reason) counts.skipped++;
-			else counts.eligible++;
+			else {
+				counts.eligible++;
+				byAccount.set(contact.accountId, (byAccount.get(contact.accountId) ?? 0) + 1);
+			}
 			return {
 				_id: deliveryId(campaign._id, contact._id),
 				merchantId: campaign.merchantId,
@@ -136,5 +141,8 @@ export async function snapshotAudience(
 		}
 		await onProgress({ ...counts });
 	});
+	// Counted from the whole audience on every pass, so a snapshot finished after a crash sets the same.
+	const accounts = [...byAccount].sort(([a, n], [b, m]) => m - n || a.localeCompare(b));
+	await CampaignModel.updateOne({ _id: campaign._id }, { $set: { accountIds: accounts.map(([id]) => id).sort(), accountId: accounts[0]?.[0] ?? null } });
 	return counts;
 }

@@ -29,20 +29,24 @@ export async function recordReads(event: { contactId: string; messages: { messag
 
 /**
  * `message.received`: a reply within the window after a campaign message is that campaign's.
- * When several campaigns reached the contact within the window, the latest one gets it.
+ * When several campaigns reached the contact within the window, the latest one gets it. The
+ * campaign's reply is the contact's first message after it: the answer names the campaign when
+ * this message is that reply (also when it is replayed), null otherwise.
  */
-export async function recordReply(event: { merchantId: string; contactId: string; messageId: string; at: string | Date }, windowMs: number): Promise<string | null> {
+export async function recordReply(event: { merchantId: string; contactId: string; messageId: string; at: string | Date }, windowMs: number): Promise<{ campaignId: string } | null> {
 	const at = new Date(event.at);
 	const delivery = await CampaignDeliveryModel.findOne(
 		{ contactId: event.contactId, merchantId: event.merchantId, status: "sent", sentAt: { $lte: at, $gte: new Date(at.getTime() - windowMs) } },
-		{ _id: 1 }
+		{ _id: 1, campaignId: 1 }
 	)
 		.sort({ sentAt: -1 })
 		.lean();
 	if (!delivery) return null;
-	await CampaignDeliveryModel.updateOne({ _id: delivery._id, repliedAt: null }, { $set: { repliedAt: at, replyMessageId: event.messageId } });
+	const res = await CampaignDeliveryModel.updateOne({ _id: delivery._id, repliedAt: null }, { $set: { repliedAt: at, replyMessageId: event.messageId } });
 	await CampaignDeliveryModel.updateOne({ _id: delivery._id, openedAt: null }, { $set: { openedAt: at } });
-	return delivery._id;
+	if (res.modifiedCount) return { campaignId: delivery.campaignId };
+	const stored = await CampaignDeliveryModel.findById(delivery._id, { replyMessageId: 1 }).lean();
+	return stored?.replyMessageId === event.messageId ? { campaignId: delivery.campaignId } : null;
 }
 
 /** GET /r/<token>: the link's URL, with the delivery's first click recorded; null for an unknown token. */

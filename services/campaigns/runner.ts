@@ -1,24 +1,29 @@
 import type { Context, Logger } from "moleculer";
 import { config } from "../../lib/config.ts";
-import { isDuplicateKey } from "../../lib/ids.ts";
 import { CampaignModel, type Campaign } from "../../models/campaign.model.ts";
 import { CampaignDeliveryModel, type CampaignDelivery } from "../../models/campaign-delivery.model.ts";
 import { CampaignSendClaimModel } from "../../models/campaign-send-claim.model.ts";
 import { CampaignLinkModel } from "../../models/campaign-link.model.ts";
 import { ContactModel } from "../../models/contact.model.ts";
-import { MAX_RENDERED_LENGTH, renderTemplate, type RenderableTemplate } from "../templates/render.ts";
+import type { RenderableTemplate } from "../templates/render.ts";
+import { composeMessage } from "../inbox/compose.ts";
+import type { SendOutcome } from "../inbox/pipeline.ts";
 import { rewriteLinks, trackingToken } from "./links.ts";
 import { clock } from "./clock.ts";
 import { onlyDuplicates } from "./audience.ts";
 
-// Sending a running campaign, a small batch at a time, on whichever worker nodes run the job.
+// Sending a running campaign, a batch at a time, on whichever worker nodes run the job.
 //
-// At most once: before the call to X, a send is claimed by inserting its claim row (unique
-// _id "<campaignId>:<contactId>"): of any number of workers exactly one gets it. The delivery
-// then goes pending → sending → sent | failed | skipped. A claim whose worker died never gets an
-// outcome; after CAMPAIGN_UNKNOWN_AFTER_SECONDS its delivery becomes `unknown` (the DM may have
-// gone out: it is counted and shown, never sent again). A 429 sent nothing: the claim is
-// removed and the account's sending waits until the limit frees up (or schedule.endAt).
+// At most once: before the call to X, a batch's sends are claimed by inserting their claim rows
+// (unique _id "<campaignId>:<contactId>", one insertMany): of any number of workers exactly one
+// gets each. The batch goes through the inbox's send pipeline in one call (inbox.sendBatch),
+// and the deliveries' outcomes are written in one bulkWrite: pending → sending → sent | failed |
+// skipped | unknown. A claim whose worker died never gets an outcome; after
+// CAMPAIGN_UNKNOWN_AFTER_SECONDS its delivery becomes `unknown` (the DM may have gone out: it is
+// counted and shown, never sent again). What was not sent (a 429, X out or unreachable) goes
+// back to pending with its claim removed, and the account waits: until the limit frees up, or,
+// while X is out, with a backoff that doubles at each failure in a row; at schedule.endAt what
+// is left expires. Recipients are never failed because X is out.
 
 export interface RunnerEnv {
 	ctx: Context;
@@ -38,7 +43,8 @@ export interface RunResult {
 	tally: Tally;
 }
 
-type Hold = { accountId: string; until: Date };
+/** `outages`: X failed this many times in a row for the account (its backoff grows with it). */
+type Hold = { accountId: string; until: Date; outages?: number };
 type LeanCampaign = Campaign & { _id: string };
 type LeanDelivery = CampaignDelivery & { _id: string };
 
@@ -49,6 +55,8 @@ const ALL_ACCOUNTS = "*";
 const PAGE = 500;
 /** When every candidate was claimed by another worker, look again this much later. */
 const BUSY_RETRY_MS = 2000;
+/** The longest wait between two tries while X is out. */
+const OUTAGE_MAX_BACKOFF_MS = 15 * 60_000;
 
 const emptyTally = (): Tally => ({ sent: 0, failed: 0, skipped: 0, unknown: 0, held: 0, busy: 0, gone: 0 });
 const unknownAfterMs = () => config().campaigns.unknownAfterSeconds * 1000;
@@ -62,11 +70,24 @@ export function activeHolds(holds: Hold[] | null | undefined, now: Date): Map<st
 	return active;
 }
 
-const capAtEnd = (at: Date, c: LeanCampaign) => (c.schedule?.endAt && new Date(c.schedule.endAt) < at ? new Date(c.schedule.endAt) : at);
-
-async function finish(id: string, status: "sent" | "failed" | "skipped" | "unknown", fields: Record<string, unknown>, now: Date): Promise<void> {
-	await CampaignDeliveryModel.updateOne({ _id: id }, { $set: { status, finishedAt: now, ...fields } });
+/**
+ * The campaign's holds after a batch: the active ones and the new ones (the latest per account),
+ * and an outage's count kept after it ends (the next outage backs off longer) until the account
+ * sends again.
+ */
+export function mergeHolds(previous: Hold[] | null | undefined, added: Hold[], sentAccounts: Set<string>, now: Date): Hold[] {
+	const byAccount = new Map<string, Hold>();
+	for (const h of [...(previous ?? []), ...added]) {
+		const until = new Date(h.until);
+		const keep = until > now || (h.outages && !sentAccounts.has(h.accountId));
+		if (!keep) continue;
+		const before = byAccount.get(h.accountId);
+		if (!before || new Date(before.until) <= until) byAccount.set(h.accountId, { accountId: h.accountId, until, ...(h.outages ? { outages: h.outages } : {}) });
+	}
+	return [...byAccount.values()];
 }
+
+const capAtEnd = (at: Date, c: LeanCampaign) => (c.schedule?.endAt && new Date(c.schedule.endAt) < at ? new Date(c.schedule.endAt) : at);
 
 /** Deliveries claimed longer ago than the limit and still without an outcome become `unknown`. */
 export async function settleStale(campaignId: string, now: Date): Promise<number> {
@@ -102,108 +123,150 @@ export async function openCount(campaignId: string): Promise<number> {
 	return CampaignDeliveryModel.countDocuments({ campaignId, status: { $in: ["pending", "sending"] } });
 }
 
-/** Sends one delivery; see the header for the states it goes through. */
-async function sendOne(env: RunnerEnv, c: LeanCampaign, d: LeanDelivery): Promise<{ outcome: Outcome; hold?: Hold }> {
+type Sendable = { d: LeanDelivery; text: string; mediaUrl: string | null };
+
+/**
+ * Sends a batch of pending deliveries; see the header for the states they go through. Its cost
+ * does not grow per DM: one insert of the claims, one update to `sending`, one read of the
+ * contacts, one insert of tracked links, one call of the inbox's batch pipeline, one write of
+ * the outcomes (and, only when something was not sent, one delete of its claims).
+ */
+async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[]): Promise<{ tally: Tally; holds: Hold[]; sentAccounts: Set<string> }> {
+	const tally = emptyTally();
+	const holds: Hold[] = [];
+	const sentAccounts = new Set<string>();
 	const now = clock.now();
-	const id = d._id;
+	const claims = batch.map(d => ({ _id: d._id, merchantId: c.merchantId, campaignId: c._id, contactId: d.contactId, nodeID: env.nodeID, claimedAt: now }));
+	let taken = new Set<number>();
 	try {
-		await CampaignSendClaimModel.create({ _id: id, merchantId: c.merchantId, campaignId: c._id, contactId: d.contactId, nodeID: env.nodeID, claimedAt: now });
+		await CampaignSendClaimModel.collection.insertMany(claims as never[], { ordered: false });
 	} catch (err) {
-		if (!isDuplicateKey(err)) throw err;
+		if (!onlyDuplicates(err)) throw err;
+		const e = err as { writeErrors?: { index: number }[] | { index: number } };
+		taken = new Set((Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : []).map(w => w.index));
+	}
+	if (taken.size) {
 		// Claimed by another worker: in flight, or its worker died between the claim and the
 		// delivery's update (then, once old enough, its outcome is unknown).
-		const claim = await CampaignSendClaimModel.findById(id).lean();
-		if (claim && now.getTime() - new Date(claim.claimedAt).getTime() > unknownAfterMs()) {
-			await CampaignDeliveryModel.updateOne(
-				{ _id: id, status: { $in: ["pending", "sending"] } },
+		const ids = batch.filter((_, i) => taken.has(i)).map(d => d._id);
+		const stale = await CampaignSendClaimModel.find({ _id: { $in: ids }, claimedAt: { $lt: new Date(now.getTime() - unknownAfterMs()) } }, { _id: 1 }).lean();
+		if (stale.length) {
+			await CampaignDeliveryModel.updateMany(
+				{ _id: { $in: stale.map(s => s._id) }, status: { $in: ["pending", "sending"] } },
 				{ $set: { status: "unknown", reason: "outcome_lost: claimed without an outcome", finishedAt: now } }
 			);
-			return { outcome: "unknown" };
 		}
-		return { outcome: "busy" };
+		tally.unknown += stale.length;
+		tally.busy += ids.length - stale.length;
 	}
-	const marked = await CampaignDeliveryModel.updateOne({ _id: id, status: "pending" }, { $set: { status: "sending", claimedAt: now } });
-	if (marked.matchedCount === 0) {
-		// Cancelled, expired or erased meanwhile: nothing was sent, so the claim goes.
-		await CampaignSendClaimModel.deleteOne({ _id: id });
-		return { outcome: "gone" };
+	let mine = batch.filter((_, i) => !taken.has(i));
+	if (!mine.length) return { tally, holds, sentAccounts };
+
+	const marked = await CampaignDeliveryModel.updateMany({ _id: { $in: mine.map(d => d._id) }, status: "pending" }, { $set: { status: "sending", claimedAt: now } });
+	if ((marked.matchedCount ?? 0) < mine.length) {
+		// Cancelled, expired or erased meanwhile: nothing was sent to those, so their claims go.
+		const still = new Set((await CampaignDeliveryModel.find({ _id: { $in: mine.map(d => d._id) }, status: "sending", claimedAt: now }, { _id: 1 }).lean()).map(d => d._id));
+		const gone = mine.filter(d => !still.has(d._id));
+		await CampaignSendClaimModel.deleteMany({ _id: { $in: gone.map(d => d._id) } });
+		tally.gone += gone.length;
+		mine = mine.filter(d => still.has(d._id));
+		if (!mine.length) return { tally, holds, sentAccounts };
 	}
 
-	const contact = await ContactModel.findById(d.contactId, { merchantId: 1, username: 1, displayName: 1, attributes: 1 }).lean();
-	if (!contact || contact.merchantId !== c.merchantId) {
-		await finish(id, "skipped", { reason: "contact_missing" }, now);
-		return { outcome: "skipped" };
-	}
-	const rendered = renderTemplate(c.template as RenderableTemplate, { contact, variables: (c.variables as Record<string, unknown>) ?? {} });
-	if (rendered.missing.length) {
-		await finish(id, "failed", { reason: `missing_variables: ${rendered.missing.join(", ")}` }, now);
-		return { outcome: "failed" };
-	}
+	const finals: object[] = [];
+	const finish = (id: string, status: "sent" | "failed" | "skipped" | "unknown", fields: Record<string, unknown>, at: Date) => {
+		finals.push({ updateOne: { filter: { _id: id }, update: { $set: { status, finishedAt: at, ...fields } } } });
+		tally[status]++;
+	};
+	const contacts = await ContactModel.find({ _id: { $in: mine.map(d => d.contactId) }, merchantId: c.merchantId }, { username: 1, displayName: 1, attributes: 1 }).lean();
+	const contactById = new Map(contacts.map(p => [p._id as string, p]));
 	const key = config().encryptionKey;
-	const tracked = rewriteLinks(rendered.text, config().publicBaseUrl, (url, i) => trackingToken(key, id, i, url));
-	if (!tracked.text.trim()) {
-		await finish(id, "failed", { reason: "empty_message" }, now);
-		return { outcome: "failed" };
+	const base = config().publicBaseUrl;
+	const links: object[] = [];
+	const sendable: Sendable[] = [];
+	for (const d of mine) {
+		const contact = contactById.get(d.contactId);
+		if (!contact) {
+			finish(d._id, "skipped", { reason: "contact_missing" }, now);
+			continue;
+		}
+		let tracked: ReturnType<typeof rewriteLinks> | null = null;
+		const composed = composeMessage(c.template as RenderableTemplate, contact, (c.variables as Record<string, unknown>) ?? {}, text => {
+			tracked = rewriteLinks(text, base, (url, i) => trackingToken(key, d._id, i, url));
+			return tracked.text;
+		});
+		if (!composed.ok) {
+			finish(d._id, "failed", { reason: composed.reason }, now);
+			continue;
+		}
+		for (const l of (tracked as ReturnType<typeof rewriteLinks> | null)?.links ?? []) {
+			links.push({ _id: l.token, merchantId: c.merchantId, campaignId: c._id, contactId: d.contactId, deliveryId: d._id, url: l.url, createdAt: now });
+		}
+		sendable.push({ d, text: composed.text, mediaUrl: composed.mediaUrl });
 	}
-	if (tracked.text.length > MAX_RENDERED_LENGTH) {
-		await finish(id, "failed", { reason: `message_too_long: ${tracked.text.length} characters` }, now);
-		return { outcome: "failed" };
-	}
-	if (tracked.links.length) {
-		const rows = tracked.links.map(l => ({ _id: l.token, merchantId: c.merchantId, campaignId: c._id, contactId: d.contactId, deliveryId: id, url: l.url, createdAt: now }));
-		await CampaignLinkModel.collection.insertMany(rows as never[], { ordered: false }).catch((err: unknown) => {
+	if (links.length) {
+		await CampaignLinkModel.collection.insertMany(links as never[], { ordered: false }).catch((err: unknown) => {
 			if (!onlyDuplicates(err)) throw err;
 		});
 	}
 
-	try {
-		const res = (await env.ctx.call(
-			"inbox.sendToContact",
-			{
-				merchantId: c.merchantId,
-				contactId: d.contactId,
-				content: tracked.text,
-				origin: `campaign:${c._id}`,
-				...(rendered.mediaUrl ? { imageUrl: rendered.mediaUrl } : {}),
-				idempotencyKey: `campaign:${c._id}:${d.contactId}`,
-			},
-			{ timeout: 120_000, meta: { merchantId: c.merchantId } }
-		)) as { status: string; reason?: string; messageId?: string; conversationId?: string; twitterMessageId?: string | null; failureReason?: string | null };
+	const release: string[] = [];
+	if (sendable.length) {
+		let results: SendOutcome[];
+		try {
+			const res = (await env.ctx.call(
+				"inbox.sendBatch",
+				{
+					merchantId: c.merchantId,
+					origin: `campaign:${c._id}`,
+					items: sendable.map(s => ({ key: s.d._id, contactId: s.d.contactId, content: s.text, ...(s.mediaUrl ? { imageUrl: s.mediaUrl } : {}) })),
+				},
+				{ timeout: 15 * 60_000, meta: { merchantId: c.merchantId } }
+			)) as { results: SendOutcome[] };
+			results = res.results;
+		} catch (err) {
+			// A timeout or a lost node: the DMs may or may not have gone out.
+			const e = err as { message?: string };
+			env.logger.warn(`campaign ${c._id}: outcome of a batch of ${sendable.length} sends is unknown: ${e.message}`);
+			results = sendable.map(s => ({ key: s.d._id, status: "unknown", messageId: null, conversationId: null, reason: `outcome_unknown: ${e.message ?? "error"}` }));
+		}
 		const at = clock.now();
-		if (res.status === "sent") {
-			await finish(id, "sent", { messageId: res.messageId, conversationId: res.conversationId, twitterMessageId: res.twitterMessageId ?? null, sentAt: at, reason: null }, at);
-			return { outcome: "sent" };
+		for (const [i, r] of results.entries()) {
+			const d = sendable[i].d;
+			if (r.status === "sent") {
+				finish(d._id, "sent", { messageId: r.messageId, conversationId: r.conversationId, twitterMessageId: r.twitterMessageId, sentAt: at, reason: null }, at);
+				sentAccounts.add(d.accountId);
+			} else if (r.status === "failed" || r.status === "unknown") {
+				const reason = r.status === "unknown" ? `x_delivery_unknown: ${r.reason}` : r.reason;
+				finish(d._id, r.status, { messageId: r.messageId, conversationId: r.conversationId, reason }, at);
+			} else if (r.status === "skipped") {
+				finish(d._id, "skipped", { reason: r.reason }, at);
+			} else {
+				// held (nothing went out) or in_progress (cannot be: campaigns send without keys):
+				// the recipient waits, claim released.
+				release.push(d._id);
+				finals.push({ updateOne: { filter: { _id: d._id, status: "sending" }, update: { $set: { status: "pending", claimedAt: null } } } });
+				tally.held++;
+				if (r.status === "held") holds.push(holdFor(c, d.accountId, r, at));
+			}
 		}
-		if (res.status === "failed") {
-			await finish(id, "failed", { messageId: res.messageId ?? null, conversationId: res.conversationId ?? null, reason: res.failureReason ?? "send failed" }, at);
-			return { outcome: "failed" };
-		}
-		await finish(id, "skipped", { reason: res.reason ?? "not_eligible" }, at);
-		return { outcome: "skipped" };
-	} catch (err) {
-		const e = err as { code?: number; type?: string; message?: string; data?: { retryAfter?: number; retryAt?: string; limits?: string[] } };
-		const at = clock.now();
-		if (e.code === 429) {
-			// Nothing went out: the recipient waits for the limit, claim released.
-			await CampaignDeliveryModel.updateOne({ _id: id, status: "sending" }, { $set: { status: "pending", claimedAt: null } });
-			await CampaignSendClaimModel.deleteOne({ _id: id });
-			const until = new Date(at.getTime() + Math.max(1, e.data?.retryAfter ?? 60) * 1000);
-			const shared = (e.data?.limits ?? []).some(l => SHARED_LIMITS.has(l));
-			return { outcome: "held", hold: { accountId: shared ? ALL_ACCOUNTS : d.accountId, until } };
-		}
-		if (e.type === "X_DELIVERY_UNKNOWN") {
-			await finish(id, "unknown", { reason: `x_delivery_unknown: ${e.message ?? ""}` }, at);
-			return { outcome: "unknown" };
-		}
-		if (typeof e.code === "number" && e.code >= 400 && e.code < 500) {
-			await finish(id, "failed", { reason: `${e.type ?? "ERROR"}: ${e.message ?? ""}` }, at);
-			return { outcome: "failed" };
-		}
-		// A timeout or a lost node: the DM may or may not have gone out.
-		env.logger.warn(`campaign ${c._id}: outcome of the send to ${d.contactId} is unknown: ${e.message}`);
-		await finish(id, "unknown", { reason: `outcome_unknown: ${e.message ?? "error"}` }, at);
-		return { outcome: "unknown" };
 	}
+	if (finals.length) await CampaignDeliveryModel.bulkWrite(finals as never[], { ordered: false });
+	if (release.length) await CampaignSendClaimModel.deleteMany({ _id: { $in: release } });
+	return { tally, holds, sentAccounts };
+}
+
+/** Until when an account (or every account, for a shared limit) waits after a send that did not go. */
+function holdFor(c: LeanCampaign, accountId: string, r: Extract<SendOutcome, { status: "held" }>, at: Date): Hold {
+	if (r.cause === "rate_limited") {
+		const shared = r.limits.some(l => SHARED_LIMITS.has(l));
+		return { accountId: shared ? ALL_ACCOUNTS : accountId, until: new Date(at.getTime() + Math.max(1, r.retryAfter) * 1000) };
+	}
+	// X is out or unreachable: back off, doubling from the pipeline's first retry up to a cap.
+	const previous = (c.holds as Hold[] | undefined)?.find(h => h.accountId === accountId)?.outages ?? 0;
+	const outages = previous + 1;
+	const delayMs = Math.min(OUTAGE_MAX_BACKOFF_MS, Math.max(1, r.retryAfter) * 1000 * 2 ** (outages - 1));
+	return { accountId, until: new Date(at.getTime() + delayMs), outages };
 }
 
 /**
@@ -249,39 +312,23 @@ export async function runCampaign(env: RunnerEnv, campaignId: string, budgetMs: 
 			return { state: "waiting", nextAt: capAtEnd(new Date(Math.max(now.getTime(), Math.min(...times))), c), tally };
 		}
 
-		const batchTally = emptyTally();
-		const newHolds: Hold[] = [];
-		let interrupted = false;
-		for (const d of batch) {
-			if (holds.has(d.accountId) || holds.has(ALL_ACCOUNTS)) continue;
-			if (env.stopping()) {
-				interrupted = true;
-				break;
-			}
-			const fresh = await CampaignModel.findById(c._id, { status: 1 }).lean();
-			if (fresh?.status !== "running") {
-				interrupted = true;
-				break;
-			}
-			const { outcome, hold } = await sendOne(env, c, d);
-			batchTally[outcome]++;
-			tally[outcome]++;
-			if (hold) {
-				newHolds.push(hold);
-				holds.set(hold.accountId, hold.until);
-			}
-		}
+		const { tally: batchTally, holds: newHolds, sentAccounts } = await sendBatchOf(env, c, batch);
+		for (const k of Object.keys(tally) as Outcome[]) tally[k] += batchTally[k];
 		const done = batchTally.sent + batchTally.failed + batchTally.skipped + batchTally.unknown;
 		env.logger.info(
 			`campaign ${c._id} batch of ${batch.length}: sent ${batchTally.sent}, failed ${batchTally.failed}, skipped ${batchTally.skipped}, unknown ${batchTally.unknown}` +
-				(batchTally.held ? `, held by send limits ${batchTally.held}` : "") +
+				(batchTally.held ? `, held (nothing sent) ${batchTally.held}` : "") +
 				(batchTally.busy ? `, claimed elsewhere ${batchTally.busy}` : "")
 		);
-		if (newHolds.length) {
-			const merged = [...activeHolds([...((c.holds as Hold[]) ?? []), ...newHolds], clock.now())].map(([accountId, until]) => ({ accountId, until }));
-			await CampaignModel.updateOne({ _id: c._id }, { $set: { holds: merged } });
-			for (const h of newHolds) env.logger.info(`campaign ${c._id}: send limit reached for ${h.accountId === ALL_ACCOUNTS ? "every account" : `account ${h.accountId}`}, continuing at ${h.until.toISOString()}`);
+		const remembered = ((c.holds as Hold[]) ?? []).filter(h => h.outages && !sentAccounts.has(h.accountId));
+		if (newHolds.length || remembered.length !== ((c.holds as Hold[]) ?? []).filter(h => h.outages).length) {
+			await CampaignModel.updateOne({ _id: c._id }, { $set: { holds: mergeHolds(c.holds as Hold[], newHolds, sentAccounts, clock.now()) } });
+			for (const h of newHolds) {
+				const why = h.outages ? `X unavailable (${h.outages} in a row)` : "send limit reached";
+				env.logger.info(`campaign ${c._id}: ${why} for ${h.accountId === ALL_ACCOUNTS ? "every account" : `account ${h.accountId}`}, continuing at ${h.until.toISOString()}`);
+			}
 		}
+		const interrupted = env.stopping();
 		if (interrupted) return { state: "stopped", nextAt: null, tally };
 		if (done + batchTally.gone === 0 && batchTally.held === 0) return { state: "waiting", nextAt: new Date(clock.now().getTime() + BUSY_RETRY_MS), tally };
 		if (Date.now() >= deadline) return { state: "waiting", nextAt: clock.now(), tally };

@@ -8,10 +8,12 @@ import { ConversationModel } from "../../models/conversation.model.ts";
 import { TemplateModel } from "../../models/template.model.ts";
 import { isDuplicateKey, uuidFromName } from "../../lib/ids.ts";
 import { compileConditions } from "../segments/compile.ts";
-import { renderTemplate } from "../templates/render.ts";
+import { composeMessage } from "../inbox/compose.ts";
+import type { SendToContactResult } from "../inbox/send.ts";
 import { clock } from "./clock.ts";
 import type { FlowNode } from "./definition.ts";
 import { enterBranch, nextAfter, nodeAt } from "./plan.ts";
+import { takeTurn } from "./round-robin.ts";
 
 // The engine: a run is a row with a position; each step is claimed by a unique insert before
 // it is done, then the row moves on with a conditional update. A wait, a delay or a send limit
@@ -22,7 +24,6 @@ import { enterBranch, nextAfter, nodeAt } from "./plan.ts";
 export const STALE_CLAIM_MS = 5 * 60_000;
 const MAX_STEPS_PER_CALL = 200;
 const RETRY_TRANSIENT_SECONDS = 60;
-const MAX_MESSAGE_LENGTH = 10_000;
 
 export interface EngineEnv {
 	ctx: Context;
@@ -213,8 +214,7 @@ async function executeStep(env: EngineEnv, run: Lean<FlowRun>, flow: Lean<Flow>,
 			if (!conversation) return { outcome: "skipped", detail: "no_open_conversation" };
 			let userId = node.userId;
 			if (node.userIds?.length && (node.strategy ?? "round_robin") === "round_robin") {
-				const before = await FlowModel.findOneAndUpdate({ _id: flow._id }, { $inc: { roundRobin: 1 } }, { projection: { roundRobin: 1 } }).lean();
-				userId = node.userIds[(before?.roundRobin ?? 0) % node.userIds.length];
+				userId = node.userIds[(await takeTurn(flow, path, run._id)) % node.userIds.length];
 			}
 			await call("inbox.assign", { id: conversation._id, userId });
 			return { outcome: "assigned", detail: userId };
@@ -243,32 +243,40 @@ async function sendStep(env: EngineEnv, run: Lean<FlowRun>, node: FlowNode, path
 	]);
 	if (!template || template.merchantId !== run.merchantId) return { outcome: "failed", detail: "template_missing" };
 	if (!contact || contact.merchantId !== run.merchantId) return { outcome: "skipped", detail: "contact_missing" };
-	const rendered = renderTemplate(template, { contact, variables: node.variables ?? {} });
-	if (rendered.missing.length) return { outcome: "skipped", detail: `missing_variables: ${rendered.missing.join(", ")}` };
-	if (!rendered.text || rendered.text.length > MAX_MESSAGE_LENGTH) return { outcome: "failed", detail: "message_empty_or_too_long" };
+	const composed = composeMessage(template, contact, node.variables ?? {});
+	if (!composed.ok) return composed.reason.startsWith("missing_variables") ? { outcome: "skipped", detail: composed.reason } : { outcome: "failed", detail: composed.reason };
+	let res: SendToContactResult;
 	try {
-		const res = await env.ctx.call<{ status: string; messageId?: string; reason?: string; failureReason?: string }, Record<string, unknown>>("inbox.sendToContact", {
+		res = await env.ctx.call<SendToContactResult, Record<string, unknown>>("inbox.sendToContact", {
 			merchantId: run.merchantId,
 			contactId: run.contactId,
-			content: rendered.text,
+			content: composed.text,
 			origin: `flow:${run._id}`,
-			...(rendered.mediaUrl ? { imageUrl: rendered.mediaUrl } : {}),
+			...(composed.mediaUrl ? { imageUrl: composed.mediaUrl } : {}),
 			idempotencyKey: `flow:${run._id}:${path}`,
 		});
-		if (res.status === "sent") return { outcome: "sent", detail: res.messageId ?? null };
-		if (res.status === "skipped") return { outcome: "skipped", detail: res.reason ?? null };
-		return { outcome: "failed", detail: res.failureReason ?? "send_failed" };
 	} catch (err) {
-		const e = err as { code?: number; type?: string; retryable?: boolean; data?: { retryAfter?: number } };
-		const now = clock.now();
-		if (e.code === 429) {
-			const seconds = Math.max(1, e.data?.retryAfter ?? RETRY_TRANSIENT_SECONDS);
-			return { outcome: "rate_limited", detail: `retry in ${seconds}s`, retry: true, dueAt: new Date(now.getTime() + seconds * 1000) };
+		// Another node is sending this very step (its key is taken): try again after it.
+		if ((err as { type?: string }).type === "IDEMPOTENCY_IN_PROGRESS" || (err as { retryable?: boolean }).retryable) {
+			return { outcome: "retrying", detail: errText(err), retry: true, dueAt: new Date(clock.now().getTime() + RETRY_TRANSIENT_SECONDS * 1000) };
 		}
-		// The DM may or may not have reached X: never sent again (the message is recorded "unknown").
-		if (e.type === "X_DELIVERY_UNKNOWN") return { outcome: "unknown", detail: "X did not confirm the message" };
-		if (e.retryable) return { outcome: "retrying", detail: errText(err), retry: true, dueAt: new Date(now.getTime() + RETRY_TRANSIENT_SECONDS * 1000) };
 		throw err;
+	}
+	switch (res.status) {
+		case "sent":
+			return { outcome: "sent", detail: res.messageId };
+		case "skipped":
+			return { outcome: "skipped", detail: res.reason };
+		case "held": {
+			// Nothing went out (a send limit, X's 429, X out): the same step again when it may go.
+			const retryAt = new Date(Math.max(new Date(res.retryAt).getTime(), clock.now().getTime() + 1000));
+			return { outcome: res.cause === "rate_limited" ? "rate_limited" : "x_unavailable", detail: `retry at ${retryAt.toISOString()}`, retry: true, dueAt: retryAt };
+		}
+		case "unknown":
+			// The DM may or may not have reached X: never sent again (the message is recorded "unknown").
+			return { outcome: "unknown", detail: "X did not confirm the message" };
+		default:
+			return { outcome: "failed", detail: "reason" in res ? String(res.reason) : "send_failed" };
 	}
 }
 

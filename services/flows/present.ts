@@ -7,12 +7,13 @@ import { fieldOf } from "./plan.ts";
 
 export type RunCounts = { entered: number; active: number; completed: number; failed: number; cancelled: number };
 
-export function countRuns(rows: { flowId: string; status: string }[]): Map<string, RunCounts> {
+/** Run counts per flow from `n` runs per (flow, status). */
+export function countRuns(rows: { flowId: string; status: string; n: number }[]): Map<string, RunCounts> {
 	const out = new Map<string, RunCounts>();
 	for (const r of rows) {
 		const c = out.get(r.flowId) ?? emptyCounts();
-		c.entered++;
-		if ((FLOW_RUN_STATUSES as readonly string[]).includes(r.status)) c[r.status as keyof Omit<RunCounts, "entered">]++;
+		c.entered += r.n;
+		if ((FLOW_RUN_STATUSES as readonly string[]).includes(r.status)) c[r.status as keyof Omit<RunCounts, "entered">] += r.n;
 		out.set(r.flowId, c);
 	}
 	return out;

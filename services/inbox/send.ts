@@ -1,123 +1,63 @@
 import type { Context } from "moleculer";
-import { ContactModel } from "../../models/contact.model.ts";
-import type { Conversation } from "../../models/conversation.model.ts";
 import { MessageModel, type Message } from "../../models/message.model.ts";
-import { IdempotencyKeyModel } from "../../models/idempotency-key.model.ts";
-import { ConflictError, NotFoundError } from "../../lib/errors.ts";
-import { isDuplicateKey } from "../../lib/ids.ts";
-import { findOrOpenConversation } from "./records.ts";
-import { recordSent } from "./activity.ts";
-import { AccountModel } from "../../models/account.model.ts";
-import { automatedSendSkipReason, type SkipReason } from "./eligibility.ts";
+import type { Conversation } from "../../models/conversation.model.ts";
+import { ConflictError, NotFoundError, RateLimitedError, UpstreamUnavailableError } from "../../lib/errors.ts";
+import { XDeliveryUnknownError } from "../../lib/x/errors.ts";
+import type { SendKind } from "./activity.ts";
+import { sendBatch, type SendOutcome } from "./pipeline.ts";
 
-export interface SendInput {
+// The single-message forms of the send pipeline (pipeline.ts): an agent's reply in a
+// conversation, and one automated DM to a contact (a flow step, the bot).
+
+export interface AgentSendInput {
 	merchantId: string;
 	conversation: Conversation;
 	content: string;
 	type?: string;
 	imageUrl?: string | null;
 	sentByUserId?: string | null;
-	/** "agent" (a person in the dashboard), "bot", "campaign:<id>", "flow:<runId>" */
-	origin: string;
 	idempotencyKey?: string;
 }
 
-export type SendKind = "agent" | "bot" | "campaign" | "flow";
-const kindOf = (origin: string): SendKind => (origin.split(":")[0] as SendKind) ?? "agent";
-
 /**
- * Sends one DM in a conversation. The message is stored `pending` first, then sent through the
- * x service (which owns the shared send limits), then marked `sent` with X's id or `failed`
- * with the reason. With an Idempotency-Key, a repeat of the request sends nothing new and
- * answers the first request's message.
+ * An agent's DM in an open conversation → the stored message (sent, or failed with X's reason).
+ * Nothing sent answers an error and leaves nothing behind: 429 RATE_LIMITED (with retryAfter),
+ * 503 UPSTREAM_UNAVAILABLE; a DM that may have gone out is kept `unknown` and answers 503
+ * X_DELIVERY_UNKNOWN. A repeat with the same Idempotency-Key answers the first message.
  */
-export async function sendInConversation(ctx: Context, input: SendInput): Promise<Message> {
-	const { merchantId, conversation } = input;
-	let claimId: string | null = null;
-	if (input.idempotencyKey) {
-		claimId = `${merchantId}:conversation-send:${input.idempotencyKey}`;
-		try {
-			await IdempotencyKeyModel.create({ _id: claimId, merchantId });
-		} catch (err) {
-			if (!isDuplicateKey(err)) throw err;
-			const claim = await IdempotencyKeyModel.findById(claimId).lean();
-			const earlier = claim?.resultId ? await MessageModel.findById(claim.resultId).lean<Message>() : null;
-			if (!earlier) throw new ConflictError("A request with this Idempotency-Key is still in progress", "IDEMPOTENCY_IN_PROGRESS");
-			return earlier;
-		}
-	}
-	const contact = await ContactModel.findOne({ _id: conversation.contactId, merchantId }).lean();
-	if (!contact) throw new NotFoundError("Contact");
-
-	const kind = kindOf(input.origin);
-	const pending = await MessageModel.create({
-		merchantId,
-		accountId: conversation.accountId,
-		conversationId: conversation._id,
-		contactId: conversation.contactId,
-		direction: "outbound",
-		type: input.imageUrl ? "image" : (input.type ?? "text"),
-		content: input.content,
-		attachments: input.imageUrl ? [{ type: "image", url: input.imageUrl }] : [],
-		isFromBot: kind === "bot",
-		status: "pending",
+export async function sendInConversation(ctx: Context, input: AgentSendInput): Promise<Message> {
+	const [outcome] = await sendBatch(ctx, {
+		merchantId: input.merchantId,
+		kind: "agent",
+		origin: "agent",
 		sentByUserId: input.sentByUserId ?? null,
-		origin: input.origin,
+		conversation: input.conversation,
+		items: [
+			{
+				key: "reply",
+				contactId: input.conversation.contactId,
+				content: input.content,
+				type: input.type,
+				imageUrl: input.imageUrl ?? null,
+				idempotencyKey: input.idempotencyKey,
+			},
+		],
 	});
-	if (claimId) await IdempotencyKeyModel.updateOne({ _id: claimId }, { $set: { resultId: pending._id } });
+	throwIfNotSent(outcome);
+	if (outcome.status === "unknown") throw new XDeliveryUnknownError(outcome.reason);
+	const messageId = outcome.status === "sent" || outcome.status === "failed" ? outcome.messageId : null;
+	return (await MessageModel.findById(messageId).lean<Message>())!;
+}
 
-	let sent: { twitterMessageId: string; sentAt: string };
-	try {
-		sent = (await ctx.call("x.sendDirectMessage", {
-			merchantId,
-			accountId: conversation.accountId,
-			recipientTwitterUserId: contact.twitterUserId,
-			text: input.content,
-			...(input.imageUrl ? { mediaUrl: input.imageUrl } : {}),
-			kind,
-		})) as { twitterMessageId: string; sentAt: string };
-	} catch (err) {
-		const e = err as { code?: number; type?: string; message?: string };
-		if (e.code === 429) {
-			// Nothing went out: leave no trace, so the same request may be made again later.
-			await MessageModel.deleteOne({ _id: pending._id });
-			if (claimId) await IdempotencyKeyModel.deleteOne({ _id: claimId });
-			throw err;
-		}
-		// A timeout or cut connection on the DM itself: X may or may not have it. Recorded as
-		// `unknown`, never resent blindly.
-		const status = e.type === "X_DELIVERY_UNKNOWN" ? "unknown" : "failed";
-		await MessageModel.updateOne({ _id: pending._id }, { $set: { status, failureReason: e.message ?? "send failed" } });
-		ctx.emit("message.failed", { merchantId, conversationId: conversation._id, messageId: pending._id, reason: e.message, origin: input.origin });
-		if (typeof e.code === "number" && e.code >= 500) throw err;
-		return (await MessageModel.findById(pending._id).lean<Message>())!;
+/** The outcomes that are errors for a single send: nothing was sent, or nothing may be. */
+function throwIfNotSent(o: SendOutcome): void {
+	if (o.status === "in_progress") throw new ConflictError("A request with this Idempotency-Key is still in progress", "IDEMPOTENCY_IN_PROGRESS");
+	if (o.status === "skipped") {
+		if (o.reason === "account_inactive") throw new ConflictError("The account is not connected", "ACCOUNT_INACTIVE");
+		throw new NotFoundError("Contact");
 	}
-
-	const sentAt = new Date(sent.sentAt);
-	await MessageModel.updateOne({ _id: pending._id }, { $set: { status: "sent", twitterMessageId: sent.twitterMessageId, sentAt } });
-	// The figures it moves (counts, response time, the reply clock) are the account writer's.
-	await recordSent(ctx, [
-		{
-			messageId: pending._id,
-			merchantId,
-			accountId: conversation.accountId,
-			conversationId: conversation._id,
-			contactId: conversation.contactId,
-			sentAt,
-			kind,
-			twitterMessageId: sent.twitterMessageId,
-		},
-	]);
-	ctx.emit("message.sent", {
-		merchantId,
-		accountId: conversation.accountId,
-		contactId: conversation.contactId,
-		conversationId: conversation._id,
-		messageId: pending._id,
-		origin: input.origin,
-		at: sentAt.toISOString(),
-	});
-	return (await MessageModel.findById(pending._id).lean<Message>())!;
+	if (o.status === "held" && o.cause === "rate_limited") throw new RateLimitedError(o.reason, o.retryAfter, { source: o.source, limits: o.limits, retryAt: o.retryAt });
+	if (o.status === "held") throw new UpstreamUnavailableError(`X could not be reached: ${o.reason}`);
 }
 
 export interface SendToContactParams {
@@ -131,30 +71,20 @@ export interface SendToContactParams {
 	idempotencyKey?: string;
 }
 
-export type SendToContactResult =
-	| { status: "sent" | "failed"; messageId: string; conversationId: string; twitterMessageId: string | null; failureReason: string | null }
-	| { status: "skipped"; reason: SkipReason };
+/** The outcome of one automated DM (SendOutcome without the batch's key). */
+export type SendToContactResult = SendOutcome extends infer O ? (O extends unknown ? Omit<O, "key"> : never) : never;
 
+export const kindOf = (origin: string): SendKind => origin.split(":")[0] as SendKind;
+
+/** One automated DM to a contact in its open conversation, under X's rules → its outcome. */
 export async function sendToContact(ctx: Context, p: SendToContactParams): Promise<SendToContactResult> {
-	const contact = await ContactModel.findOne({ _id: p.contactId, merchantId: p.merchantId }).lean();
-	const account = contact ? await AccountModel.findOne({ _id: contact.accountId, merchantId: p.merchantId }, { status: 1 }).lean() : null;
-	const kind = kindOf(p.origin);
-	const reason = automatedSendSkipReason(kind, { accountActive: account?.status === "active", contact });
-	if (reason) return { status: "skipped", reason };
-	const { conversation } = await findOrOpenConversation(p.merchantId, contact!.accountId, contact!._id, new Date());
-	const message = await sendInConversation(ctx, {
+	const [outcome] = await sendBatch(ctx, {
 		merchantId: p.merchantId,
-		conversation,
-		content: p.content,
-		imageUrl: p.imageUrl ?? null,
+		kind: kindOf(p.origin),
 		origin: p.origin,
-		idempotencyKey: p.idempotencyKey,
+		items: [{ key: p.contactId, contactId: p.contactId, content: p.content, imageUrl: p.imageUrl ?? null, idempotencyKey: p.idempotencyKey }],
 	});
-	return {
-		status: message.status === "failed" || message.status === "unknown" ? "failed" : "sent",
-		messageId: message._id,
-		conversationId: message.conversationId,
-		twitterMessageId: message.twitterMessageId ?? null,
-		failureReason: message.failureReason ?? null,
-	};
+	if (outcome.status === "in_progress") throw new ConflictError("A request with this Idempotency-Key is still in progress", "IDEMPOTENCY_IN_PROGRESS");
+	const { key: _key, ...rest } = outcome;
+	return rest as SendToContactResult;
 }

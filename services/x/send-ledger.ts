@@ -4,18 +4,23 @@ import type { LimitRule, SendKind, Violation } from "./send-limits.ts";
 // Exact send limits across nodes on a database whose single-document updates are not atomic
 // against each other (FerretDB 1.x). Only inserts into a unique index are, so:
 //
-// 1. A send claims the next slot of one sequence: `_id = "<scope>:<seq>"`, seq = highest + 1,
-//    and on a duplicate key it reads the highest again and tries the next. Slots are never
-//    deleted while they can count, so the sequence has no gaps: when slot n is taken, every
-//    slot before it already exists.
+// 1. A send claims a slot of one sequence: `_id = "<scope>:<seq>"`. A batch of n sends claims
+//    n consecutive slots h+1..h+n (h = highest seq read) with ONE ordered insertMany; on a
+//    duplicate key the insert stops there (ordered), the highest is read again and the slots
+//    still missing are claimed after it. An ordered insert writes slot k only after k-1, and
+//    h existed when read, so when any slot n is written every slot before it already exists:
+//    the sequence has no gaps, and slots are never deleted while they can count.
 // 2. Slot n is allowed iff, for every rule, fewer than `limit` slots BEFORE it (seq < n) that
 //    still count (pending or sent) and match the rule's scope (account, merchant or app) are
-//    younger than `window`. Slots after n never count for n, so two racing claims can not
-//    refuse each other, and the highest-numbered send in any window has seen all the others:
-//    no window ever holds more than `limit` sends.
-// 3. A refused slot is marked rejected (only its owner writes it), a send X refused is marked
-//    released; neither counts any more. A slot still pending counts, which can only refuse
-//    a racing claim too early, never let one through too many.
+//    younger than `window`. For a run of consecutive slots s..s+k-1 of one batch (one account,
+//    one merchant, one time) this is one count per rule of the slots before s, plus the run's
+//    own earlier slots: the first max(0, min over rules of limit - count) slots are allowed, the
+//    rest refused. Slots after n never count for n, so two racing claims can not refuse each
+//    other, and the highest-numbered send in any window has seen all the others: no window
+//    ever holds more than `limit` sends.
+// 3. Refused slots are marked rejected in one write (only their owner writes them), a send X
+//    refused is marked released; neither counts any more. A slot still pending counts, which
+//    can only refuse a racing claim too early, never let one through too many.
 
 export type Clock = () => Date;
 
@@ -26,6 +31,17 @@ export interface SendRef {
 }
 
 export type Claim = { allowed: true; id: string; seq: number; at: Date } | { allowed: false; violations: Violation[] };
+
+/** A batch's slots in order: the first `allowed` may be sent, the rest were refused for `violations`. */
+export interface BatchClaim {
+	at: Date;
+	slots: { id: string; seq: number }[];
+	allowed: number;
+	violations: Violation[];
+}
+
+/** The outcome of an allowed slot once X answered: accepted (keeps counting) or refused (released). */
+export type SlotOutcome = { id: string; state: "sent"; twitterMessageId: string } | { id: string; state: "released"; reason: string };
 
 export interface RuleUsage {
 	name: string;
@@ -38,7 +54,13 @@ export interface RuleUsage {
 	resetAt: Date | null;
 }
 
-const isDuplicateKey = (err: unknown) => (err as { code?: number })?.code === 11000;
+/** How many rows an ordered insertMany wrote before a duplicate key stopped it; null for any other error. */
+function insertedBeforeDuplicate(err: unknown): number | null {
+	const e = err as { code?: number; writeErrors?: { index: number; code: number }[] | { index: number; code: number }; result?: { insertedCount?: number } };
+	const errors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+	if (errors.length) return errors.every(w => w.code === 11000) ? Math.min(...errors.map(w => w.index)) : null;
+	return e.code === 11000 ? 0 : null;
+}
 
 export class SendLedger {
 	readonly scope: string;
@@ -93,25 +115,95 @@ export class SendLedger {
 
 	/** Takes a slot for one send, or says which rules refuse it (the slot is then marked rejected). */
 	async claim(ref: SendRef, rules: LimitRule[]): Promise<Claim> {
+		const batch = await this.claimMany(ref, rules, 1);
+		const [slot] = batch.slots;
+		if (!batch.allowed) return { allowed: false, violations: batch.violations };
+		return { allowed: true, id: slot.id, seq: slot.seq, at: batch.at };
+	}
+
+	/** Takes `n` slots for sends of one account at once; see the header for which are allowed. */
+	async claimMany(ref: SendRef, rules: LimitRule[], n: number): Promise<BatchClaim> {
 		const at = this.clock();
-		let seq = (await this.highestSeq()) + 1;
-		for (let attempt = 0; ; attempt++) {
+		const slots: { id: string; seq: number }[] = [];
+		let next = (await this.highestSeq()) + 1;
+		for (let attempt = 0; slots.length < n; attempt++) {
+			const rows = Array.from({ length: n - slots.length }, (_, i) => {
+				const seq = next + i;
+				return { _id: `${this.scope}:${seq}`, scope: this.scope, seq, at, ...ref, state: "pending", twitterMessageId: null, reason: null };
+			});
 			try {
-				await SendLedgerModel.create({ _id: `${this.scope}:${seq}`, scope: this.scope, seq, at, ...ref, state: "pending" });
-				break;
+				await SendLedgerModel.collection.insertMany(rows as never[], { ordered: true });
+				slots.push(...rows.map(r => ({ id: r._id, seq: r.seq })));
 			} catch (err) {
-				if (!isDuplicateKey(err) || attempt >= 10_000) throw err;
-				seq = Math.max(seq + 1, (await this.highestSeq()) + 1);
+				const inserted = insertedBeforeDuplicate(err);
+				if (inserted === null || attempt >= 10_000) throw err;
+				slots.push(...rows.slice(0, inserted).map(r => ({ id: r._id, seq: r.seq })));
+				next = Math.max(next + inserted + 1, (await this.highestSeq()) + 1);
 			}
 		}
-		const id = `${this.scope}:${seq}`;
-		const violations = await this.violations(ref, rules, at, seq);
-		if (violations.length) {
-			await SendLedgerModel.updateOne({ _id: id }, { $set: { state: "rejected" } });
-			return { allowed: false, violations };
+		// Only the first run of consecutive slots is counted at once; a batch split by a racing
+		// claim decides its later runs one slot at a time (rare: only under contention).
+		const allowedFlags = await this.decide(ref, rules, at, slots);
+		const allowed = allowedFlags.findIndex(ok => !ok);
+		const allowedCount = allowed === -1 ? slots.length : allowed;
+		const refused = slots.slice(allowedCount);
+		let violations: Violation[] = [];
+		if (refused.length) {
+			violations = await this.violations(ref, rules, at, refused[0].seq);
+			// Racing claims before ours were marked rejected meanwhile: refused early (never too
+			// late), and worth another try in a moment.
+			if (!violations.length) violations = rules.slice(0, 1).map(rule => ({ rule, used: rule.limit, retryAt: new Date(at.getTime() + 1000) }));
+			await SendLedgerModel.updateMany({ _id: { $in: refused.map(s => s.id) } }, { $set: { state: "rejected" } });
 		}
-		if (seq > 0 && seq % 500 === 0) await this.prune(at).catch(() => {});
-		return { allowed: true, id, seq, at };
+		if (slots.some((s, i) => i < allowedCount && s.seq > 0 && s.seq % 500 === 0)) await this.prune(at).catch(() => {});
+		return { at, slots, allowed: allowedCount, violations };
+	}
+
+	/** Which of a batch's slots (ascending) are allowed: an allowed prefix, then refusals. */
+	private async decide(ref: SendRef, rules: LimitRule[], at: Date, slots: { seq: number }[]): Promise<boolean[]> {
+		const flags: boolean[] = [];
+		let i = 0;
+		while (i < slots.length) {
+			// A run of consecutive seqs: no other claim's slot sits between them.
+			let end = i + 1;
+			while (end < slots.length && slots[end].seq === slots[end - 1].seq + 1) end++;
+			const room = await this.room(ref, rules, at, slots[i].seq);
+			const run = end - i;
+			for (let k = 0; k < run; k++) flags.push(k < room);
+			if (room < run) {
+				// Refused slots stay pending until marked; later runs would count them: refuse them too.
+				while (flags.length < slots.length) flags.push(false);
+				break;
+			}
+			i = end;
+		}
+		return flags;
+	}
+
+	/** How many sends may still go, counting the slots before `beforeSeq`: the least room of any rule. */
+	private async room(ref: SendRef, rules: LimitRule[], now: Date, beforeSeq: number): Promise<number> {
+		const counts = new Map<string, Promise<number>>();
+		const countOf = (rule: LimitRule) => {
+			const key = `${rule.scope}:${rule.windowMs}`;
+			if (!counts.has(key)) counts.set(key, SendLedgerModel.countDocuments(this.filter(rule, ref, new Date(now.getTime() - rule.windowMs), beforeSeq)).exec());
+			return counts.get(key)!;
+		};
+		const used = await Promise.all(rules.map(countOf));
+		return Math.max(0, Math.min(...rules.map((rule, i) => rule.limit - used[i])));
+	}
+
+	/** X answered the batch's allowed sends: one write for all of them. */
+	async record(outcomes: SlotOutcome[]): Promise<void> {
+		if (!outcomes.length) return;
+		await SendLedgerModel.bulkWrite(
+			outcomes.map(o => ({
+				updateOne: {
+					filter: { _id: o.id },
+					update: { $set: o.state === "sent" ? { state: "sent", twitterMessageId: o.twitterMessageId } : { state: "released", reason: o.reason.slice(0, 500) } },
+				},
+			})),
+			{ ordered: false }
+		);
 	}
 
 	/** X accepted the message: the slot keeps counting. */

@@ -135,12 +135,16 @@ export interface ApiResponse<T = any> {
 	body: T;
 }
 
-/** A small client for the gateway: JSON in, JSON out, the status and headers kept. */
+/**
+ * A small client for the gateway: JSON in, JSON out, the status and headers kept. It asks for
+ * English errors (tests assert the checks' own wording); pass `Accept-Language` to test another.
+ */
 export function client(baseUrl: string, token?: string, base = "/api/v1/mkt-x") {
 	async function request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
 		const res = await fetch(`${baseUrl}${path.startsWith("/health") || path.startsWith("/r/") ? "" : base}${path}`, {
 			method,
 			headers: {
+				"Accept-Language": "en",
 				...(token ? { Authorization: `Bearer ${token}` } : {}),
 				...(body !== undefined ? { "Content-Type": "application/json" } : {}),
 				...headers,

@@ -267,7 +267,24 @@ describe("GET /analytics/campaigns", () => {
 		const data = await get("/analytics/campaigns?startDate=2026-01-18&endDate=2026-01-18");
 		expect(data.totals).toEqual({ campaignsCompleted: 1, totalSent: 2, delivered: 1, opened: 1, failed: 1, deliveryRate: 50, openRate: 100, failureRate: 50 });
 		expect(data.campaigns).toEqual([
-			{ campaignId: "cmp-1", name: null, status: null, completedInPeriod: true, totalSent: 2, delivered: 1, opened: 1, failed: 1, deliveryRate: 50, openRate: 100, failureRate: 50, lifetime: null },
+			{
+				campaignId: "cmp-1",
+				name: null,
+				status: null,
+				accountId: null,
+				accountIds: [],
+				completedInPeriod: true,
+				totalSent: 2,
+				delivered: 1,
+				opened: 1,
+				failed: 1,
+				deliveryRate: 50,
+				openRate: 100,
+				failureRate: 50,
+				clicked: null,
+				replied: null,
+				lifetime: null,
+			},
 		]);
 		expect(data.daily).toEqual([{ date: "2026-01-18", delivered: 1, failed: 1, opened: 1, completed: 1 }]);
 		expect(data.unavailable).toEqual(["name", "status", "clicked", "replied"]);
@@ -291,7 +308,7 @@ describe("GET /analytics/campaigns", () => {
 		try {
 			const data = await get("/analytics/campaigns?startDate=2026-01-18&endDate=2026-01-18");
 			expect(asked).toEqual([{ merchantId: M1, campaignIds: ["cmp-1"] }]);
-			expect(data.campaigns[0]).toMatchObject({ name: "Tết", status: "completed", lifetime: { totalSent: 10, delivered: 9, clicked: 4, replied: 2 } });
+			expect(data.campaigns[0]).toMatchObject({ name: "Tết", status: "completed", clicked: 4, replied: 2, lifetime: { totalSent: 10, delivered: 9, clicked: 4, replied: 2 } });
 			expect(data.unavailable).toEqual([]);
 		} finally {
 			await node.broker.destroyService(fake);

@@ -26,7 +26,13 @@ const DAY = 24 * 3600_000;
 let x: TestSandbox;
 const nodes: TestNode[] = [];
 
+// A batch of one recipient: a gate on the n-th batch is a gate on the n-th DM, and "the batch in
+// flight" when a node pauses or stops is one DM (batches of many: campaigns-outage.test.ts).
+const savedBatch = process.env.CAMPAIGN_BATCH_SIZE;
+
 beforeAll(async () => {
+	process.env.CAMPAIGN_BATCH_SIZE = "1";
+	resetConfig();
 	x = await startTestSandbox();
 	// The test holds the database connection itself: nodes come and go under it.
 	await acquireDb(process.env.MONGO_URL!);
@@ -36,6 +42,9 @@ afterEach(async () => {
 	while (nodes.length) await nodes.pop()!.stop();
 });
 afterAll(async () => {
+	if (savedBatch === undefined) delete process.env.CAMPAIGN_BATCH_SIZE;
+	else process.env.CAMPAIGN_BATCH_SIZE = savedBatch;
+	resetConfig();
 	await x.stop();
 	await dropDatabase();
 	await releaseDb();
@@ -44,7 +53,7 @@ afterAll(async () => {
 /** The x service reads the campaigns' clock, so the send limits move with it. */
 const clockedX = { methods: { now: () => clock.now() } };
 
-/** Holds the n-th DM of a node's x service, before X gets it or after X accepted it, until released. */
+/** Holds the n-th batch of a node's x service (one DM each here), before X gets it or after X accepted it, until released. */
 function gate(n: number, where: "before" | "after") {
 	let calls = 0;
 	let reach!: () => void;
@@ -59,8 +68,8 @@ function gate(n: number, where: "before" | "after") {
 	};
 	const hooks =
 		where === "before"
-			? { before: { sendDirectMessage: (_ctx: Context) => hold() } }
-			: { after: { sendDirectMessage: async (_ctx: Context, res: unknown) => (await hold(), res) } };
+			? { before: { sendDirectMessages: (_ctx: Context) => hold() } }
+			: { after: { sendDirectMessages: async (_ctx: Context, res: unknown) => (await hold(), res) } };
 	return { reached, release: (err?: Error) => open(err), override: { ...clockedX, hooks } };
 }
 

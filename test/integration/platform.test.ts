@@ -53,7 +53,7 @@ describe("gateway envelope and routing", () => {
 
 	test("errors are in Vietnamese by default and in English when asked; the code stays", async () => {
 		const api = client(node.url);
-		const vi = await api.get("/accounts");
+		const vi = await api.get("/accounts", { "Accept-Language": "vi" });
 		const en = await api.get("/accounts", { "Accept-Language": "en-US,en;q=0.9" });
 		expect(vi.body.errorCode).toBe("UNAUTHORIZED");
 		expect(en.body.errorCode).toBe("UNAUTHORIZED");

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { MemoryCounterStore, NatsKvCounterStore, type CounterStore } from "../../lib/rate-limit.ts";
 import { client, dropDatabase, NATS_URL, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
 
 useFreshDatabase("ratelimit");
@@ -68,5 +69,49 @@ describe("two gateways share one count through NATS JetStream KV", () => {
 		const results = await Promise.all([a.get("/accounts"), b.get("/accounts"), a.get("/accounts"), b.get("/accounts"), a.get("/accounts"), b.get("/accounts"), a.get("/accounts")]);
 		const statuses = results.map(r => r.status).sort();
 		expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+	});
+});
+
+describe("the limit holds over any 60 s window, across a minute boundary", () => {
+	// A fixed minute lets 200 through in one second around its boundary (100 before, 100 after).
+	const minute = 60_000;
+	const boundary = Math.ceil(Date.now() / minute) * minute + 10 * minute;
+	const stores: [string, () => Promise<CounterStore>][] = [
+		["memory", async () => new MemoryCounterStore()],
+		["NATS JetStream KV", () => NatsKvCounterStore.connect(NATS_URL, `mktx_test_${randomBytes(4).toString("hex")}`)],
+	];
+
+	test.each(stores)("%s: 100 just before the boundary, none just after, room again a window later", async (_name, open) => {
+		const store = await open();
+		try {
+			const hit = (now: number) => store.hit("api:m-boundary", 100, minute, { now });
+			const before = [];
+			for (let i = 0; i < 100; i++) before.push(await hit(boundary - 500 + i));
+			expect(before.every(h => h.allowed)).toBe(true);
+			const after = [];
+			for (let i = 0; i < 20; i++) after.push(await hit(boundary + 500 + i * 100));
+			expect(after.map(h => h.allowed)).toEqual(Array(20).fill(false));
+			// The refusal says when the hits of that second leave the window; then they all have left.
+			const reopens = after[0].resetAt;
+			expect(reopens).toBeGreaterThan(boundary + 500);
+			expect(reopens).toBeLessThanOrEqual(boundary - 500 + 62_000);
+			expect((await hit(reopens - 1)).allowed).toBe(false);
+			const again = await hit(reopens);
+			expect(again).toMatchObject({ allowed: true, remaining: 99 });
+		} finally {
+			await store.close();
+		}
+	});
+
+	test.each(stores)("%s: hits spread over a window are counted together", async (_name, open) => {
+		const store = await open();
+		try {
+			const results = [];
+			for (let s = 0; s < 12; s++) results.push((await store.hit("api:m-spread", 10, minute, { now: boundary - 30_000 + s * 5_000 })).allowed);
+			// 10 in the first 50 s; the 11th and 12th (at +50 s, +55 s) share a window with all of them.
+			expect(results).toEqual([...Array(10).fill(true), false, false]);
+		} finally {
+			await store.close();
+		}
 	});
 });

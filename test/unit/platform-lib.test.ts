@@ -92,10 +92,12 @@ test("memory counter: a fixed window, then a fresh one", async () => {
 	const hits = [];
 	for (let i = 0; i < 3; i++) hits.push(await store.hit("k", 2, 60_000, { now: t0 }));
 	expect(hits.map(h => [h.allowed, h.remaining])).toEqual([[true, 1], [true, 0], [false, 0]]);
-	expect((await store.hit("k", 2, 60_000, { now: t0 + 60_000 })).allowed).toBe(true);
+	// the window slides in 1/60 steps: hits of t0's second count until t0 + 61 s
+	expect((await store.hit("k", 2, 60_000, { now: t0 + 60_000 })).allowed).toBe(false);
+	expect((await store.hit("k", 2, 60_000, { now: t0 + 61_000 })).allowed).toBe(true);
 	// a batch that does not fit counts nothing
-	expect((await store.hit("k", 2, 60_000, { now: t0 + 60_000, cost: 5 })).allowed).toBe(false);
-	expect((await store.hit("k", 2, 60_000, { now: t0 + 60_000 })).remaining).toBe(0);
+	expect((await store.hit("k", 2, 60_000, { now: t0 + 61_000, cost: 5 })).allowed).toBe(false);
+	expect((await store.hit("k", 2, 60_000, { now: t0 + 61_000 })).remaining).toBe(0);
 });
 
 describe("configuration", () => {

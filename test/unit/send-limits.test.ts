@@ -135,6 +135,45 @@ describe("the send ledger", () => {
 		expect(await SendLedgerModel.countDocuments({ scope: ledger.scope, state: "rejected" })).toBe(35);
 	});
 
+	test("50 concurrent batch claims from two nodes against 15 per 15 minutes: exactly 15 slots are allowed, each batch an allowed prefix", async () => {
+		const { ledger } = ledgerAt();
+		const otherNode = new SendLedger({ scope: ledger.scope, clock: ledger.clock });
+		const rules = only("x_user_15min", rulesFor("campaign", limits()));
+		const sizes = Array.from({ length: 50 }, (_, i) => 1 + (i % 2));
+		const batches = await Promise.all(sizes.map((n, i) => (i % 2 ? otherNode : ledger).claimMany(ref({ kind: "campaign" }), rules, n)));
+		expect(batches.reduce((sum, b) => sum + b.allowed, 0)).toBe(15);
+		for (const [i, b] of batches.entries()) {
+			expect(b.slots).toHaveLength(sizes[i]);
+			if (b.allowed < b.slots.length) expect(b.violations.map(v => v.rule.name)).toEqual(["x_user_15min"]);
+		}
+		// Every slot was taken once, without a gap, and exactly 15 of them count.
+		const total = sizes.reduce((a, b) => a + b, 0);
+		const seqs = (await SendLedgerModel.find({ scope: ledger.scope }, { seq: 1 }).lean()).map(d => d.seq).sort((a, b) => a - b);
+		expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i));
+		expect(await SendLedgerModel.countDocuments({ scope: ledger.scope, state: "pending" })).toBe(15);
+		expect(await SendLedgerModel.countDocuments({ scope: ledger.scope, state: "rejected" })).toBe(total - 15);
+		const allowedSeqs = batches.flatMap(b => b.slots.slice(0, b.allowed).map(s => s.seq)).sort((a, b) => a - b);
+		expect(allowedSeqs).toEqual(Array.from({ length: 15 }, (_, i) => i));
+	});
+
+	test("a batch larger than the room left: its first slots go, the rest are refused with the time room comes back", async () => {
+		const { ledger, at } = ledgerAt();
+		const rules = only("x_user_15min", rulesFor("campaign", limits({ userPer15Min: 5 })));
+		expect((await ledger.claimMany(ref(), rules, 2)).allowed).toBe(2);
+		at(MINUTE);
+		const batch = await ledger.claimMany(ref(), rules, 6);
+		expect(batch.allowed).toBe(3);
+		expect(batch.violations).toEqual([expect.objectContaining({ used: 5, retryAt: new Date(T0.getTime() + 15 * MINUTE) })]);
+		const [sent, refused] = [batch.slots[0], batch.slots[1]];
+		await ledger.record([
+			{ id: sent.id, state: "sent", twitterMessageId: "42" },
+			{ id: refused.id, state: "released", reason: "X refused" },
+		]);
+		expect(await SendLedgerModel.findById(sent.id).lean()).toMatchObject({ state: "sent", twitterMessageId: "42" });
+		// The released slot stops counting: one more may go.
+		expect((await ledger.claimMany(ref(), rules, 2)).allowed).toBe(1);
+	});
+
 	test("the window rolls: a slot frees exactly when the oldest send is 15 minutes old", async () => {
 		const { ledger, at } = ledgerAt();
 		const rules = only("x_user_15min", rulesFor("agent", limits({ userPer15Min: 3 })));
