@@ -75,6 +75,7 @@ const EXACT: Record<string, string> = {
 const PATTERNS: Rule[] = [
 	[/^must be at most (\d+) characters$/, "tối đa $1 ký tự"],
 	[/^must be at least (\d+) characters$/, "tối thiểu $1 ký tự"],
+	[/^must be 1 to (\d+) characters$/, "phải có từ 1 đến $1 ký tự"],
 	[/^must be at most (\d+) seconds \(90 days\)$/, "tối đa $1 giây (90 ngày)"],
 	[/^must have at most (\d+) items$/, "tối đa $1 phần tử"],
 	[/^must have at least (\d+) items?$/, "cần ít nhất $1 phần tử"],

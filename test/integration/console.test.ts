@@ -78,7 +78,8 @@ describe("/console", () => {
 		await page.locator("#flow-form textarea").fill(JSON.stringify({ name: "F", trigger: { type: "contact_created", config: {} }, nodes: [{ type: "wait" }] }));
 		await page.locator("#flow-form button[type=submit]").click();
 		const node0 = page.locator('#flow-nodes li[data-field="nodes[0]"] .field-error');
-		await expectText(node0, "whole number of seconds");
+		// The console asks in its own language (Vietnamese by default): the rule in words, at the node.
+		await expectText(node0, "phải là số giây nguyên");
 		expect(await page.locator("#flow-form").innerText()).not.toContain('"errorCode"');
 	});
 

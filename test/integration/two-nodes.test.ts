@@ -28,7 +28,7 @@ describe("a gateway node and a core node joined by NATS", () => {
 	test("a validation error raised on the core node keeps its details across NATS", async () => {
 		const res = await client(gateway.url, tokenFor("m-2n")).get("/accounts?take=0");
 		expect(res.status).toBe(422);
-		expect(res.body.details).toEqual([{ field: "take", message: "must be >= 1" }]);
+		expect(res.body.details).toEqual([{ field: "take", message: "must be at least 1" }]);
 	});
 
 	test("readiness on a gateway-only node asks a core node for the database", async () => {
