@@ -216,6 +216,7 @@ const OutboundWebhooksService: ServiceSchema = {
 		sweep: {
 			visibility: "public",
 			async handler() {
+				while (this.sweeping) await this.sweeping;
 				return { sent: await this.sweep() };
 			},
 		},
