@@ -16,7 +16,7 @@ import { outboundEvent, PUBLIC_EVENTS, SOURCE_EVENTS } from "./outbound-webhooks
 import { createPoster, type Poster } from "./outbound-webhooks/post.ts";
 import { presentDelivery, presentSubscription } from "./outbound-webhooks/present.ts";
 import { newSecret } from "./outbound-webhooks/sign.ts";
-import { deliveryIdOf, nextSeq, storeEvent } from "./outbound-webhooks/store.ts";
+import { deliveryIdOf, nextSeq, storeEvents, type ReceivedEvent } from "./outbound-webhooks/store.ts";
 import { targetProblem } from "./outbound-webhooks/target.ts";
 import { attemptDelivery, dueHeads, failPending, type Delivery, type WorkerEnv } from "./outbound-webhooks/worker.ts";
 
@@ -226,7 +226,7 @@ const OutboundWebhooksService: ServiceSchema = {
 		Object.entries(SOURCE_EVENTS).map(([source, type]) => [
 			source,
 			{
-				handler(this: { receive(source: string, type: string, params: unknown): Promise<void> }, ctx: Context<Record<string, unknown>>) {
+				handler(this: { receive(source: string, type: string, params: unknown): Promise<void> | undefined }, ctx: Context<Record<string, unknown>>) {
 					return this.receive(source, type, ctx.params);
 				},
 			},
@@ -234,13 +234,25 @@ const OutboundWebhooksService: ServiceSchema = {
 	),
 
 	methods: {
-		async receive(source: string, type: string, params: Record<string, unknown> | undefined) {
-			const seq = nextSeq(); // before any await: the order the events arrived in
+		/**
+		 * Queues the event in the order it arrived; one flush at a time stores what is queued, so
+		 * rows go in in that order and a burst of events costs one subscription query.
+		 */
+		receive(source: string, type: string, params: Record<string, unknown> | undefined) {
 			if (!params || typeof params.merchantId !== "string") return;
-			try {
-				if (await storeEvent(outboundEvent(source, type, params, clock.now()), seq)) this.kick();
-			} catch (err) {
-				this.logger.warn(`outbound webhooks: ${type} event not stored: ${(err as Error).message}`);
+			this.inbox.push({ event: outboundEvent(source, type, params, clock.now()), seq: nextSeq() });
+			this.flushing ??= this.flush().finally(() => (this.flushing = null));
+			return this.flushing;
+		},
+
+		async flush() {
+			while (this.inbox.length) {
+				const batch: ReceivedEvent[] = this.inbox.splice(0, BATCH);
+				try {
+					if (await storeEvents(batch)) this.kick();
+				} catch (err) {
+					this.logger.warn(`outbound webhooks: ${batch.length} event(s) not stored: ${(err as Error).message}`);
+				}
 			}
 		},
 
@@ -301,6 +313,8 @@ const OutboundWebhooksService: ServiceSchema = {
 	},
 
 	created() {
+		this.inbox = [];
+		this.flushing = null;
 		this.sweeping = null;
 		this.sweepAgain = false;
 		this.timer = null;
@@ -325,6 +339,7 @@ const OutboundWebhooksService: ServiceSchema = {
 
 	async stopped() {
 		if (this.timer) clearInterval(this.timer);
+		await this.flushing;
 		this.stopController?.abort();
 		await this.sweeping;
 		this.poster?.close();

@@ -145,8 +145,9 @@ export async function attemptDelivery(d: Delivery, env: WorkerEnv, opts: Attempt
 	const windowStartAt = d.windowStartAt ?? attemptAt;
 	const v: Verdict = opts.once ? { kind: isSuccess(outcome) ? "delivered" : "failed" } : verdict(outcome, n, windowStartAt, now);
 	const ok = v.kind === "delivered";
+	// Only while still pending: a subscription disabled meanwhile has failed its deliveries for good.
 	await OutboundDeliveryModel.updateOne(
-		{ _id: d._id, attempts: d.attempts },
+		{ _id: d._id, attempts: d.attempts, status: "pending" },
 		{
 			$set: {
 				attempts: n,
@@ -166,5 +167,10 @@ export async function attemptDelivery(d: Delivery, env: WorkerEnv, opts: Attempt
 		{ $set: { finishedAt: now, statusCode: outcome.statusCode, latencyMs: outcome.latencyMs, error: outcome.error } }
 	);
 	await recordHealth(sub, outcome, ok, attemptAt, now, env.log);
+	// Disabled by another attempt meanwhile: FerretDB's updates are not atomic, so our retry may
+	// have overwritten its "failed". Either way the row is failed, here or when next due.
+	if (v.kind === "retry" && (await WebhookSubscriptionModel.findById(sub._id, { status: 1 }).lean())?.status !== "active") {
+		await OutboundDeliveryModel.updateOne({ _id: d._id, status: "pending" }, { $set: { status: "failed", nextAttemptAt: null, lastError: "subscription disabled" } });
+	}
 	return true;
 }
