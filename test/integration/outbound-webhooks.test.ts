@@ -303,3 +303,27 @@ describe("tenancy", () => {
 		expect(await OutboundDeliveryModel.countDocuments({ subscriptionId: sub.id })).toBe(0);
 	});
 });
+
+describe("GET /openapi.json", () => {
+	test("documents the webhook subscription routes with their parameters", async () => {
+		const res = await client(node.url).get("/openapi.json");
+		expect(res.status).toBe(200);
+		const paths = res.body.paths as Record<string, Record<string, any>>;
+		for (const [path, method] of [
+			["/webhook-subscriptions", "post"],
+			["/webhook-subscriptions", "get"],
+			["/webhook-subscriptions/{id}", "get"],
+			["/webhook-subscriptions/{id}", "put"],
+			["/webhook-subscriptions/{id}", "delete"],
+			["/webhook-subscriptions/{id}/rotate-secret", "post"],
+			["/webhook-subscriptions/{id}/deliveries", "get"],
+			["/webhook-subscriptions/{id}/deliveries/{deliveryId}/redeliver", "post"],
+			["/webhook-subscriptions/{id}/test", "post"],
+		]) {
+			const key = Object.keys(paths).find(p => p.endsWith(path));
+			expect([path, key && paths[key][method] ? "documented" : "missing"]).toEqual([path, "documented"]);
+		}
+		const create = paths[Object.keys(paths).find(p => p.endsWith("/webhook-subscriptions"))!].post;
+		expect(JSON.stringify(create)).toContain("conversation.escalated");
+	});
+});
