@@ -28,29 +28,49 @@ export interface WorkerEnv {
 /** A claim this old without an outcome belongs to a node that died mid-delivery. */
 export const staleClaimMs = (timeoutMs: number) => 2 * timeoutMs + 30_000;
 
-/** Due pending deliveries that are the oldest pending of their (subscription, order key). */
+const keyOf = (d: { subscriptionId: string; orderKey?: string | null }) => `${d.subscriptionId}\0${d.orderKey}`;
+
+/**
+ * Due pending deliveries that are the oldest pending of their (subscription, order key), in
+ * three queries whatever the backlog: the due rows, every pending row of their subscriptions
+ * (without bodies) to find each key's oldest, then the chosen rows. A due row waiting behind an
+ * older one that is not due yet is moved to that one's time, so blocked rows never crowd the
+ * batch and starve other subscriptions.
+ */
 export async function dueHeads(limit: number): Promise<Delivery[]> {
 	const now = clock.now();
-	const due = await OutboundDeliveryModel.find({ status: "pending", nextAttemptAt: { $lte: now } })
-		.sort({ nextAttemptAt: 1 })
+	const light = { _id: 1, subscriptionId: 1, orderKey: 1, seq: 1, nextAttemptAt: 1 };
+	type Light = Pick<Delivery, "_id" | "subscriptionId" | "orderKey" | "seq" | "nextAttemptAt">;
+	const due = await OutboundDeliveryModel.find({ status: "pending", nextAttemptAt: { $lte: now } }, light)
+		.sort({ status: 1, nextAttemptAt: 1 })
 		.limit(limit)
-		.lean<Delivery[]>();
-	const heads: Delivery[] = [];
-	const seen = new Set<string>();
-	for (const d of due) {
-		if (d.orderKey === null) {
-			heads.push(d);
-			continue;
+		.lean<Light[]>();
+	const ordered = due.filter(d => d.orderKey !== null);
+	const oldest = new Map<string, Light>();
+	if (ordered.length) {
+		const subscriptionIds = [...new Set(ordered.map(d => d.subscriptionId))];
+		const pending = await OutboundDeliveryModel.find({ subscriptionId: { $in: subscriptionIds }, status: "pending" }, light).lean<Light[]>();
+		for (const p of pending) {
+			if (p.orderKey === null) continue;
+			const o = oldest.get(keyOf(p));
+			if (!o || p.seq < o.seq) oldest.set(keyOf(p), p);
 		}
-		const key = `${d.subscriptionId}\0${d.orderKey}`;
-		if (seen.has(key)) continue;
-		seen.add(key);
-		const head = await OutboundDeliveryModel.findOne({ subscriptionId: d.subscriptionId, orderKey: d.orderKey, status: "pending" })
-			.sort({ seq: 1 })
-			.lean<Delivery>();
-		if (head && head.nextAttemptAt && head.nextAttemptAt <= now) heads.push(head);
 	}
-	return heads;
+	const chosen: string[] = [];
+	const deferred = new Map<number, string[]>();
+	for (const d of due) {
+		const head = d.orderKey === null ? d : oldest.get(keyOf(d));
+		if (!head || head._id === d._id) chosen.push(d._id);
+		else if (head.nextAttemptAt && head.nextAttemptAt > now) {
+			const at = new Date(head.nextAttemptAt).getTime();
+			deferred.set(at, [...(deferred.get(at) ?? []), d._id]);
+		}
+	}
+	for (const [at, ids] of deferred) await OutboundDeliveryModel.updateMany({ _id: { $in: ids }, status: "pending" }, { $set: { nextAttemptAt: new Date(at) } });
+	if (!chosen.length) return [];
+	const rows = await OutboundDeliveryModel.find({ _id: { $in: chosen } }).lean<Delivery[]>();
+	const byId = new Map(rows.map(r => [r._id, r]));
+	return chosen.map(id => byId.get(id)).filter((r): r is Delivery => r?.status === "pending");
 }
 
 /** The token of the claim on attempt `n`, or null when another worker holds it. */
@@ -92,16 +112,16 @@ async function recordHealth(sub: WebhookSubscription, outcome: PostOutcome, ok: 
 		return;
 	}
 	if (!sub.failingSince) {
-		await WebhookSubscriptionModel.updateOne({ _id: sub._id, failingSince: null }, { $set: { failingSince: attemptAt } });
+		await WebhookSubscriptionModel.updateOne({ _id: sub._id }, { $set: { failingSince: attemptAt } });
 		return;
 	}
 	if (sub.status !== "active" || now.getTime() - new Date(sub.failingSince).getTime() < RETRY_WINDOW_MS) return;
 	const reason = `every delivery failed since ${new Date(sub.failingSince).toISOString()}; last: ${describeOutcome(outcome)}`;
-	const res = await WebhookSubscriptionModel.updateOne({ _id: sub._id, status: "active" }, { $set: { status: "disabled", disabledAt: now, disabledReason: reason } });
-	if (res.modifiedCount) {
-		log(`outbound webhook ${sub._id} disabled: ${reason}`);
-		await failPending(sub._id, "subscription disabled");
-	}
+	const current = await WebhookSubscriptionModel.findById(sub._id, { status: 1 }).lean();
+	if (current?.status !== "active") return;
+	await WebhookSubscriptionModel.updateOne({ _id: sub._id }, { $set: { status: "disabled", disabledAt: now, disabledReason: reason } });
+	log(`outbound webhook ${sub._id} disabled: ${reason}`);
+	await failPending(sub._id, "subscription disabled");
 }
 
 export interface AttemptOptions {
@@ -145,9 +165,16 @@ export async function attemptDelivery(d: Delivery, env: WorkerEnv, opts: Attempt
 	const windowStartAt = d.windowStartAt ?? attemptAt;
 	const v: Verdict = opts.once ? { kind: isSuccess(outcome) ? "delivered" : "failed" } : verdict(outcome, n, windowStartAt, now);
 	const ok = v.kind === "delivered";
-	// Only while still pending: a subscription disabled meanwhile has failed its deliveries for good.
+	// By _id alone (FerretDB 1.x scans the collection for any other filter, and would not apply
+	// it atomically either); only while still pending: a subscription disabled meanwhile has
+	// failed its deliveries for good.
+	const current = await OutboundDeliveryModel.findById(d._id, { status: 1, attempts: 1 }).lean();
+	if (current?.status !== "pending" || current.attempts !== d.attempts) {
+		await OutboundAttemptModel.updateOne({ _id: claimId }, { $set: { finishedAt: now, statusCode: outcome.statusCode, latencyMs: outcome.latencyMs, error: outcome.error } });
+		return true;
+	}
 	await OutboundDeliveryModel.updateOne(
-		{ _id: d._id, attempts: d.attempts, status: "pending" },
+		{ _id: d._id },
 		{
 			$set: {
 				attempts: n,
@@ -163,7 +190,7 @@ export async function attemptDelivery(d: Delivery, env: WorkerEnv, opts: Attempt
 		}
 	);
 	await OutboundAttemptModel.updateOne(
-		{ _id: claimId, token },
+		{ _id: claimId },
 		{ $set: { finishedAt: now, statusCode: outcome.statusCode, latencyMs: outcome.latencyMs, error: outcome.error } }
 	);
 	await recordHealth(sub, outcome, ok, attemptAt, now, env.log);
