@@ -3,7 +3,7 @@ import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { rootCertificates } from "node:tls";
 import { parseRetryAfter, type PostOutcome } from "./backoff.ts";
-import { guardedLookup, literalRefused, type TargetRules } from "./target.ts";
+import { guardedLookup, literalRefused, PrivateTargetError, type TargetRules } from "./target.ts";
 
 // One POST of one event: a deadline for the whole exchange, redirects never followed (a 3xx is
 // an answer like any other), the body of the answer read and dropped, private addresses refused
@@ -71,7 +71,7 @@ export function createPoster(opts: PosterOptions): Poster {
 			});
 		} catch (err) {
 			const e = err as NodeJS.ErrnoException;
-			const error = deadline.aborted ? `no answer within ${opts.timeoutMs} ms` : stop.aborted ? "stopped" : e.code === "PRIVATE_ADDRESS" ? "private address refused" : (e.code ?? e.message);
+			const error = deadline.aborted ? `no answer within ${opts.timeoutMs} ms` : stop.aborted ? "stopped" : err instanceof PrivateTargetError ? "private address refused" : (e.code ?? e.message);
 			return { statusCode: null, latencyMs: elapsed(), error: String(error).slice(0, 200), retryAfterSeconds: null };
 		}
 	}

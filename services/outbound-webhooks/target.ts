@@ -40,9 +40,7 @@ export async function targetProblem(raw: string, rules: TargetRules): Promise<st
 	return answers.some(a => isPrivateAddress(a.address)) ? "points to a private, loopback or link-local address" : null;
 }
 
-export class PrivateTargetError extends Error {
-	code = "PRIVATE_ADDRESS";
-}
+export class PrivateTargetError extends Error {}
 
 /** True when a delivery may not connect to this URL's literal address (names go through `guardedLookup`). */
 export function literalRefused(url: URL, rules: TargetRules): boolean {

@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { backoffMs, parseRetryAfter, verdict, RETRY_WINDOW_MS, MAX_DELAY_MS, type PostOutcome } from "../../services/outbound-webhooks/backoff.ts";
 import { signatureHeader, signPayload } from "../../services/outbound-webhooks/sign.ts";
 import { orderKeyOf, outboundEvent, SOURCE_EVENTS, PUBLIC_EVENTS } from "../../services/outbound-webhooks/events.ts";
-import { guardedLookup } from "../../services/outbound-webhooks/target.ts";
+import { guardedLookup, PrivateTargetError } from "../../services/outbound-webhooks/target.ts";
 
 const answer = (statusCode: number | null, retryAfterSeconds: number | null = null): PostOutcome => ({ statusCode, latencyMs: 1, error: statusCode === null ? "ECONNRESET" : null, retryAfterSeconds });
 const t0 = new Date("2025-01-01T00:00:00Z");
@@ -69,7 +69,7 @@ describe("guardedLookup", () => {
 
 	test("refuses a name that resolves to a loopback address, unless private hosts are allowed", async () => {
 		const refused = await resolve(false);
-		expect(refused.err?.code).toBe("PRIVATE_ADDRESS");
+		expect(refused.err).toBeInstanceOf(PrivateTargetError);
 		const allowed = await resolve(true);
 		expect(allowed.err).toBeNull();
 		expect(allowed.address).toBe("127.0.0.1");
