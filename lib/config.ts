@@ -128,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		inbox: inboxConfig(env),
 		ai: aiConfig(env),
 		queryGuard: queryGuardConfig(env),
+		outboundWebhooks: outboundWebhooksConfig(env),
 	};
 }
 
@@ -215,6 +216,26 @@ function aiConfig(env: NodeJS.ProcessEnv) {
 		timeoutMs: int(env, "AI_TIMEOUT_MS", 6000, 100),
 		maxRetries,
 		contextMessages,
+	};
+}
+
+/** Events pushed to the merchants' own URLs (services/outbound-webhooks.service.ts). */
+function outboundWebhooksConfig(env: NodeJS.ProcessEnv) {
+	const concurrency = int(env, "WEBHOOK_CONCURRENCY", 10, 1);
+	const timeoutMs = int(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100);
+	// the test ping waits for its attempt inside a 30 s call
+	if (timeoutMs > 25_000) throw new ConfigError(`WEBHOOK_TIMEOUT_MS must be between 100 and 25000, got "${env.WEBHOOK_TIMEOUT_MS}"`);
+	if (concurrency > 100) throw new ConfigError(`WEBHOOK_CONCURRENCY must be between 1 and 100, got "${env.WEBHOOK_CONCURRENCY}"`);
+	return {
+		/** Loopback and private targets (and plain http to loopback) are accepted: tests only. */
+		allowPrivateHosts: bool(env, "WEBHOOK_ALLOW_PRIVATE_HOSTS", false),
+		/** PEM of a CA trusted for deliveries besides the system's (a receiver's own CA, the tests'). */
+		caFile: env.WEBHOOK_CA_FILE || null,
+		timeoutMs,
+		/** Deliveries one node sends at the same time. */
+		concurrency,
+		/** How often a worker looks for due deliveries it was not told about (retries, other nodes' events). */
+		pollMs: int(env, "WEBHOOK_POLL_MS", 1000, 10),
 	};
 }
 

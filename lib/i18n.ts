@@ -32,6 +32,8 @@ const vi: Record<string, string> = {
 	SEGMENT_IN_USE: "Segment đang được sử dụng bởi chiến dịch đang hoạt động",
 	INVALID_CAMPAIGN_STATUS: "Thao tác không hợp lệ với trạng thái hiện tại của chiến dịch",
 	FLOW_ACTIVE: "Flow đang hoạt động, hãy hủy kích hoạt trước khi sửa hoặc xóa",
+	SUBSCRIPTION_LIMIT: "Mỗi merchant có tối đa 10 webhook subscription",
+	SUBSCRIPTION_DISABLED: "Webhook subscription đang bị tắt, hãy bật lại trước",
 };
 
 const en: Record<string, string> = {
@@ -63,6 +65,8 @@ const en: Record<string, string> = {
 	SEGMENT_IN_USE: "The segment is used by an active campaign",
 	INVALID_CAMPAIGN_STATUS: "The campaign's current status does not allow this",
 	FLOW_ACTIVE: "The flow is active; deactivate it before editing or deleting it",
+	SUBSCRIPTION_LIMIT: "A merchant has at most 10 webhook subscriptions",
+	SUBSCRIPTION_DISABLED: "The webhook subscription is disabled; enable it first",
 };
 
 export const catalogs: Record<Locale, Record<string, string>> = { vi, en };

@@ -176,7 +176,11 @@ export async function advance(env: EngineEnv, runId: string, at?: Date): Promise
 		if (result.fail) return finish(run, "failed", entry, entry.detail);
 		if (result.retry) await FlowClaimModel.deleteOne({ _id: stepKey(runId, path) });
 		const next = result.retry ? path : result.next !== undefined ? result.next : nextAfter(nodes, path);
-		if (next === null) return finish(run, "completed", entry);
+		if (next === null) {
+			await finish(run, "completed", entry);
+			env.ctx.emit("flow.run.completed", { merchantId: run.merchantId, flowId: run.flowId, runId, contactId: run.contactId, at: entry.at });
+			return;
+		}
 		const dueAt = result.dueAt ?? now;
 		const res = await FlowRunModel.updateOne(
 			{ _id: runId, status: "active", position: path },
