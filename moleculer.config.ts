@@ -8,7 +8,7 @@ import { AjvValidator } from "./lib/validator.ts";
  */
 export function brokerOptions(cfg: Config = config(), overrides: Partial<BrokerOptions> = {}): BrokerOptions {
 	return {
-		namespace: "mkt-x",
+		namespace: cfg.namespace,
 		nodeID: cfg.nodeID,
 		// Unset TRANSPORTER: one local node. Set (nats://host:4222): nodes find each other over NATS.
 		transporter: cfg.transporter as BrokerOptions["transporter"],
@@ -34,7 +34,9 @@ export function brokerOptions(cfg: Config = config(), overrides: Partial<BrokerO
 			minRequestCount: 20,
 			windowTime: 60,
 			halfOpenTime: 10_000,
-			check: (err: Error) => ((err as Errors.MoleculerError).code ?? 500) >= 500,
+			// A timeout is load, not a broken service: the caller tries later (queues retry their
+			// batches); opening the breaker on it would refuse everyone for halfOpenTime.
+			check: (err: Error) => ((err as Errors.MoleculerError).code ?? 500) >= 500 && err.name !== "RequestTimeoutError",
 		},
 		// Finish in-flight requests on SIGTERM before the services stop.
 		tracking: { enabled: true, shutdownTimeout: 10_000 },

@@ -87,6 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		nodeEnv,
 		isDev,
 		nodeID: env.NODE_ID || undefined,
+		/** Nodes of one deployment share it; another deployment on the same NATS uses its own. */
+		namespace: env.MOLECULER_NAMESPACE || "mkt-x",
 		services: list(env, "SERVICES"),
 		port: int(env, "PORT", 5000),
 		transporter: env.TRANSPORTER || null,

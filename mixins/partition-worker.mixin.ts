@@ -6,7 +6,7 @@ import { PartitionLeases, type Lease } from "../lib/partition-lease.ts";
 // out while a backlog drains, each batch has its own deadline (the lease), and a failed batch is
 // tried again later, never counted against the whole service. The service provides the queue's
 // reads and the batch's work as methods (PartitionQueue); this mixin runs the loops, wakes them
-// when work is queued, logs progress with counts, and reports the backlog (action `queueHealth`).
+// when work is queued, logs progress with counts, and reports the backlog (action `health`, which /health/ready shows).
 
 export interface QueueBacklog {
 	pending: number;
@@ -209,8 +209,8 @@ export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<Serv
 		},
 
 		actions: {
-			/** The backlog of this queue and this node's drain rate (readiness details, ops). */
-			queueHealth: {
+			/** The backlog of this queue and this node's drain rate (in /health/ready's details, for ops). */
+			health: {
 				visibility: "public",
 				async handler(this: Service) {
 					const self = this as unknown as Self;

@@ -222,3 +222,27 @@ describe("webhook events per minute", () => {
 		expect(await WebhookDeliveryModel.countDocuments({ payload: { $regex: "second pair" } })).toBe(0);
 	});
 });
+
+describe("reconcile (npm run inbox:reconcile)", () => {
+	test("finds no drift after ingestion, reports a figure changed by hand, and --fix repairs it", async () => {
+		const account = await seedAccount("m-reconcile");
+		for (const text of ["one", "two", "three"]) {
+			await postWebhook(node.url, dmPayload({ forUserId: account.twitterUserId, eventId: nextEventId(), senderId: "5150", recipientId: account.twitterUserId, text }));
+		}
+		await waitUntil(async () => (await ConversationModel.findOne({ accountId: account._id }).lean())?.messageCount === 3, 10_000, "3 applied");
+		const clean = (await node.broker.call("inbox.reconcile", { merchantId: "m-reconcile" }, { timeout: 60_000 })) as { drift: unknown[] };
+		expect(clean.drift).toEqual([]);
+
+		const conversation = (await ConversationModel.findOne({ accountId: account._id }).lean())!;
+		await ConversationModel.updateOne({ _id: conversation._id }, { $set: { messageCount: 7 } });
+		await ContactModel.updateOne({ _id: conversation.contactId }, { $set: { messagesReceived: 1 } });
+		const found = (await node.broker.call("inbox.reconcile", { merchantId: "m-reconcile", fix: true }, { timeout: 60_000 })) as { drift: unknown[] };
+		expect(found.drift).toEqual(
+			expect.arrayContaining([
+				{ kind: "conversation", id: conversation._id, field: "messageCount", stored: 7, counted: 3 },
+				{ kind: "contact", id: conversation.contactId, field: "messagesReceived", stored: 1, counted: 3 },
+			])
+		);
+		expect((await node.broker.call("inbox.reconcile", { merchantId: "m-reconcile" }, { timeout: 60_000 })) as { drift: unknown[] }).toMatchObject({ drift: [] });
+	});
+});
