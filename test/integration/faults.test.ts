@@ -68,7 +68,7 @@ async function world(): Promise<World> {
 	};
 	start("gateway", "api,accounts,webhooks", { PORT: String(port) });
 	start("inbox-1", "inbox,contacts");
-	const observer = new ServiceBroker({ namespace: env.MOLECULER_NAMESPACE, transporter: NATS_URL, logger: false, nodeID: `observer-${id}` });
+	const observer = new ServiceBroker({ namespace: env.MOLECULER_NAMESPACE, transporter: NATS_URL as "NATS", logger: false, nodeID: `observer-${id}` });
 	await observer.start();
 	await observer.waitForServices(["api", "accounts", "webhooks", "inbox", "contacts"], 90_000);
 	const gatewayUrl = `http://127.0.0.1:${port}`;
