@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import mongoose from "mongoose";
-import { ServiceBroker } from "moleculer";
+import { ServiceBroker, type BrokerOptions } from "moleculer";
 import { freePort } from "../../lib/net.ts";
 import { startFerretDb, type RunningFerretDb } from "../../lib/ferretdb.ts";
 import { NATS_URL, waitUntil } from "../helpers/node.ts";
@@ -68,7 +68,7 @@ async function world(): Promise<World> {
 	};
 	start("gateway", "api,accounts,webhooks", { PORT: String(port) });
 	start("inbox-1", "inbox,contacts");
-	const observer = new ServiceBroker({ namespace: env.MOLECULER_NAMESPACE, transporter: NATS_URL as "NATS", logger: false, nodeID: `observer-${id}` });
+	const observer = new ServiceBroker({ namespace: env.MOLECULER_NAMESPACE, transporter: NATS_URL as BrokerOptions["transporter"], logger: false, nodeID: `observer-${id}` });
 	await observer.start();
 	await observer.waitForServices(["api", "accounts", "webhooks", "inbox", "contacts"], 90_000);
 	const gatewayUrl = `http://127.0.0.1:${port}`;
