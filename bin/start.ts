@@ -1,45 +1,84 @@
 // `npm start`: one node of mkt-x. All services by default; SERVICES=api,accounts for a subset.
-// Without MONGO_URL it builds (first time) and starts the embedded FerretDB, and stops it on exit.
+// Without MONGO_URL it builds (first time) and starts the embedded FerretDB, restarts it when it
+// dies, and stops it on exit.
+//
+// Stopping: SIGTERM, SIGINT or SIGHUP to this process, or to npm in front of it (the script
+// `exec`s node, so npm signals node itself), or the death of the parent (npm killed hard, or an
+// npm that signals only its shell): the node announces `mktx.draining` (the gateway refuses new
+// requests), stops the broker (in-flight requests finish), then FerretDB, all within the drain time.
 import { ServiceBroker } from "moleculer";
 import { ConfigError, loadConfig, resetConfig } from "../lib/config.ts";
 import { startFerretDb, type RunningFerretDb } from "../lib/ferretdb.ts";
 import { loadServiceSchemas } from "../lib/services.ts";
 
+const PARENT_CHECK_MS = 500;
+
+let broker: ServiceBroker | null = null;
+let ferret: RunningFerretDb | null = null;
+let stopping = false;
+/** The broker's wait for in-flight requests; the whole stop must fit in it. */
+let drainMs = 10_000;
+
+async function shutdown(why: string) {
+	if (stopping) return;
+	stopping = true;
+	const say = (line: string) => (broker ? broker.logger.info(line) : console.error(line));
+	say(`${why}: finishing in-flight requests (${drainMs / 1000} s at most), then stopping`);
+	const deadline = setTimeout(() => {
+		console.error(`mkt-x: the stop took longer than ${drainMs / 1000} s; exiting now`);
+		ferret?.process?.kill("SIGKILL");
+		process.exit(1);
+	}, drainMs);
+	let code = 0;
+	try {
+		if (broker) {
+			await broker.broadcastLocal("mktx.draining");
+			await broker.stop();
+		}
+	} catch (err) {
+		console.error("mkt-x: error while stopping:", err);
+		code = 1;
+	} finally {
+		await ferret?.stop();
+		clearTimeout(deadline);
+		say("stopped");
+		process.exit(code);
+	}
+}
+
+function watchForStop() {
+	for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(signal));
+	// npm 11 forwards SIGINT/SIGTERM to its child only; a parent killed otherwise (or a shell in
+	// between that dies of the signal) leaves this process re-parented: stop then too.
+	const parent = process.ppid;
+	setInterval(() => {
+		if (process.ppid !== parent) void shutdown(`parent process ${parent} exited`);
+	}, PARENT_CHECK_MS).unref();
+}
+
 async function main() {
+	watchForStop();
 	let cfg = loadConfig();
-	let ferret: RunningFerretDb | null = null;
 	if (!cfg.mongoUrl) {
-		ferret = await startFerretDb({ port: cfg.ferretdbPort, dataDir: cfg.dataDir });
+		ferret = await startFerretDb({ port: cfg.ferretdbPort, dataDir: cfg.dataDir, supervise: true });
 		process.env.MONGO_URL = `${ferret.url}mktx`;
 	}
+	if (stopping) return;
 	cfg = resetConfig();
 	const { brokerOptions } = await import("../moleculer.config.ts");
-	const broker = new ServiceBroker(brokerOptions(cfg, { skipProcessEventRegistration: true }));
+	const options = brokerOptions(cfg, { skipProcessEventRegistration: true });
+	drainMs = options.tracking?.shutdownTimeout ?? drainMs;
+	broker = new ServiceBroker(options);
 	for (const schema of await loadServiceSchemas(cfg.services)) broker.createService(schema);
-
-	let stopping = false;
-	const shutdown = async (signal: string) => {
-		if (stopping) return;
-		stopping = true;
-		broker.logger.info(`${signal}: finishing in-flight requests, then stopping`);
-		try {
-			await broker.stop();
-		} finally {
-			await ferret?.stop();
-			process.exit(0);
-		}
-	};
-	process.on("SIGINT", () => void shutdown("SIGINT"));
-	process.on("SIGTERM", () => void shutdown("SIGTERM"));
-
 	await broker.start();
 }
 
-main().catch(err => {
+main().catch(async err => {
 	if (err instanceof ConfigError) {
 		console.error(`mkt-x cannot start: ${err.message}`);
 	} else {
 		console.error("mkt-x failed to start:", err);
 	}
+	await ferret?.stop();
 	process.exit(1);
 });
