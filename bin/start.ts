@@ -9,9 +9,12 @@
 import { ServiceBroker } from "moleculer";
 import { ConfigError, loadConfig, resetConfig } from "../lib/config.ts";
 import { startFerretDb, type RunningFerretDb } from "../lib/ferretdb.ts";
+import { ensureFilterIndexes } from "../lib/ferretdb-pg.ts";
 import { loadServiceSchemas } from "../lib/services.ts";
 
 const PARENT_CHECK_MS = 500;
+/** The database of the embedded FerretDB (a schema of FERRETDB_POSTGRESQL_URL's database). */
+const EMBEDDED_DB = "mktx";
 
 let broker: ServiceBroker | null = null;
 let ferret: RunningFerretDb | null = null;
@@ -61,7 +64,7 @@ async function main() {
 	let cfg = loadConfig();
 	if (!cfg.mongoUrl) {
 		ferret = await startFerretDb({ port: cfg.ferretdbPort, dataDir: cfg.dataDir, supervise: true });
-		process.env.MONGO_URL = `${ferret.url}mktx`;
+		process.env.MONGO_URL = `${ferret.url}${EMBEDDED_DB}`;
 	}
 	if (stopping) return;
 	cfg = resetConfig();
@@ -71,6 +74,12 @@ async function main() {
 	broker = new ServiceBroker(options);
 	for (const schema of await loadServiceSchemas(cfg.services)) broker.createService(schema);
 	await broker.start();
+	// After the start: the services have created their collections and declared indexes by now.
+	if (ferret?.postgresqlUrl && !stopping) {
+		const began = Date.now();
+		const { created } = await ensureFilterIndexes(ferret.postgresqlUrl, EMBEDDED_DB);
+		if (created) broker.logger.info(`PostgreSQL: ${created} filter indexes created in ${Date.now() - began} ms (docs/embedded-engine.md)`);
+	}
 }
 
 main().catch(async err => {

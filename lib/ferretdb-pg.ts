@@ -1,5 +1,6 @@
 import { ConfigError } from "./config.ts";
 import { DB_MAX_POOL_SIZE } from "./db.ts";
+import { createHash } from "node:crypto";
 import { PgClient, PgError, redactPgUrl, sqlIdent, sqlLiteral } from "./pg.ts";
 
 // The PostgreSQL side of the embedded FerretDB: its database, its connection pool.
@@ -15,9 +16,17 @@ import { PgClient, PgError, redactPgUrl, sqlIdent, sqlLiteral } from "./pg.ts";
  */
 export const FERRETDB_PG_POOL_MAX_CONNS = 2 * DB_MAX_POOL_SIZE + 5;
 
-/** The URL handed to FerretDB: the configured one with the project's pool size. */
+/**
+ * FerretDB runs every query as a prepared statement whose filter names the field as a parameter
+ * (`_jsonb->$1 @> $2`). After five runs PostgreSQL may switch to a generic plan, where the field is
+ * unknown and no expression index can match; custom plans keep the filter indexes in use.
+ */
+const PLAN_SETTINGS = { plan_cache_mode: "force_custom_plan" };
+
+/** The URL handed to FerretDB: the configured one with the project's pool size and plan settings. */
 export function ferretdbPostgresqlUrl(url: string): string {
 	const u = new URL(url);
+	for (const [k, v] of Object.entries(PLAN_SETTINGS)) if (!u.searchParams.has(k)) u.searchParams.set(k, v);
 	const set = u.searchParams.get("pool_max_conns");
 	if (set !== null && !(Number(set) > 2 * DB_MAX_POOL_SIZE)) {
 		throw new ConfigError(
@@ -83,6 +92,45 @@ export async function listPgDatabases(url: string, prefix: string): Promise<stri
 	} finally {
 		await admin.close();
 	}
+}
+
+/**
+ * FerretDB creates a PostgreSQL btree index for each declared index, but pushes filters down as
+ * containment (`_jsonb->'field' @> '"value"'`), which a btree cannot serve: every query reads the
+ * whole table. A GIN index (jsonb_path_ops) on the same expression serves it. This creates one
+ * per field of the declared indexes of every collection in `schema` (a MongoDB database is a
+ * PostgreSQL schema there) that lacks it. Figures: docs/embedded-engine.md.
+ */
+export async function ensureFilterIndexes(url: string, schema: string): Promise<{ created: number }> {
+	const client = await PgClient.connect(url);
+	try {
+		const meta = `${sqlIdent(schema)}."_ferretdb_database_metadata"`;
+		const exists = await client.query(`SELECT to_regclass(${sqlLiteral(`${sqlIdent(schema)}._ferretdb_database_metadata`)}) IS NOT NULL`);
+		if (exists[0]?.[0] !== "t") return { created: 0 };
+		const fields = await client.query(
+			`SELECT DISTINCT m._jsonb->>'table', k.field FROM ${meta} m, jsonb_array_elements(m._jsonb->'indexes') i, jsonb_object_keys(i->'key') k(field) WHERE k.field <> '_id'`
+		);
+		const present = new Set((await client.query(`SELECT indexname FROM pg_indexes WHERE schemaname = ${sqlLiteral(schema)}`)).map(r => r[0]));
+		let created = 0;
+		for (const [table, field] of fields as [string, string][]) {
+			const name = filterIndexName(table, field);
+			if (present.has(name)) continue;
+			// The same expression FerretDB filters on: `->` for a field, `#>` for a dotted path.
+			const path = field.split(".");
+			const expr = path.length === 1 ? `_jsonb -> ${sqlLiteral(field)}::text` : `_jsonb #> ${sqlLiteral(`{${path.map(p => `"${p.replace(/["\\]/g, "\\$&")}"`).join(",")}}`)}::text[]`;
+			await client.query(`CREATE INDEX IF NOT EXISTS ${sqlIdent(name)} ON ${sqlIdent(schema)}.${sqlIdent(table)} USING gin ((${expr}) jsonb_path_ops)`);
+			created++;
+		}
+		return { created };
+	} finally {
+		await client.close();
+	}
+}
+
+/** Unique per table and field, within PostgreSQL's 63 bytes. */
+function filterIndexName(table: string, field: string): string {
+	const hash = createHash("sha1").update(`${table}\0${field}`).digest("hex").slice(0, 8);
+	return `${table.slice(0, 28)}_${field.replace(/[^a-z0-9]/gi, "_").toLowerCase().slice(0, 20)}_${hash}_mktx_gin`;
 }
 
 export { redactPgUrl };

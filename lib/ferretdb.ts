@@ -19,6 +19,8 @@ export interface RunningFerretDb {
 	url: string;
 	/** "reused": a server already listened on the port. */
 	handler: FerretDbHandler | "reused";
+	/** The PostgreSQL database behind it (handler "postgresql"). */
+	postgresqlUrl?: string;
 	/** The FerretDB process running now (a new one after a supervised restart); null when reused. */
 	readonly process: ChildProcess | null;
 	stop(): Promise<void>;
@@ -150,6 +152,7 @@ export async function startFerretDb(opts: FerretDbOptions): Promise<RunningFerre
 	return {
 		url,
 		handler,
+		postgresqlUrl: handler === "postgresql" ? pgUrl : undefined,
 		get process() {
 			return child;
 		},

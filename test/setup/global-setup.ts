@@ -52,6 +52,7 @@ export default async function globalSetup() {
 	globalThis.__FERRETDB__ = ferret;
 	if (ferret.handler === "postgresql") {
 		globalThis.__FERRETDB_PG_URL__ = runUrl;
+		process.env.TEST_FERRETDB_PG_URL = runUrl;
 		await dropDatabasesOfDeadRuns(postgresqlUrl);
 	} else {
 		// The one line that says why the run is on SQLite (and what that costs).
