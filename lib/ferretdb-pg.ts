@@ -99,7 +99,9 @@ export async function listPgDatabases(url: string, prefix: string): Promise<stri
  * containment (`_jsonb->'field' @> '"value"'`), which a btree cannot serve: every query reads the
  * whole table. A GIN index (jsonb_path_ops) on the same expression serves it. This creates one
  * per field of the declared indexes of every collection in `schema` (a MongoDB database is a
- * PostgreSQL schema there) that lacks it. Figures: docs/embedded-engine.md.
+ * PostgreSQL schema there) that lacks it, `_id` included (a find by `_id` is filtered the same way;
+ * only the write that follows uses the `_id` btree). Dotted fields are left out: FerretDB 1.24 does not push
+ * their filters down (only with --test-enable-nested-pushdown). Figures: docs/embedded-engine.md.
  */
 export async function ensureFilterIndexes(url: string, schema: string): Promise<{ created: number }> {
 	const client = await PgClient.connect(url);
@@ -108,16 +110,15 @@ export async function ensureFilterIndexes(url: string, schema: string): Promise<
 		const exists = await client.query(`SELECT to_regclass(${sqlLiteral(`${sqlIdent(schema)}._ferretdb_database_metadata`)}) IS NOT NULL`);
 		if (exists[0]?.[0] !== "t") return { created: 0 };
 		const fields = await client.query(
-			`SELECT DISTINCT m._jsonb->>'table', k.field FROM ${meta} m, jsonb_array_elements(m._jsonb->'indexes') i, jsonb_object_keys(i->'key') k(field) WHERE k.field <> '_id'`
+			`SELECT DISTINCT m._jsonb->>'table', k.field FROM ${meta} m, jsonb_array_elements(m._jsonb->'indexes') i, jsonb_object_keys(i->'key') k(field) WHERE strpos(k.field, '.') = 0`
 		);
 		const present = new Set((await client.query(`SELECT indexname FROM pg_indexes WHERE schemaname = ${sqlLiteral(schema)}`)).map(r => r[0]));
 		let created = 0;
 		for (const [table, field] of fields as [string, string][]) {
 			const name = filterIndexName(table, field);
 			if (present.has(name)) continue;
-			// The same expression FerretDB filters on: `->` for a field, `#>` for a dotted path.
-			const path = field.split(".");
-			const expr = path.length === 1 ? `_jsonb -> ${sqlLiteral(field)}::text` : `_jsonb #> ${sqlLiteral(`{${path.map(p => `"${p.replace(/["\\]/g, "\\$&")}"`).join(",")}}`)}::text[]`;
+			// The very expression of FerretDB's filter, or the planner cannot match it.
+			const expr = `_jsonb -> ${sqlLiteral(field)}::text`;
 			await client.query(`CREATE INDEX IF NOT EXISTS ${sqlIdent(name)} ON ${sqlIdent(schema)}.${sqlIdent(table)} USING gin ((${expr}) jsonb_path_ops)`);
 			created++;
 		}

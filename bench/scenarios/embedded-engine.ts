@@ -53,6 +53,7 @@ function queries(coll: mongoose.mongo.Collection<Doc>, n: number) {
 	let i = 0;
 	const next = () => (i = (i + 7919) % n);
 	return {
+		_id: () => coll.findOne({ _id: `c-${next()}` }),
 		"list merchant (sort, 20)": () => coll.find({ merchantId: `m-${next() % MERCHANTS}` }).sort({ lastMessageAt: -1 }).limit(20).toArray(),
 		"count merchant+status": () => coll.countDocuments({ merchantId: `m-${next() % MERCHANTS}`, status: "open" }),
 		"accountId+twitterUserId": () => {
