@@ -84,7 +84,7 @@ export async function startFerretDb(opts: FerretDbOptions): Promise<RunningFerre
 	const binary = await ensureFerretDbBinary(log);
 	const { handler, pgUrl, fallback } = await chooseHandler(opts);
 	const dataDir = path.resolve(opts.dataDir);
-	mkdirSync(path.join(dataDir, "ferretdb"), { recursive: true });
+	mkdirSync(handler === "sqlite" ? path.join(dataDir, "ferretdb") : dataDir, { recursive: true });
 	const logFile = path.join(dataDir, "ferretdb.log");
 	const args = [
 		`--handler=${handler}`,
