@@ -45,12 +45,27 @@ async function shutdown(why: string) {
 		await ferret?.stop();
 		clearTimeout(deadline);
 		say("stopped");
-		process.exit(code);
+		process.exit(code || process.exitCode || 0);
 	}
 }
 
+/** The database went away (FerretDB restarting, MongoDB failing over): transient, readiness says so. */
+const isDatabaseOutage = (reason: unknown) =>
+	reason instanceof Error && /^Mongo(Network|NetworkTimeout|ServerSelection|PoolCleared)Error$/.test(reason.name);
+
 function watchForStop() {
 	for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(signal));
+	// Some background work (a job loop, a timer) lets a database error go unhandled when FerretDB
+	// dies; Node would end the node for it, and with it the restart that is under way.
+	process.on("unhandledRejection", reason => {
+		if (isDatabaseOutage(reason)) {
+			(broker?.logger ?? console).warn(`database unavailable (${(reason as Error).message}); /health/ready reports it until it is back`);
+			return;
+		}
+		console.error("mkt-x: unhandled rejection:", reason);
+		process.exitCode = 1;
+		void shutdown("unhandled rejection");
+	});
 	// npm 11 forwards SIGINT/SIGTERM to its child only; a parent killed otherwise (or a shell in
 	// between that dies of the signal) leaves this process re-parented: stop then too.
 	const parent = process.ppid;

@@ -74,6 +74,22 @@ async function npmStart(env: Record<string, string>): Promise<Start> {
 	return start;
 }
 
+/** Runs the waits; a timeout says what the start printed, and what FerretDB logged. */
+async function explained(start: Start, waits: () => Promise<void>) {
+	try {
+		await waits();
+	} catch (err) {
+		const dir = dataDirs.at(-1)!;
+		let ferretLog = "";
+		try {
+			ferretLog = readFileSync(path.join(dir, "ferretdb.log"), "utf8").slice(-2000);
+		} catch {
+			// none yet
+		}
+		throw new Error(`${(err as Error).message}\n--- npm start output:\n${start.output().slice(-4000)}\n--- ferretdb.log:\n${ferretLog}`);
+	}
+}
+
 /** npm → node (the script execs it, no shell between) → FerretDB. */
 function processesOf(start: Start): { npm: number; node: number; ferretdb: number } {
 	const npm = start.npm.pid!;
@@ -110,11 +126,13 @@ describe("npm start", () => {
 		const first = processesOf(start);
 
 		process.kill(first.ferretdb, "SIGKILL");
-		await waitUntil(() => /FerretDB exited \(code SIGKILL\); restarting in 1 s/.test(start.output()), 10_000, "the restart line");
-		await waitUntil(() => childrenOf(first.node).some(pid => pid !== first.ferretdb), 10_000, "a new FerretDB");
+		await explained(start, async () => {
+			await waitUntil(() => /FerretDB exited \(code SIGKILL\); restarting in 1 s/.test(start.output()), 15_000, "the restart line");
+			await waitUntil(() => childrenOf(first.node).some(pid => pid !== first.ferretdb && alive(pid)), 30_000, "a new FerretDB");
+			await waitUntil(ready, 30_000, "readiness to come back");
+		});
 		const second = processesOf(start);
 		expect(second.ferretdb).not.toBe(first.ferretdb);
-		await waitUntil(ready, 30_000, "readiness to come back");
 
 		process.kill(second.node, "SIGINT");
 		await start.exited;
