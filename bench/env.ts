@@ -3,8 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { freePort } from "../lib/net.ts";
 import { ServiceBroker } from "moleculer";
-import { resetConfig } from "../lib/config.ts";
+import { config, resetConfig } from "../lib/config.ts";
 import { startFerretDb, type RunningFerretDb } from "../lib/ferretdb.ts";
+import { dropPgDatabase, withDatabase } from "../lib/ferretdb-pg.ts";
 import { loadServiceSchemas } from "../lib/services.ts";
 import { progress } from "./measure.ts";
 
@@ -14,8 +15,14 @@ import { progress } from "./measure.ts";
 export async function startDatabase(): Promise<{ url: string; stop(): Promise<void>; ferret: RunningFerretDb | null }> {
 	if (process.env.MONGO_URL) return { url: process.env.MONGO_URL, stop: async () => {}, ferret: null };
 	const dataDir = mkdtempSync(path.join(os.tmpdir(), "mktx-bench-db-"));
-	const ferret = await startFerretDb({ port: await freePort(), dataDir, log: progress });
-	return { url: `${ferret.url}mktx_bench_${Date.now()}`, stop: () => ferret.stop(), ferret };
+	// On PostgreSQL, a database of the run's own, dropped at the end (not the development `mktx`).
+	const postgresqlUrl = withDatabase(config().ferretdb.postgresqlUrl, `mktx_bench_${process.pid}_${Date.now()}`);
+	const ferret = await startFerretDb({ port: await freePort(), dataDir, postgresqlUrl, log: progress });
+	const stop = async () => {
+		await ferret.stop();
+		if (ferret.postgresqlUrl) await dropPgDatabase(ferret.postgresqlUrl);
+	};
+	return { url: `${ferret.url}mktx_bench_${Date.now()}`, stop, ferret };
 }
 
 export async function startBroker(services: string[], settings: Record<string, Record<string, unknown>> = {}) {

@@ -3,7 +3,7 @@
 import { ensureFerretDbBinary } from "../lib/ferretdb.ts";
 
 try {
-	console.error(`FerretDB ready at ${ensureFerretDbBinary()}`);
+	console.error(`FerretDB ready at ${await ensureFerretDbBinary()}`);
 } catch (err) {
 	console.error(`FerretDB install failed: ${(err as Error).message}`);
 	process.exit(1);

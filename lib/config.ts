@@ -102,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 		mongoUrl: env.MONGO_URL || null,
 		dataDir: env.DATA_DIR || "./data",
 		ferretdbPort: int(env, "FERRETDB_PORT", 27017, 1),
+		ferretdb: embeddedEngineConfig(env),
 		corsOrigins: list(env, "CORS_ORIGINS"),
 		jwt: {
 			secret: jwtPublicKey ? "" : jwtSecret,
@@ -266,6 +267,29 @@ function campaignsConfig(env: NodeJS.ProcessEnv) {
 		/** A send claimed this long ago without an outcome (its worker died) ends `unknown`. */
 		unknownAfterSeconds: int(env, "CAMPAIGN_UNKNOWN_AFTER_SECONDS", 300, 1),
 	};
+}
+
+export const FERRETDB_HANDLERS = ["auto", "postgresql", "sqlite"] as const;
+export const DEFAULT_FERRETDB_POSTGRESQL_URL = "postgres://postgres@127.0.0.1:5432/mktx";
+
+/** The embedded FerretDB (lib/ferretdb.ts), used when MONGO_URL is unset. */
+function embeddedEngineConfig(env: NodeJS.ProcessEnv) {
+	const handler = (env.FERRETDB_HANDLER || "auto") as (typeof FERRETDB_HANDLERS)[number];
+	if (!FERRETDB_HANDLERS.includes(handler)) {
+		throw new ConfigError(`FERRETDB_HANDLER must be one of ${FERRETDB_HANDLERS.join(", ")}, got "${env.FERRETDB_HANDLER}"`);
+	}
+	const postgresqlUrl = env.FERRETDB_POSTGRESQL_URL || DEFAULT_FERRETDB_POSTGRESQL_URL;
+	let url: URL | null = null;
+	try {
+		url = new URL(postgresqlUrl);
+	} catch {
+		// reported below
+	}
+	if (!url || !/^postgres(ql)?:$/.test(url.protocol) || url.pathname.length < 2) {
+		// Never echo the value: it may hold a password.
+		throw new ConfigError("FERRETDB_POSTGRESQL_URL must be a postgres://user[:password]@host[:port]/database URL");
+	}
+	return { handler, postgresqlUrl };
 }
 
 let current: Config | null = null;

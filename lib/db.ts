@@ -6,6 +6,13 @@ import { installQueryGuard } from "./query-guard.ts";
 // the database call acquire() when they start and release() when they stop; the last release
 // closes the connection, so a graceful shutdown closes the database after in-flight work.
 
+/**
+ * Most operations this node runs on the database at once. The embedded FerretDB on PostgreSQL
+ * sizes its own pool from it (lib/ferretdb-pg.ts): an update there holds one PostgreSQL
+ * connection while it waits for a second, so its pool must stay above what clients send at once.
+ */
+export const DB_MAX_POOL_SIZE = 20;
+
 let users = 0;
 let connecting: Promise<typeof mongoose> | null = null;
 
@@ -15,7 +22,7 @@ export async function acquireDb(url: string): Promise<typeof mongoose> {
 		const guard = config().queryGuard;
 		connecting = mongoose.connect(url, {
 			serverSelectionTimeoutMS: 10_000,
-			maxPoolSize: 20,
+			maxPoolSize: DB_MAX_POOL_SIZE,
 			// FerretDB has no retryable writes (they need sessions); MongoDB 7 does not need them here.
 			retryWrites: false,
 			// The query guard reads every command as it is sent (tests; off in production).

@@ -100,10 +100,10 @@ function toStored(draft: TemplateDraft, provided: Partial<Record<"options" | "ca
 	};
 }
 
-/** MongoDB says 11000; FerretDB 1.x says so on insert but reports an update's clash as SQLite's. */
+/** MongoDB says 11000; FerretDB 1.x says so on insert but reports an update's clash as its backend's (SQLite's, PostgreSQL's 23505). */
 const isDuplicateKey = (err: unknown) => {
 	const e = err as { code?: number; message?: string };
-	return e.code === 11000 || (typeof e.message === "string" && e.message.includes("UNIQUE constraint failed"));
+	return e.code === 11000 || (typeof e.message === "string" && /UNIQUE constraint failed|\(SQLSTATE 23505\)/.test(e.message));
 };
 const nameTaken = () => new ConflictError("A template with this name already exists", "CONFLICT", { field: "name", message: "is already used by another template" });
 

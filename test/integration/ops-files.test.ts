@@ -77,5 +77,5 @@ test("the Dockerfile builds on Node 24 and starts the same entry point as npm st
 	const dockerfile = readFileSync("Dockerfile", "utf8");
 	expect(dockerfile).toMatch(/^FROM node:24/m);
 	const pkg = JSON.parse(readFileSync("package.json", "utf8"));
-	expect(dockerfile).toContain(`CMD ["node", "${pkg.scripts.start.replace(/^node /, "")}"]`);
+	expect(dockerfile).toContain(`CMD ["node", "${pkg.scripts.start.replace(/^(exec )?node /, "")}"]`);
 });
