@@ -6,6 +6,8 @@ import mongoose from "mongoose";
 import { ServiceBroker, type BrokerOptions } from "moleculer";
 import { freePort } from "../../lib/net.ts";
 import { startFerretDb, type RunningFerretDb } from "../../lib/ferretdb.ts";
+import { dropPgDatabase, withDatabase } from "../../lib/ferretdb-pg.ts";
+import { config } from "../../lib/config.ts";
 import { NATS_URL, waitUntil } from "../helpers/node.ts";
 import { dmPayload, TEST_CONSUMER_SECRET, xSignature } from "../helpers/x-events.ts";
 import { reap, spawnNode, type NodeProcess } from "../helpers/processes.ts";
@@ -26,12 +28,15 @@ const ACCOUNT_X_ID = "4242000001";
 let ferret: RunningFerretDb;
 let ferretPort: number;
 let ferretDir: string;
+// A PostgreSQL database of this file's own when FerretDB runs on PostgreSQL (dropped after).
+const pgUrl = withDatabase(config().ferretdb.postgresqlUrl, `mktx_faults_${process.pid}_${randomBytes(3).toString("hex")}`);
+const startDatabase = () => startFerretDb({ port: ferretPort, dataDir: ferretDir, postgresqlUrl: pgUrl, handler: process.env.TEST_FERRETDB_HANDLER === "sqlite" ? "sqlite" : "auto", log: () => {} });
 let running: NodeProcess[] = [];
 
 beforeAll(async () => {
 	ferretPort = await freePort();
 	ferretDir = mkdtempSync(path.join(os.tmpdir(), "mktx-faults-db-"));
-	ferret = await startFerretDb({ port: ferretPort, dataDir: ferretDir, log: () => {} });
+	ferret = await startDatabase();
 });
 afterEach(async () => {
 	await reap(running);
@@ -39,6 +44,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
 	await ferret?.stop();
+	if (ferret?.handler === "postgresql") await dropPgDatabase(pgUrl).catch(() => {});
 });
 
 interface World {
@@ -199,7 +205,7 @@ test("the database killed during a burst and started again: what was acknowledge
 		old.kill("SIGKILL");
 		await gone;
 		await new Promise(r => setTimeout(r, 1000));
-		ferret = await startFerretDb({ port: ferretPort, dataDir: ferretDir, log: () => {} });
+		ferret = await startDatabase();
 	});
 	await faultDone;
 	await settle(w, posts, "database SIGKILL and restart");

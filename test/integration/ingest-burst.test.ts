@@ -5,45 +5,50 @@ import { ContactModel } from "../../models/contact.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import { InboxActivityModel } from "../../models/inbox-activity.model.ts";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "../../lib/net.ts";
+import { startFerretDb, type RunningFerretDb } from "../../lib/ferretdb.ts";
 
 // A burst from many customers of several accounts, acknowledged by one gateway and applied by
 // the writers of two inbox nodes over NATS: every message stored once, in order within its
-// conversation, and every figure equal to a recount (reconcile finds no drift).
+// conversation, and every figure equal to a recount (reconcile finds no drift). On the run's
+// engine (FerretDB on PostgreSQL, or MONGO_URL) with 2,000 events, and on FerretDB's SQLite
+// backend, whose every query reads the whole table, with fewer (INGEST_BURST_EVENTS_SQLITE).
 
 process.env.X_CONSUMER_SECRET = TEST_CONSUMER_SECRET;
 useFreshDatabase("ingest_burst");
 process.env.RATE_LIMIT_WEBHOOK_EVENTS_PER_MINUTE = "1000000";
 
-const EVENTS = Number(process.env.INGEST_BURST_EVENTS ?? 600);
+const EVENTS = Number(process.env.INGEST_BURST_EVENTS ?? 2000);
+const EVENTS_SQLITE = Number(process.env.INGEST_BURST_EVENTS_SQLITE ?? 400);
 const ACCOUNTS = 5;
 const CUSTOMERS = 50;
 const CONCURRENCY = 20;
 
-let gateway: TestNode;
-let other: TestNode;
-
-beforeAll(async () => {
+async function twoNodes(): Promise<TestNode[]> {
 	const services = ["accounts", "webhooks", "inbox", "contacts"];
-	gateway = await startNode({ services: ["api", ...services], transporter: NATS_URL, nodeID: "burst-gateway" });
-	other = await startNode({ services, transporter: NATS_URL, nodeID: "burst-worker" });
-}, 60_000);
+	const gateway = await startNode({ services: ["api", ...services], transporter: NATS_URL, nodeID: "burst-gateway" });
+	const other = await startNode({ services, transporter: NATS_URL, nodeID: "burst-worker" });
+	return [gateway, other];
+}
+
 afterAll(async () => {
-	await other?.stop();
-	await gateway?.stop();
 	await dropDatabase();
 });
 
-test(`${EVENTS} signed events at concurrency ${CONCURRENCY} from ${CUSTOMERS} customers: stored once, in order, figures exact`, async () => {
-	const accounts = await Promise.all(Array.from({ length: ACCOUNTS }, (_, i) => seedAccount("m-burst", { twitterUserId: String(77_000_000 + i) })));
-	const base = Date.now() - EVENTS * 1000;
+async function burst(gateway: TestNode, events: number, merchantId: string) {
+	const accounts = await Promise.all(Array.from({ length: ACCOUNTS }, (_, i) => seedAccount(merchantId, { twitterUserId: String(77_000_000 + i) })));
+	const base = Date.now() - events * 1000;
 	// Customer c writes its messages in order (event time and sending order agree); customers interleave.
-	const events = Array.from({ length: EVENTS }, (_, i) => {
+	const all = Array.from({ length: events }, (_, i) => {
 		const customer = i % CUSTOMERS;
 		const account = accounts[customer % ACCOUNTS];
 		return { account, customer: String(66_000_000 + customer), eventId: String(900_000_000 + i), at: new Date(base + i * 1000), text: `m${i}` };
 	});
-	const perCustomer = new Map<string, typeof events>();
-	for (const e of events) perCustomer.set(e.customer, [...(perCustomer.get(e.customer) ?? []), e]);
+	const perCustomer = new Map<string, typeof all>();
+	for (const e of all) perCustomer.set(e.customer, [...(perCustomer.get(e.customer) ?? []), e]);
 
 	let acked = 0;
 	const refused: number[] = [];
@@ -72,12 +77,12 @@ test(`${EVENTS} signed events at concurrency ${CONCURRENCY} from ${CUSTOMERS} cu
 	);
 	// Refusals (503 under load) are honest: X sends those deliveries again, and each is stored once.
 	expect(refused.filter(status => status !== 503 && status !== 429)).toEqual([]);
-	expect(acked).toBe(EVENTS);
+	expect(acked).toBe(events);
 
 	await waitUntil(async () => (await InboxActivityModel.countDocuments({})) === 0, 300_000, "queue drained");
-	const messages = await MessageModel.find({ merchantId: "m-burst" }, { twitterMessageId: 1, conversationId: 1, contactId: 1, sentAt: 1, content: 1 }).lean();
-	expect(messages).toHaveLength(EVENTS);
-	expect(new Set(messages.map(m => m.twitterMessageId)).size).toBe(EVENTS);
+	const messages = await MessageModel.find({ merchantId }, { twitterMessageId: 1, conversationId: 1, contactId: 1, sentAt: 1, content: 1 }).lean();
+	expect(messages).toHaveLength(events);
+	expect(new Set(messages.map(m => m.twitterMessageId)).size).toBe(events);
 
 	// In order within each conversation: by the time shown, each customer's texts in the order written.
 	const byConversation = new Map<string, typeof messages>();
@@ -88,14 +93,46 @@ test(`${EVENTS} signed events at concurrency ${CONCURRENCY} from ${CUSTOMERS} cu
 		expect(shown).toEqual([...shown].sort((a, b) => a - b));
 	}
 
-	const perConversation = EVENTS / CUSTOMERS;
-	const conversations = await ConversationModel.find({ merchantId: "m-burst" }).lean();
+	const perConversation = events / CUSTOMERS;
+	const conversations = await ConversationModel.find({ merchantId }).lean();
 	expect(conversations.map(c => c.messageCount)).toEqual(Array(CUSTOMERS).fill(perConversation));
-	const contacts = await ContactModel.find({ merchantId: "m-burst" }).lean();
+	const contacts = await ContactModel.find({ merchantId }).lean();
 	expect(contacts).toHaveLength(CUSTOMERS);
 	expect(contacts.map(c => [c.messagesReceived, c.conversationCount])).toEqual(Array(CUSTOMERS).fill([perConversation, 1]));
 
-	const report = (await gateway.broker.call("inbox.reconcile", { merchantId: "m-burst" }, { timeout: 300_000 })) as { conversations: number; drift: unknown[] };
+	const report = (await gateway.broker.call("inbox.reconcile", { merchantId }, { timeout: 300_000 })) as { conversations: number; drift: unknown[] };
 	expect(report.conversations).toBe(CUSTOMERS);
 	expect(report.drift).toEqual([]);
-}, 600_000);
+}
+
+test(`${EVENTS} signed events at concurrency ${CONCURRENCY} from ${CUSTOMERS} customers across two inbox nodes: stored once, in order, figures exact`, async () => {
+	const nodes = await twoNodes();
+	try {
+		await burst(nodes[0], EVENTS, "m-burst");
+	} finally {
+		for (const n of nodes.reverse()) await n.stop();
+	}
+}, 900_000);
+
+describe("on FerretDB's SQLite backend", () => {
+	let sqlite: RunningFerretDb;
+	let runUrl: string;
+	beforeAll(async () => {
+		runUrl = process.env.MONGO_URL!;
+		sqlite = await startFerretDb({ port: await freePort(), dataDir: mkdtempSync(path.join(os.tmpdir(), "mktx-burst-sqlite-")), handler: "sqlite", log: () => {} });
+		process.env.MONGO_URL = `${sqlite.url}burst_sqlite`;
+	});
+	afterAll(async () => {
+		process.env.MONGO_URL = runUrl;
+		await sqlite?.stop();
+	});
+
+	test(`${EVENTS_SQLITE} signed events across two inbox nodes: stored once, in order, figures exact`, async () => {
+		const nodes = await twoNodes();
+		try {
+			await burst(nodes[0], EVENTS_SQLITE, "m-burst-sqlite");
+		} finally {
+			for (const n of nodes.reverse()) await n.stop();
+		}
+	}, 900_000);
+});
