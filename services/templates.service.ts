@@ -8,7 +8,8 @@ import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ApiError, ConflictError, ValidationFailedError, type ErrorDetail } from "../lib/errors.ts";
 import { escapeRegex } from "../lib/regex.ts";
 import { askProviders } from "../lib/providers.ts";
-import { MAX_RENDERED_LENGTH, renderTemplate, type RenderContact } from "./templates/render.ts";
+import { renderTemplate, type RenderContact } from "./templates/render.ts";
+import { MAX_MESSAGE_LENGTH } from "../lib/x/message.ts";
 import { templateProblems, variablesOf, type TemplateDraft } from "./templates/validate.ts";
 
 // Message templates. Rendering lives in ./templates/render.ts (one function for the preview,
@@ -222,9 +223,9 @@ const TemplatesService: ServiceSchema = {
 						`Missing variables: ${rendered.missing.join(", ")}`
 					);
 				}
-				if (rendered.text.length > MAX_RENDERED_LENGTH) {
+				if (rendered.text.length > MAX_MESSAGE_LENGTH) {
 					throw new ApiError(`The rendered message has ${rendered.text.length} characters`, 422, "MESSAGE_TOO_LONG", [
-						{ field: "rendered", message: `must be at most ${MAX_RENDERED_LENGTH} characters` },
+						{ field: "rendered", message: `must be at most ${MAX_MESSAGE_LENGTH} characters` },
 					]);
 				}
 				return { rendered: rendered.text, mediaUrl: rendered.mediaUrl, length: rendered.text.length };

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { resetConfig } from "../../lib/config.ts";
 import { encryptSecret } from "../../lib/crypto.ts";
+import { withEnv } from "./env.ts";
 import { AccountModel, type Account } from "../../models/account.model.ts";
 import { startXSandbox, type SandboxUser, type XSandbox, type XSandboxOptions } from "../../sandbox/x-sandbox.ts";
 
@@ -21,7 +22,6 @@ export interface TestSandbox {
 	stop(): Promise<void>;
 }
 
-const X_ENV = ["X_API_BASE_URL", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_API_CA_FILE", "MEDIA_ALLOW_PRIVATE_HOSTS", "X_SANDBOX"] as const;
 
 export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Promise<TestSandbox> {
 	const consumerKey = `ck-${randomBytes(6).toString("hex")}`;
@@ -31,8 +31,7 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 	const caFile = path.join(dir, "ca.pem");
 	writeFileSync(caFile, sandbox.ca);
 
-	const saved = Object.fromEntries(X_ENV.map(k => [k, process.env[k]]));
-	Object.assign(process.env, {
+	const restoreEnv = withEnv({
 		X_API_BASE_URL: sandbox.url,
 		X_CONSUMER_KEY: consumerKey,
 		X_CONSUMER_SECRET: consumerSecret,
@@ -41,7 +40,6 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 		MEDIA_ALLOW_PRIVATE_HOSTS: "true",
 		X_SANDBOX: "false",
 	});
-	resetConfig();
 
 	return {
 		sandbox,
@@ -50,11 +48,7 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 		caFile,
 		async stop() {
 			await sandbox.stop();
-			for (const k of X_ENV) {
-				if (saved[k] === undefined) delete process.env[k];
-				else process.env[k] = saved[k];
-			}
-			resetConfig();
+			restoreEnv();
 			rmSync(dir, { recursive: true, force: true });
 		},
 	};
