@@ -7,6 +7,7 @@ import path from "node:path";
 import { resetConfig } from "../../lib/config.ts";
 import { encryptSecret } from "../../lib/crypto.ts";
 import { withEnv } from "./env.ts";
+import { client, tokenFor } from "./node.ts";
 import { AccountModel, type Account } from "../../models/account.model.ts";
 import { startXSandbox, type SandboxUser, type XSandbox, type XSandboxOptions } from "../../sandbox/x-sandbox.ts";
 
@@ -57,12 +58,25 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 let nextUser = 3_000_000_000;
 
 /** An X user known to the sandbox and connected as an account of `merchantId` in the database. */
+/** A new X user of the sandbox with its own OAuth token: the one source of test accounts. */
+export function newXUser(sandbox: XSandbox): SandboxUser {
+	return sandbox.addUser({ token: `tok-${randomBytes(8).toString("hex")}`, tokenSecret: `sec-${randomBytes(16).toString("hex")}`, id: String(nextUser++) });
+}
+
+/** Connects a new X user's account through POST /accounts, as a merchant does (X checks the token). */
+export async function connectThroughApi(sandbox: XSandbox, url: string, merchantId: string): Promise<{ account: any; user: SandboxUser }> {
+	const user = newXUser(sandbox);
+	const res = await client(url, tokenFor(merchantId)).post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret });
+	if (res.status !== 200) throw new Error(`connecting an account answered ${res.status}: ${JSON.stringify(res.body)}`);
+	return { account: res.body.data, user };
+}
+
 export async function connectAccount(
 	sandbox: XSandbox,
 	merchantId: string,
 	fields: Partial<Account> = {}
 ): Promise<{ account: Account & { _id: string }; user: SandboxUser }> {
-	const user = sandbox.addUser({ token: `tok-${randomBytes(8).toString("hex")}`, tokenSecret: `sec-${randomBytes(16).toString("hex")}`, id: String(nextUser++) });
+	const user = newXUser(sandbox);
 	const key = resetConfig().encryptionKey;
 	const doc = await AccountModel.create({
 		merchantId,
