@@ -52,7 +52,7 @@ export const SUMMARIES: Record<string, [en: string, vi: string]> = {
 	"inbox.close": ["Close a conversation", "Đóng hội thoại"],
 	"inbox.assign": ["Assign a conversation to an agent", "Gán hội thoại"],
 	"inbox.sendMessage": ["Answer in a conversation (sends a DM on X)", "Gửi tin nhắn"],
-	"inbox.contactConversations": ["List a contact's conversations", "Lấy hội thoại của liên hệ"],
+	"contacts.conversations": ["List a contact's conversations", "Lấy hội thoại của liên hệ"],
 	"segments.create": ["Create a segment", "Tạo segment"],
 	"segments.list": ["List segments", "Danh sách segments"],
 	"segments.get": ["Get a segment", "Lấy segment"],

@@ -65,12 +65,11 @@ const mixin: ThisType<LiveThis> & Record<string, unknown> = {
 	},
 
 	async started() {
-		const gateway = this;
 		const relayName = `live-relay-${this.broker.nodeID.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 		this.liveRelay = this.broker.createService({
 			name: relayName,
 			events: Object.fromEntries(
-				LIVE_EVENTS.map(name => [name, { handler: (ctx: Context<Record<string, unknown>>) => gateway.pushLive(name, ctx.params ?? {}, eventId(name, ctx.params)) }])
+				LIVE_EVENTS.map(name => [name, { handler: (ctx: Context<Record<string, unknown>>) => this.pushLive(name, ctx.params ?? {}, eventId(name, ctx.params)) }])
 			),
 		}) as Service;
 		this.liveTimer = setInterval(() => {

@@ -3,7 +3,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { AccountModel, ACCOUNT_STATUSES, type Account } from "../models/account.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
-import { PageParams, pageOf, paged } from "../lib/pagination.ts";
+import { PageParams } from "../lib/pagination.ts";
 import { presentAccount } from "./accounts/present.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
@@ -35,13 +35,8 @@ const AccountsService: ServiceSchema = {
 			rest: "GET /accounts",
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
-				const filter = this.scoped(ctx, ctx.params.status ? { status: ctx.params.status } : {});
-				const { skip, take } = pageOf(ctx.params);
-				const [rows, total] = await Promise.all([
-					AccountModel.find(filter).sort({ connectedAt: -1, _id: 1 }).skip(skip).limit(take).lean<Account[]>(),
-					AccountModel.countDocuments(filter),
-				]);
-				return paged(rows.map(presentAccount), total, ctx.params);
+				const query = { status: ctx.params.status || undefined };
+				return this.findPage(ctx, AccountModel, { query, sort: { connectedAt: -1, _id: 1 } }, ctx.params, (rows: Account[]) => rows.map(presentAccount));
 			},
 		},
 		get: {

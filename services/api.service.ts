@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Context, ServiceSchema } from "moleculer";
-import ApiGateway from "moleculer-web";
+import ApiGateway, { type GatewayResponse, type IncomingRequest, type Route } from "moleculer-web";
 import { config } from "../lib/config.ts";
 import { verifyToken } from "../lib/auth.ts";
 import { ApiError, BadRequestError, ForbiddenError, RateLimitedError, UnauthorizedError } from "../lib/errors.ts";
@@ -30,8 +30,9 @@ const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** /health/ready answers within 2 s: each of its checks gets this long. */
 const READY_BUDGET_MS = 1500;
 
-type Req = IncomingMessage & { $ctx?: Context<unknown, RequestMeta>; $action?: { name: string }; $alias?: unknown; $idempotency?: unknown };
-type Res = ServerResponse;
+// moleculer-web's own request and response; what this gateway adds to a request: the key's state.
+type Req = IncomingRequest & { $ctx: Context<unknown, RequestMeta>; $idempotency?: unknown };
+type Res = GatewayResponse;
 
 interface GatewaySettings {
 	port: number;
@@ -46,6 +47,8 @@ interface GatewayThis {
 	receiveWebhook(req: Req & { body?: unknown }, res: Res): Promise<void>;
 	keepIdempotentAnswer(req: Req, status: number, body: unknown): Promise<void>;
 	settleIdempotentError(req: Req, status: number, body: unknown, headers: Record<string, string>): Promise<void>;
+	/** From the drain mixin. */
+	isDraining(): boolean;
 }
 
 function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -68,7 +71,7 @@ function onError(this: GatewayThis, req: Req, res: Res, err: unknown) {
 
 const cfg = config();
 
-const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters: CounterStore }> = {
+const ApiService: ServiceSchema<GatewaySettings, GatewayThis, { counters: CounterStore }> = {
 	name: "api",
 	// An earlier mixin wins a method both define: these two wrap moleculer-web's own.
 	mixins: [IdempotencyMixin, DrainMixin, ApiGateway as unknown as Partial<ServiceSchema>, ApiDocsMixin, LiveEventsMixin, ConsoleMixin],
@@ -137,7 +140,7 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 				aliases: { "GET /:token": "campaigns.click" },
 				// No token to count by: counted per client address (the socket's, never a header
 				// a client could set), so nobody can walk the token space from one machine.
-				async onBeforeCall(this: { counters: CounterStore; settings: GatewaySettings }, _ctx: Context, _route: unknown, req: Req, res: Res) {
+				async onBeforeCall(this: { counters: CounterStore; settings: GatewaySettings }, _ctx: Context, _route: Route, req: Req, res: Res) {
 					const limit = this.settings.redirectsPerMinute;
 					const hit = await this.counters.hit(`redirect:${req.socket.remoteAddress ?? "unknown"}`, limit, 60_000);
 					res.setHeader("X-RateLimit-Limit", String(limit));
@@ -160,7 +163,7 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 					},
 				},
 				bodyParsers: { json: { limit: BODY_LIMIT, strict: true }, urlencoded: false },
-				onBeforeCall(ctx: Context<unknown, RequestMeta>, _route: unknown, req: Req) {
+				onBeforeCall(ctx: Context<unknown, RequestMeta>, _route: Route, req: Req) {
 					ctx.meta.locale = localeOf(req.headers["accept-language"]);
 					const key = req.headers["idempotency-key"];
 					if (typeof key === "string" && key.length > 0 && key.length <= 200) ctx.meta.idempotencyKey = key;
@@ -168,7 +171,7 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 				async onAfterCall(
 					this: GatewayThis,
 					ctx: Context<unknown, RequestMeta & { $responseType?: string; $statusCode?: number }>,
-					_route: unknown,
+					_route: Route,
 					req: Req,
 					_res: Res,
 					data: unknown
@@ -243,7 +246,7 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 			sendJson(res, 200, { success: true, data: result });
 		},
 
-		async authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: Req) {
+		async authenticate(ctx: Context<unknown, RequestMeta>, _route: Route, req: Req) {
 			const header = req.headers.authorization;
 			const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
 			if (!match) throw new UnauthorizedError("Missing bearer token");
@@ -254,7 +257,7 @@ const ApiService: ServiceSchema<GatewaySettings, Record<string, any>, { counters
 			return { merchantId: claims.merchantId, userId: claims.userId };
 		},
 
-		async authorize(ctx: Context<unknown, RequestMeta>, _route: unknown, req: Req, res: Res) {
+		async authorize(ctx: Context<unknown, RequestMeta>, _route: Route, req: Req, res: Res) {
 			// A read-only dashboard user holds the single role "viewer".
 			const roles = ctx.meta.roles ?? [];
 			if (roles.length > 0 && roles.every(r => r === "viewer") && WRITE_METHODS.has(req.method ?? "")) {

@@ -8,7 +8,7 @@ import { CampaignLinkModel } from "../models/campaign-link.model.ts";
 import { CampaignOnceModel } from "../models/campaign-once.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
-import { PageParams, pageOf, paged } from "../lib/pagination.ts";
+import { PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { config } from "../lib/config.ts";
 import { NotFoundError } from "../lib/errors.ts";
@@ -98,13 +98,8 @@ const CampaignsService: ServiceSchema = {
 			rest: "GET /campaigns",
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
-				const filter = this.scoped(ctx, ctx.params.status ? { status: ctx.params.status } : {});
-				const { skip, take } = pageOf(ctx.params);
-				const [rows, total] = await Promise.all([
-					CampaignModel.find(filter).sort({ createdAt: -1, _id: 1 }).skip(skip).limit(take).lean<Lean[]>(),
-					CampaignModel.countDocuments(filter),
-				]);
-				return paged(rows.map(presentCampaign), total, ctx.params);
+				const query = { status: ctx.params.status || undefined };
+				return this.findPage(ctx, CampaignModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Lean[]) => rows.map(presentCampaign));
 			},
 		},
 

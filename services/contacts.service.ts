@@ -3,8 +3,9 @@ import { Type, type Static } from "@sinclair/typebox";
 import { ContactModel, type Contact } from "../models/contact.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
-import { PageParams, pageOf, paged } from "../lib/pagination.ts";
-import { Id, Strict } from "../lib/schema.ts";
+import { MAX_TAKE, PageParams } from "../lib/pagination.ts";
+import { CONVERSATION_STATUSES } from "../models/conversation.model.ts";
+import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ValidationFailedError, type ErrorDetail } from "../lib/errors.ts";
 import { askProviders, providersOf } from "../lib/providers.ts";
 import { attributeUpdate, planAttributeChanges } from "./contacts/attributes.ts";
@@ -38,6 +39,8 @@ const UpdateParams = Strict({
 const AttributesParams = Strict({ id: Id(), attributes: Attributes });
 const TagsParams = Strict({ id: Id(), tags: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 50 }) });
 const TagParams = Strict({ id: Id(), tagName: Type.String({ minLength: 1, maxLength: 100 }) });
+const ConversationsParams = Strict({ id: Id(), status: Type.Optional(StringEnum(CONVERSATION_STATUSES)), ...PageParams });
+const NamesOfParams = Strict({ ids: Type.Array(Id(), { maxItems: MAX_TAKE }) });
 
 type ExportMeta = { $responseType?: string; $responseHeaders?: Record<string, string> };
 
@@ -64,13 +67,8 @@ const ContactsService: ServiceSchema = {
 			rest: "GET /contacts",
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
-				const filter = this.scoped(ctx, contactFilter(ctx.params));
-				const { skip, take } = pageOf(ctx.params);
-				const [rows, total] = await Promise.all([
-					ContactModel.find(filter).sort({ lastInteractionAt: -1, _id: 1 }).skip(skip).limit(take).lean<Contact[]>(),
-					ContactModel.countDocuments(filter),
-				]);
-				return paged(rows.map(presentContact), total, ctx.params);
+				const sort = { lastInteractionAt: -1, _id: 1 } as const;
+				return this.findPage(ctx, ContactModel, { query: contactFilter(ctx.params), sort }, ctx.params, (rows: Contact[]) => rows.map(presentContact));
 			},
 		},
 
@@ -224,6 +222,28 @@ const ContactsService: ServiceSchema = {
 			params: ReconcileActivityParams,
 			handler(ctx: TenantContext<Static<typeof ReconcileActivityParams>>) {
 				return reconcileActivity(ctx.params);
+			},
+		},
+
+		/** The inbox's data about a contact, under the contacts route the contract gives it; the contact is checked here. */
+		conversations: {
+			rest: "GET /contacts/:id/conversations",
+			params: ConversationsParams,
+			async handler(ctx: TenantContext<Static<typeof ConversationsParams>>): Promise<unknown> {
+				const { id, ...rest } = ctx.params;
+				await this.findOwned(ctx, ContactModel, id, "Contact", { merchantId: 1 });
+				return ctx.call("inbox.conversationsOf", { contactId: id, ...rest });
+			},
+		},
+
+		/** Internal (the inbox's lists): username and display name of the caller's contacts, by id. */
+		namesOf: {
+			visibility: "public",
+			params: NamesOfParams,
+			async handler(ctx: TenantContext<Static<typeof NamesOfParams>>) {
+				if (!ctx.params.ids.length) return {};
+				const rows = await ContactModel.find(this.scoped(ctx, { _id: { $in: ctx.params.ids } }), { username: 1, displayName: 1 }).lean<Contact[]>();
+				return Object.fromEntries(rows.map(c => [c._id, { username: c.username, displayName: c.displayName }]));
 			},
 		},
 

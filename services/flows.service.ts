@@ -110,14 +110,11 @@ const FlowsService: ServiceSchema = {
 			rest: "GET /automation/flows",
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
-				const filter = this.scoped(ctx, ctx.params.status ? { status: ctx.params.status } : {});
-				const { skip, take } = pageOf(ctx.params);
-				const [rows, total] = await Promise.all([
-					FlowModel.find(filter).sort({ createdAt: -1, _id: 1 }).skip(skip).limit(take).lean<Lean[]>(),
-					FlowModel.countDocuments(filter),
-				]);
-				const counts = await this.runCounts(rows.map(r => r._id));
-				return paged(rows.map(r => presentFlow(r, counts.get(r._id))), total, ctx.params);
+				const query = { status: ctx.params.status || undefined };
+				return this.findPage(ctx, FlowModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, async (rows: Lean[]) => {
+					const counts = await this.runCounts(rows.map(r => r._id));
+					return rows.map(r => presentFlow(r, counts.get(r._id)));
+				});
 			},
 		},
 

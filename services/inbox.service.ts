@@ -1,6 +1,5 @@
 import type { ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
-import { ContactModel } from "../models/contact.model.ts";
 import { ConversationModel, CONVERSATION_STATUSES, type Conversation } from "../models/conversation.model.ts";
 import { MessageModel, type Message } from "../models/message.model.ts";
 import { IdempotencyKeyModel } from "../models/idempotency-key.model.ts";
@@ -14,9 +13,9 @@ import { eraseContactThreads } from "./inbox/erase.ts";
 import { config } from "../lib/config.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
-import { PageParams, pageOf, paged } from "../lib/pagination.ts";
+import { PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
-import { BadRequestError, ConflictError, NotFoundError, ValidationFailedError } from "../lib/errors.ts";
+import { BadRequestError, ConflictError, ValidationFailedError } from "../lib/errors.ts";
 import { presentConversation, presentMessage, messageCursor, readCursor } from "./inbox/present.ts";
 import { sendInConversation, sendToContact, type SendToContactParams } from "./inbox/send.ts";
 import { checkMediaUrl } from "../lib/x/media.ts";
@@ -53,7 +52,8 @@ const SendParams = Strict({
 		Type.Array(Strict({ type: StringEnum(["image"] as const), url: Type.String({ format: "uri", maxLength: 2000, pattern: "^https?://" }) }), { maxItems: 1 })
 	),
 });
-const ContactConversationsParams = Strict({ id: Id(), status: Type.Optional(StringEnum(CONVERSATION_STATUSES)), ...PageParams });
+const ConversationsOfParams = Strict({ contactId: Id(), status: Type.Optional(StringEnum(CONVERSATION_STATUSES)), ...PageParams });
+type ContactNames = Record<string, { username?: string; displayName?: string }>;
 
 const InboxService: ServiceSchema = {
 	name: "inbox",
@@ -74,20 +74,12 @@ const InboxService: ServiceSchema = {
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const { accountId, status, assignedTo, needsHuman } = ctx.params;
-				const filter = this.scoped(ctx, {
-					...(accountId ? { accountId } : {}),
-					...(status ? { status } : {}),
-					...(assignedTo ? { assignedToUserId: assignedTo } : {}),
-					...(needsHuman !== undefined ? { needsHuman } : {}),
+				const query = { accountId: accountId || undefined, status: status || undefined, assignedToUserId: assignedTo || undefined, needsHuman };
+				const sort = { lastMessageAt: -1, startedAt: -1, _id: 1 } as const;
+				return this.findPage(ctx, ConversationModel, { query, sort }, ctx.params, async (rows: Conversation[]) => {
+					const names = await ctx.call<ContactNames, { ids: string[] }>("contacts.namesOf", { ids: [...new Set(rows.map(r => r.contactId))] });
+					return rows.map(r => presentConversation(r, names[r.contactId] ?? null));
 				});
-				const { skip, take } = pageOf(ctx.params);
-				const [rows, total] = await Promise.all([
-					ConversationModel.find(filter).sort({ lastMessageAt: -1, startedAt: -1, _id: 1 }).skip(skip).limit(take).lean<Conversation[]>(),
-					ConversationModel.countDocuments(filter),
-				]);
-				const contacts = await ContactModel.find({ _id: { $in: rows.map(r => r.contactId) }, merchantId: merchantOf(ctx) }, { username: 1, displayName: 1 }).lean();
-				const byId = new Map(contacts.map(c => [c._id, c]));
-				return paged(rows.map(r => presentConversation(r, byId.get(r.contactId) ?? null)), total, ctx.params);
 			},
 		},
 
@@ -96,8 +88,8 @@ const InboxService: ServiceSchema = {
 			params: GetParams,
 			async handler(ctx: TenantContext<Static<typeof GetParams>>) {
 				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
-				const contact = await ContactModel.findById(conversation.contactId, { username: 1, displayName: 1 }).lean();
-				const result: Record<string, unknown> = presentConversation(conversation, contact);
+				const names = await ctx.call<ContactNames, { ids: string[] }>("contacts.namesOf", { ids: [conversation.contactId] });
+				const result: Record<string, unknown> = presentConversation(conversation, names[conversation.contactId] ?? null);
 				if (ctx.params.includeMessages !== false) {
 					const limit = ctx.params.messagesLimit ?? 50;
 					const after = ctx.params.messagesAfter ? readCursor(ctx.params.messagesAfter) : null;
@@ -181,19 +173,13 @@ const InboxService: ServiceSchema = {
 			},
 		},
 
-		contactConversations: {
-			rest: "GET /contacts/:id/conversations",
-			params: ContactConversationsParams,
-			async handler(ctx: TenantContext<Static<typeof ContactConversationsParams>>) {
-				const contact = await ContactModel.findOne(this.scoped(ctx, { _id: ctx.params.id }), { _id: 1 }).lean();
-				if (!contact) throw new NotFoundError("Contact");
-				const filter = this.scoped(ctx, { contactId: contact._id, ...(ctx.params.status ? { status: ctx.params.status } : {}) });
-				const { skip, take } = pageOf(ctx.params);
-				const [rows, total] = await Promise.all([
-					ConversationModel.find(filter).sort({ startedAt: -1, _id: 1 }).skip(skip).limit(take).lean<Conversation[]>(),
-					ConversationModel.countDocuments(filter),
-				]);
-				return paged(rows.map(r => presentConversation(r)), total, ctx.params);
+		/** Internal (`contacts.conversations`, which has checked the contact is the caller's): a contact's conversations. */
+		conversationsOf: {
+			visibility: "public",
+			params: ConversationsOfParams,
+			async handler(ctx: TenantContext<Static<typeof ConversationsOfParams>>) {
+				const query = { contactId: ctx.params.contactId, status: ctx.params.status || undefined };
+				return this.findPage(ctx, ConversationModel, { query, sort: { startedAt: -1, _id: 1 } }, ctx.params, (rows: Conversation[]) => rows.map(r => presentConversation(r)));
 			},
 		},
 

@@ -4,7 +4,7 @@ import { SegmentModel, SEGMENT_MATCH, type Segment } from "../models/segment.mod
 import { ContactModel, type Contact } from "../models/contact.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
-import { PageParams, pageOf, paged } from "../lib/pagination.ts";
+import { PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ConflictError } from "../lib/errors.ts";
 import { escapeRegex } from "../lib/regex.ts";
@@ -81,13 +81,8 @@ const SegmentsService: ServiceSchema = {
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const search = ctx.params.search?.trim();
-				const filter = this.scoped(ctx, search ? { name: { $regex: escapeRegex(search), $options: "i" } } : {});
-				const { skip, take } = pageOf(ctx.params);
-				const [rows, total] = await Promise.all([
-					SegmentModel.find(filter).sort({ createdAt: -1, _id: 1 }).skip(skip).limit(take).lean<Segment[]>(),
-					SegmentModel.countDocuments(filter),
-				]);
-				return paged(rows.map(presentSegment), total, ctx.params);
+				const query = { name: search ? { $regex: escapeRegex(search), $options: "i" } : undefined };
+				return this.findPage(ctx, SegmentModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Segment[]) => rows.map(presentSegment));
 			},
 		},
 

@@ -3,12 +3,13 @@ import { Type, type Static } from "@sinclair/typebox";
 import { TemplateModel, TEMPLATE_TYPES, type Template, type TemplateType } from "../models/template.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
-import { PageParams, pageOf, paged } from "../lib/pagination.ts";
+import { PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ApiError, ConflictError, ValidationFailedError, type ErrorDetail } from "../lib/errors.ts";
 import { escapeRegex } from "../lib/regex.ts";
 import { askProviders } from "../lib/providers.ts";
-import { MAX_RENDERED_LENGTH, renderTemplate, type RenderContact } from "./templates/render.ts";
+import { renderTemplate, type RenderContact } from "./templates/render.ts";
+import { MAX_MESSAGE_LENGTH } from "../lib/x/message.ts";
 import { templateProblems, variablesOf, type TemplateDraft } from "./templates/validate.ts";
 
 // Message templates. Rendering lives in ./templates/render.ts (one function for the preview,
@@ -135,16 +136,8 @@ const TemplatesService: ServiceSchema = {
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const { type, search } = ctx.params;
-				const filter = this.scoped(ctx, {
-					...(type ? { type } : {}),
-					...(search?.trim() ? { name: { $regex: escapeRegex(search.trim()), $options: "i" } } : {}),
-				});
-				const { skip, take } = pageOf(ctx.params);
-				const [rows, total] = await Promise.all([
-					TemplateModel.find(filter).sort({ createdAt: -1, _id: 1 }).skip(skip).limit(take).lean<Template[]>(),
-					TemplateModel.countDocuments(filter),
-				]);
-				return paged(rows.map(presentTemplate), total, ctx.params);
+				const query = { type: type || undefined, name: search?.trim() ? { $regex: escapeRegex(search.trim()), $options: "i" } : undefined };
+				return this.findPage(ctx, TemplateModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Template[]) => rows.map(presentTemplate));
 			},
 		},
 
@@ -230,9 +223,9 @@ const TemplatesService: ServiceSchema = {
 						`Missing variables: ${rendered.missing.join(", ")}`
 					);
 				}
-				if (rendered.text.length > MAX_RENDERED_LENGTH) {
+				if (rendered.text.length > MAX_MESSAGE_LENGTH) {
 					throw new ApiError(`The rendered message has ${rendered.text.length} characters`, 422, "MESSAGE_TOO_LONG", [
-						{ field: "rendered", message: `must be at most ${MAX_RENDERED_LENGTH} characters` },
+						{ field: "rendered", message: `must be at most ${MAX_MESSAGE_LENGTH} characters` },
 					]);
 				}
 				return { rendered: rendered.text, mediaUrl: rendered.mediaUrl, length: rendered.text.length };

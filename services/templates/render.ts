@@ -12,8 +12,6 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** Filled from the contact: `name` is the display name, or the username when there is none. */
 export const BUILTIN_VARIABLES = ["name", "username", "display_name"] as const;
 
-export const MAX_RENDERED_LENGTH = 10_000;
-
 export type VariableValue = string | number | boolean;
 
 export interface TemplateOption {

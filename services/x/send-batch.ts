@@ -66,7 +66,7 @@ function xLimitResult(ref: string, f: Extract<XFailure, { kind: "rate_limited" }
 
 /** Sends `dms` from the account of `ref`; one result per DM, in order. */
 export async function sendBatch(deps: BatchDeps, ref: SendRef, dms: OutgoingDm[]): Promise<DmResult[]> {
-	const { ledger, rules, client } = deps;
+	const { ledger, rules } = deps;
 	const results = new Map<string, DmResult>();
 
 	// Images first (each distinct URL once), but not when the limits refuse everything anyway.

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { resetConfig } from "../../lib/config.ts";
+import { withEnv } from "./env.ts";
 
 // A local stand-in for the Anthropic Messages API (POST /v1/messages), for the real
 // @anthropic-ai/sdk pointed at it with ANTHROPIC_BASE_URL. It checks the API key and version
@@ -121,17 +121,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
 			refusing = new Set();
 		},
 		useInEnv(extra = {}) {
-			const vars: Record<string, string> = { ANTHROPIC_API_KEY: apiKey, ANTHROPIC_BASE_URL: url, ...extra };
-			const saved = Object.fromEntries(Object.keys(vars).map(k => [k, process.env[k]]));
-			Object.assign(process.env, vars);
-			resetConfig();
-			return () => {
-				for (const [k, v] of Object.entries(saved)) {
-					if (v === undefined) delete process.env[k];
-					else process.env[k] = v;
-				}
-				resetConfig();
-			};
+			return withEnv({ ANTHROPIC_API_KEY: apiKey, ANTHROPIC_BASE_URL: url, ...extra });
 		},
 		async stop() {
 			for (const res of hanging) res.destroy();

@@ -6,6 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { resetConfig } from "../../lib/config.ts";
 import { encryptSecret } from "../../lib/crypto.ts";
+import { withEnv } from "./env.ts";
+import { client, tokenFor } from "./node.ts";
 import { AccountModel, type Account } from "../../models/account.model.ts";
 import { startXSandbox, type SandboxUser, type XSandbox, type XSandboxOptions } from "../../sandbox/x-sandbox.ts";
 
@@ -21,7 +23,6 @@ export interface TestSandbox {
 	stop(): Promise<void>;
 }
 
-const X_ENV = ["X_API_BASE_URL", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_API_CA_FILE", "MEDIA_ALLOW_PRIVATE_HOSTS", "X_SANDBOX"] as const;
 
 export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Promise<TestSandbox> {
 	const consumerKey = `ck-${randomBytes(6).toString("hex")}`;
@@ -31,8 +32,7 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 	const caFile = path.join(dir, "ca.pem");
 	writeFileSync(caFile, sandbox.ca);
 
-	const saved = Object.fromEntries(X_ENV.map(k => [k, process.env[k]]));
-	Object.assign(process.env, {
+	const restoreEnv = withEnv({
 		X_API_BASE_URL: sandbox.url,
 		X_CONSUMER_KEY: consumerKey,
 		X_CONSUMER_SECRET: consumerSecret,
@@ -41,7 +41,6 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 		MEDIA_ALLOW_PRIVATE_HOSTS: "true",
 		X_SANDBOX: "false",
 	});
-	resetConfig();
 
 	return {
 		sandbox,
@@ -50,11 +49,7 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 		caFile,
 		async stop() {
 			await sandbox.stop();
-			for (const k of X_ENV) {
-				if (saved[k] === undefined) delete process.env[k];
-				else process.env[k] = saved[k];
-			}
-			resetConfig();
+			restoreEnv();
 			rmSync(dir, { recursive: true, force: true });
 		},
 	};
@@ -63,12 +58,25 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 let nextUser = 3_000_000_000;
 
 /** An X user known to the sandbox and connected as an account of `merchantId` in the database. */
+/** A new X user of the sandbox with its own OAuth token: the one source of test accounts. */
+export function newXUser(sandbox: XSandbox): SandboxUser {
+	return sandbox.addUser({ token: `tok-${randomBytes(8).toString("hex")}`, tokenSecret: `sec-${randomBytes(16).toString("hex")}`, id: String(nextUser++) });
+}
+
+/** Connects a new X user's account through POST /accounts, as a merchant does (X checks the token). */
+export async function connectThroughApi(sandbox: XSandbox, url: string, merchantId: string): Promise<{ account: any; user: SandboxUser }> {
+	const user = newXUser(sandbox);
+	const res = await client(url, tokenFor(merchantId)).post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret });
+	if (res.status !== 200) throw new Error(`connecting an account answered ${res.status}: ${JSON.stringify(res.body)}`);
+	return { account: res.body.data, user };
+}
+
 export async function connectAccount(
 	sandbox: XSandbox,
 	merchantId: string,
 	fields: Partial<Account> = {}
 ): Promise<{ account: Account & { _id: string }; user: SandboxUser }> {
-	const user = sandbox.addUser({ token: `tok-${randomBytes(8).toString("hex")}`, tokenSecret: `sec-${randomBytes(16).toString("hex")}`, id: String(nextUser++) });
+	const user = newXUser(sandbox);
 	const key = resetConfig().encryptionKey;
 	const doc = await AccountModel.create({
 		merchantId,

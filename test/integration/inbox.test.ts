@@ -1,12 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
-import { dmPayload, postWebhook } from "../helpers/x-events.ts";
-import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { dmPayload, postWebhook, xSignature } from "../helpers/x-events.ts";
+import { connectThroughApi, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
 import { AccountModel } from "../../models/account.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import { ContactModel } from "../../models/contact.model.ts";
-import { WebhookDeliveryModel } from "../../models/webhook-delivery.model.ts";
 
 // The X channel end to end: an account connected through X (the sandbox checks the OAuth
 // token), a customer's DM arriving as a signed webhook, and an agent answering through the
@@ -22,8 +20,7 @@ beforeAll(async () => {
 	x = await startTestSandbox();
 	process.env.SEND_LIMIT_USER_PER_15MIN = "4";
 	node = await startNode({ services: ["api", "accounts", "webhooks", "inbox", "x", "contacts"] });
-	const { createHmac } = await import("node:crypto");
-	signedBy = body => "sha256=" + createHmac("sha256", x.consumerSecret).update(body).digest("base64");
+	signedBy = body => xSignature(body, x.consumerSecret);
 });
 afterAll(async () => {
 	await node.stop();
@@ -32,13 +29,7 @@ afterAll(async () => {
 	await dropDatabase();
 });
 
-let userSeq = 5_000_000;
-async function connect(merchantId: string) {
-	const user = x.sandbox.addUser({ token: `tok-${randomBytes(6).toString("hex")}`, tokenSecret: `sec-${randomBytes(12).toString("hex")}`, id: String(userSeq++) });
-	const res = await client(node.url, tokenFor(merchantId)).post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret });
-	expect(res.status).toBe(200);
-	return { account: res.body.data, user };
-}
+const connect = (merchantId: string) => connectThroughApi(x.sandbox, node.url, merchantId);
 
 let eventSeq = 0;
 async function customerWrites(accountUserId: string, customerId: string, text: string) {
@@ -51,82 +42,6 @@ async function customerWrites(accountUserId: string, customerId: string, text: s
 	await waitUntil(async () => Boolean((await MessageModel.findOne({ twitterMessageId: eventId }, { announcedAt: 1 }).lean())?.announcedAt), 10_000, `"${text}" applied`);
 	return (await ConversationModel.findOne({ accountId: (await AccountModel.findOne({ twitterUserId: accountUserId }).lean())!._id, status: "open" }).lean())!;
 }
-
-describe("accounts", () => {
-	test("connecting checks the token with X and stores the profile; secrets never come back", async () => {
-		const { account, user } = await connect("m-acc");
-		expect(account).toMatchObject({ merchantId: "m-acc", twitterUserId: user.id, username: user.username, displayName: user.name, status: "active" });
-		const text = JSON.stringify(account);
-		expect(text).not.toContain(user.tokenSecret);
-		expect(text).not.toContain(user.token);
-		const stored = await AccountModel.findById(account.id).lean();
-		expect(stored!.oauthTokenSecretEnc).toBeTruthy();
-		expect(stored!.oauthTokenSecretEnc).not.toContain(user.tokenSecret);
-		const detail = await client(node.url, tokenFor("m-acc")).get(`/accounts/${account.id}`);
-		expect(detail.body.data.statistics).toMatchObject({ totalContacts: 0, totalConversations: 0, messagesThisMonth: 0 });
-		expect(detail.body.data.statistics.sendQuota).toMatchObject({ limit: 500, remaining: 500 });
-		expect(JSON.stringify(detail.body)).not.toContain(user.tokenSecret);
-	});
-
-	test("a token X refuses is a 400 INVALID_OAUTH_CREDENTIALS and stores nothing", async () => {
-		const res = await client(node.url, tokenFor("m-bad")).post("/accounts", { oauthToken: "nope", oauthTokenSecret: "nope" });
-		expect(res.status).toBe(400);
-		expect(res.body.errorCode).toBe("INVALID_OAUTH_CREDENTIALS");
-		expect(await AccountModel.countDocuments({ merchantId: "m-bad" })).toBe(0);
-	});
-
-	test("an X account connected to one merchant is a 409 for another (and for the same one again)", async () => {
-		const { user } = await connect("m-first");
-		const body = { oauthToken: user.token, oauthTokenSecret: user.tokenSecret };
-		const other = await client(node.url, tokenFor("m-second")).post("/accounts", body);
-		expect(other.status).toBe(409);
-		expect(other.body.errorCode).toBe("ACCOUNT_ALREADY_CONNECTED");
-		expect((await client(node.url, tokenFor("m-first")).post("/accounts", body)).status).toBe(409);
-	});
-
-	test("two merchants connecting the same X account at once: one wins", async () => {
-		const user = x.sandbox.addUser({ token: "race-token", tokenSecret: "race-secret", id: String(userSeq++) });
-		const body = { oauthToken: user.token, oauthTokenSecret: user.tokenSecret };
-		const results = await Promise.all(["m-r1", "m-r2", "m-r3"].map(m => client(node.url, tokenFor(m)).post("/accounts", body)));
-		expect(results.map(r => r.status).sort()).toEqual([200, 409, 409]);
-		expect(await AccountModel.countDocuments({ twitterUserId: user.id, status: "active" })).toBe(1);
-	});
-
-	test("disconnecting erases the secrets, frees the X account, and its webhook events are ignored", async () => {
-		const { account, user } = await connect("m-disc");
-		const api = client(node.url, tokenFor("m-disc"));
-		expect((await api.del(`/accounts/${account.id}`)).status).toBe(200);
-		const stored = await AccountModel.findById(account.id).lean();
-		expect(stored).toMatchObject({ status: "inactive", oauthTokenEnc: null, oauthTokenSecretEnc: null });
-		const payload = dmPayload({ forUserId: user.id, eventId: `dis-${Date.now()}`, senderId: "4242", recipientId: user.id, text: "anyone there?" });
-		const body = JSON.stringify(payload);
-		expect((await postWebhook(node.url, payload, { signature: signedBy(body) })).status).toBe(200);
-		await waitUntil(async () => (await WebhookDeliveryModel.findOne({ forUserId: user.id }).lean())?.status === "ignored", 5000, "ignored");
-		expect(await MessageModel.countDocuments({ content: "anyone there?" })).toBe(0);
-		// and another merchant may now connect it
-		expect((await client(node.url, tokenFor("m-next")).post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret })).status).toBe(200);
-	});
-
-	test("business hours: IANA timezone, HH:MM, start before end, weekdays by name (422 otherwise)", async () => {
-		const { account } = await connect("m-hours");
-		const api = client(node.url, tokenFor("m-hours"));
-		const ok = await api.put(`/accounts/${account.id}`, {
-			autoReplyEnabled: true,
-			businessHours: { enabled: true, timezone: "Asia/Ho_Chi_Minh", schedule: { monday: { start: "09:00", end: "18:00" }, tuesday: { start: "09:00", end: "18:00" } } },
-		});
-		expect(ok.status).toBe(200);
-		expect(ok.body.data).toMatchObject({ autoReplyEnabled: true, businessHours: { enabled: true, timezone: "Asia/Ho_Chi_Minh" } });
-		const bad = await api.put(`/accounts/${account.id}`, { businessHours: { enabled: true, timezone: "Mars/Olympus", schedule: { funday: { start: "9:00", end: "18:00" }, friday: { start: "18:00", end: "09:00" } } } });
-		expect(bad.status).toBe(422);
-		expect(bad.body.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(["businessHours.schedule.funday"]));
-		const reversed = await api.put(`/accounts/${account.id}`, { businessHours: { enabled: true, timezone: "Mars/Olympus", schedule: { friday: { start: "18:00", end: "09:00" } } } });
-		expect(reversed.status).toBe(422);
-		expect(reversed.body.details).toEqual([
-			{ field: "businessHours.timezone", message: expect.any(String) },
-			{ field: "businessHours.schedule.friday", message: "start must be before end" },
-		]);
-	});
-});
 
 describe("conversations and sending", () => {
 	test("an agent's reply reaches X, is stored sent with X's id, and answers the customer", async () => {

@@ -4,11 +4,11 @@ import os from "node:os";
 import path from "node:path";
 import { Agent, request as httpsRequest } from "node:https";
 import { TwitterApi, ApiResponseError } from "twitter-api-v2";
-import { resetConfig } from "../../lib/config.ts";
 import { redirectPlugin } from "../../lib/x/client.ts";
 import { authorizationHeader } from "../../lib/x/oauth1.ts";
 import { SendLedgerModel } from "../../models/send-ledger.model.ts";
 import { dropDatabase, startNode, useFreshDatabase, type TestNode } from "../helpers/node.ts";
+import { withEnv } from "../helpers/env.ts";
 import { connectAccount, pngBytes, startFileServer, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
 
 // The x service driving the real twitter-api-v2 against the X sandbox over HTTPS: the client
@@ -49,18 +49,6 @@ const failure = async (p: Promise<unknown>) => {
 };
 const xRequests = (path: RegExp) => x.sandbox.requests().filter(r => path.test(r.path));
 
-function withEnv(vars: Record<string, string>) {
-	const saved = Object.fromEntries(Object.keys(vars).map(k => [k, process.env[k]]));
-	Object.assign(process.env, vars);
-	resetConfig();
-	return () => {
-		for (const [k, v] of Object.entries(saved)) {
-			if (v === undefined) delete process.env[k];
-			else process.env[k] = v;
-		}
-		resetConfig();
-	};
-}
 
 describe("x.verifyCredentials", () => {
 	test("a token X knows gives back its user: id, username, display name, avatar", async () => {

@@ -8,7 +8,7 @@ import { session } from "../session.ts";
 // contact on the right. Live events reload what they touch; nothing waits for a refresh.
 
 export function renderInbox(root: HTMLElement, args: string[]) {
-	let selected = args[0] ?? "";
+	const selected = args[0] ?? "";
 	const accountFilter = h("select", {}, h("option", { value: "" }, t("inbox.allAccounts")));
 	const statusFilter = h("select", {}, h("option", { value: "open" }, t("status.open")), h("option", { value: "closed" }, t("status.closed")), h("option", { value: "" }, t("inbox.anyStatus")));
 	const assignedFilter = h("select", {}, h("option", { value: "" }, t("inbox.anyone")), h("option", { value: "me" }, t("inbox.mine")));
