@@ -3,9 +3,8 @@
 // named or for every merchant. Safe to run while the service runs (services/analytics/rebuild.ts).
 // Prints one JSON line per merchant on stdout; progress on stderr.
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, resetConfig } from "../lib/config.ts";
-import { acquireDb, releaseDb } from "../lib/db.ts";
-import { startFerretDb, type RunningFerretDb } from "../lib/ferretdb.ts";
+import { ConfigError } from "../lib/config.ts";
+import { openCliDatabase } from "../lib/cli-database.ts";
 import { knownMerchants, rebuildMerchant } from "../services/analytics/rebuild.ts";
 import { ANALYTICS_MODELS } from "../services/analytics/store.ts";
 
@@ -15,15 +14,7 @@ async function main() {
 		console.error("usage: npm run analytics:rebuild -- [--merchant <id> ...]   (every merchant when none is named)");
 		return;
 	}
-	let cfg = loadConfig();
-	let ferret: RunningFerretDb | null = null;
-	if (!cfg.mongoUrl) {
-		// The same database `npm start` uses: its embedded FerretDB if running, else started here.
-		ferret = await startFerretDb({ port: cfg.ferretdbPort, dataDir: cfg.dataDir });
-		process.env.MONGO_URL = `${ferret.url}mktx`;
-		cfg = resetConfig();
-	}
-	await acquireDb(cfg.mongoUrl!);
+	const db = await openCliDatabase();
 	try {
 		for (const model of ANALYTICS_MODELS) await model.createIndexes();
 		const merchants = values.merchant?.length ? values.merchant : await knownMerchants();
@@ -33,8 +24,7 @@ async function main() {
 			console.log(JSON.stringify(result));
 		}
 	} finally {
-		await releaseDb();
-		await ferret?.stop();
+		await db.close();
 	}
 }
 

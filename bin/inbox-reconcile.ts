@@ -4,9 +4,8 @@
 // with --fix it writes the recount (run it when no burst is being drained). Progress on stderr.
 import { parseArgs } from "node:util";
 import { ServiceBroker } from "moleculer";
-import { ConfigError, loadConfig, resetConfig } from "../lib/config.ts";
-import { acquireDb, releaseDb } from "../lib/db.ts";
-import { startFerretDb, type RunningFerretDb } from "../lib/ferretdb.ts";
+import { ConfigError } from "../lib/config.ts";
+import { openCliDatabase } from "../lib/cli-database.ts";
 import { loadServiceSchemas } from "../lib/services.ts";
 import { reconcile } from "../services/inbox/reconcile.ts";
 
@@ -16,19 +15,11 @@ async function main() {
 		console.error("usage: npm run inbox:reconcile -- [--merchant <id>] [--fix]");
 		return;
 	}
-	let cfg = loadConfig();
-	let ferret: RunningFerretDb | null = null;
-	if (!cfg.mongoUrl) {
-		// The same database `npm start` uses: its embedded FerretDB if running, else started here.
-		ferret = await startFerretDb({ port: cfg.ferretdbPort, dataDir: cfg.dataDir });
-		process.env.MONGO_URL = `${ferret.url}mktx`;
-		cfg = resetConfig();
-	}
+	const db = await openCliDatabase();
 	// A local broker with the contacts service only (the owner of the contacts' figures); no
 	// transporter and no inbox: nothing here drains the queue.
 	const broker = new ServiceBroker({ logger: false, transporter: null, nodeID: `inbox-reconcile-${process.pid}` });
 	for (const schema of await loadServiceSchemas(["contacts"])) broker.createService(schema);
-	await acquireDb(cfg.mongoUrl!);
 	await broker.start();
 	try {
 		const report = await reconcile(broker, { merchantId: values.merchant, fix: values.fix }, { info: (line: string) => console.error(line) });
@@ -36,8 +27,7 @@ async function main() {
 		if (report.drift.length && !values.fix) process.exitCode = 3;
 	} finally {
 		await broker.stop();
-		await releaseDb();
-		await ferret?.stop();
+		await db.close();
 	}
 }
 
