@@ -18,7 +18,8 @@ async function main() {
 	const db = await openCliDatabase();
 	// A local broker with the contacts service only (the owner of the contacts' figures); no
 	// transporter and no inbox: nothing here drains the queue.
-	const broker = new ServiceBroker({ logger: false, transporter: null, nodeID: `inbox-reconcile-${process.pid}` });
+	const { brokerOptions } = await import("../moleculer.config.ts");
+	const broker = new ServiceBroker(brokerOptions(db.config, { logger: false, transporter: null, nodeID: `inbox-reconcile-${process.pid}`, skipProcessEventRegistration: true }));
 	for (const schema of await loadServiceSchemas(["contacts"])) broker.createService(schema);
 	await broker.start();
 	try {
