@@ -108,8 +108,9 @@ describe("ingestion", () => {
 		expect(await WebhookDeliveryModel.countDocuments({ forUserId: account.twitterUserId })).toBe(2);
 		// Handed over twice, applied once: the queue row's id is derived from X's event id.
 		await waitUntil(async () => (await ConversationModel.findOne({ accountId: account._id }).lean())?.messageCount === 1, 10_000, "applied");
+		await waitUntil(async () => (await InboxActivityModel.countDocuments({ accountId: account._id })) === 0, 10_000, "queue drained");
 		expect(await MessageModel.countDocuments({ accountId: account._id })).toBe(1);
-		expect(await InboxActivityModel.countDocuments({ accountId: account._id })).toBe(0);
+		expect(await ConversationModel.findOne({ accountId: account._id }).lean()).toMatchObject({ messageCount: 1 });
 	});
 
 	test("50 concurrent deliveries from one new customer make one contact and one conversation", async () => {
