@@ -3,6 +3,15 @@
 // contract's own Vietnamese title, sentence and examples are added by lib/openapi.ts.
 
 export const SUMMARIES: Record<string, [en: string, vi: string]> = {
+	"outbound-webhooks.create": ["Register an outbound webhook (its signing secret is shown once)", "Đăng ký webhook gửi đi"],
+	"outbound-webhooks.list": ["List outbound webhook subscriptions", "Danh sách webhook gửi đi"],
+	"outbound-webhooks.get": ["Get an outbound webhook subscription", "Lấy chi tiết webhook gửi đi"],
+	"outbound-webhooks.update": ["Edit an outbound webhook subscription (URL, events, enabled)", "Cập nhật webhook gửi đi"],
+	"outbound-webhooks.remove": ["Delete an outbound webhook subscription", "Xóa webhook gửi đi"],
+	"outbound-webhooks.rotateSecret": ["Rotate the signing secret (the old one signs too during a grace period)", "Đổi khóa ký webhook"],
+	"outbound-webhooks.deliveries": ["List a subscription's deliveries (status, attempts, last response)", "Lịch sử gửi webhook"],
+	"outbound-webhooks.redeliver": ["Send a delivery again", "Gửi lại webhook"],
+	"outbound-webhooks.test": ["Send a ping to the subscription's URL", "Gửi thử webhook"],
 	"accounts.list": ["List connected X accounts", "Danh sách tài khoản đã kết nối"],
 	"accounts.get": ["Get a connected X account", "Lấy chi tiết tài khoản"],
 	"accounts.connect": ["Connect an X account (OAuth 1.0a tokens)", "Kết nối tài khoản Twitter"],
