@@ -129,7 +129,7 @@ describe("delivery", () => {
 		const sub = await subscribe("m-oh-order", "/order", ["message.received", "message.sent"]);
 		const a = randomUUID();
 		const b = randomUUID();
-		receiver.answer = (r, i) => (r.path === "/order" && r.body.data.messageId === "a1" && on("/order").filter(x => x.body.data.messageId === "a1").length === 1 ? { status: 500 } : { status: 200 });
+		receiver.answer = r => (r.path === "/order" && r.body.data.messageId === "a1" && on("/order").filter(x => x.body.data.messageId === "a1").length === 1 ? { status: 500 } : { status: 200 });
 		for (const [conversationId, messageId, name] of [
 			[a, "a1", "message.received"],
 			[a, "a2", "message.sent"],
@@ -155,7 +155,7 @@ describe("delivery", () => {
 
 	test("an answer that does not come within the timeout is retried", async () => {
 		const sub = await subscribe("m-oh-timeout", "/slow", ["contact.created"]);
-		receiver.answer = (_r, i) => (on("/slow").length === 1 ? { hang: true } : { status: 204 });
+		receiver.answer = () => (on("/slow").length === 1 ? { hang: true } : { status: 204 });
 		node.broker.emit("contact.created", { merchantId: "m-oh-timeout", accountId: "acc", contactId: randomUUID(), source: "inbound_message" });
 		await waitUntil(async () => (await deliveries("m-oh-timeout", sub.id))[0]?.attempts === 1, 10_000, "first attempt");
 		expect((await deliveries("m-oh-timeout", sub.id))[0]).toMatchObject({ status: "pending", lastStatusCode: null, lastError: "no answer within 500 ms" });
