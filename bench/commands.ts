@@ -8,6 +8,7 @@ const IGNORED = new Set(["hello", "ismaster", "isMaster", "ping", "endSessions",
 
 /** The connection string with the driver's command monitoring switched on. */
 export function withCommandMonitoring(url: string): string {
+	if (/[?&]monitorCommands=true/.test(url)) return url;
 	return `${url}${url.includes("?") ? "&" : "?"}monitorCommands=true`;
 }
 
@@ -38,4 +39,43 @@ export function countCommands(): { stop(): CommandCount; snapshot(): CommandCoun
 			return snapshot();
 		},
 	};
+}
+
+/** Collections a node polls on its own (queue workers, leases, Agenda): not the work being measured. */
+export const BACKGROUND = ["inbox_activity", "partition_leases", "agenda_jobs"];
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * Commands per unit of work (per event, per DM, per request), with the commands of `background`
+ * collections shown apart, and the largest targets per unit.
+ */
+export function perUnit(count: CommandCount, units: number, background: string[] = BACKGROUND, top = 8) {
+	const isBackground = (target: string) => background.includes(target.slice(target.indexOf(" ") + 1));
+	const entries = Object.entries(count.byTarget);
+	const polled = entries.filter(([t]) => isBackground(t)).reduce((sum, [, n]) => sum + n, 0);
+	const n = Math.max(1, units);
+	return {
+		units,
+		perUnit: round2((count.total - polled) / n),
+		background: round2(polled / n),
+		byCommand: Object.fromEntries(
+			entries
+				.filter(([t]) => !isBackground(t))
+				.slice(0, top)
+				.map(([t, c]) => [t, round2(c / n)])
+		),
+	};
+}
+
+/** Runs `fn` and gives what it sent along with its result (nothing else should run meanwhile). */
+export async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; commands: CommandCount }> {
+	const counter = countCommands();
+	try {
+		const result = await fn();
+		return { result, commands: counter.stop() };
+	} catch (err) {
+		counter.stop();
+		throw err;
+	}
 }
