@@ -26,7 +26,7 @@ export async function startBroker(services: string[], settings: Record<string, R
 	process.env.PORT = "0";
 	const cfg = resetConfig();
 	const { brokerOptions } = await import("../moleculer.config.ts");
-	const broker = new ServiceBroker(brokerOptions(cfg, { logger: process.env.BENCH_LOG ? { type: "Console", options: { level: process.env.BENCH_LOG } } : false, skipProcessEventRegistration: true, nodeID: `bench-${services.join("-")}-${process.pid}` }));
+	const broker = new ServiceBroker(brokerOptions(cfg, { logger: process.env.BENCH_LOG ? { type: "Console", options: { level: process.env.BENCH_LOG } } : false, skipProcessEventRegistration: true, namespace: `mkt-x-bench-${process.pid}`, nodeID: `bench-${services.join("-")}-${process.pid}` }));
 	for (const schema of await loadServiceSchemas(services)) {
 		const extra = settings[schema.name];
 		broker.createService(extra ? { name: schema.name, mixins: [schema], settings: extra } : schema);
