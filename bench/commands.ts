@@ -79,3 +79,29 @@ export async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; com
 		throw err;
 	}
 }
+
+/** Counts only what is sent while each wrapped call runs (a baseline run in between is not counted). */
+export function callCounter() {
+	const counter = countCommands();
+	const byTarget: Record<string, number> = {};
+	let calls = 0;
+	return {
+		async around<T>(fn: () => Promise<T>): Promise<T> {
+			const before = counter.snapshot().byTarget;
+			try {
+				return await fn();
+			} finally {
+				calls++;
+				for (const [target, n] of Object.entries(counter.snapshot().byTarget)) {
+					const delta = n - (before[target] ?? 0);
+					if (delta) byTarget[target] = (byTarget[target] ?? 0) + delta;
+				}
+			}
+		},
+		stop(background?: string[]) {
+			counter.stop();
+			const sorted = Object.fromEntries(Object.entries(byTarget).sort((a, b) => b[1] - a[1]));
+			return perUnit({ total: Object.values(byTarget).reduce((a, b) => a + b, 0), byTarget: sorted }, calls, background);
+		},
+	};
+}

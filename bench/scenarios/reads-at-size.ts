@@ -6,7 +6,7 @@ import { config } from "../../lib/config.ts";
 import { signToken } from "../../lib/auth.ts";
 import { contactFilter } from "../../services/contacts/query.ts";
 import { percentile, progress } from "../measure.ts";
-import { countCommands, perUnit } from "../commands.ts";
+import { callCounter } from "../commands.ts";
 import { startBroker } from "../env.ts";
 import { seedInbox } from "../seed-inbox.ts";
 
@@ -103,26 +103,18 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		for (const [name, r] of Object.entries(reads)) {
 			const a: number[] = [];
 			const b: number[] = [];
-			const counter = countCommands();
-			let oursCommands = 0;
-			const byCommand: Record<string, number> = {};
+			const counter = callCounter();
 			const started = performance.now();
 			for (let i = 0; i < runs; i++) {
-				const before = counter.snapshot();
 				const t0 = performance.now();
-				await r.ours();
+				await counter.around(r.ours);
 				const t1 = performance.now();
-				const after = counter.snapshot();
 				await r.driver();
 				a.push(t1 - t0);
 				b.push(performance.now() - t1);
-				// Only what was sent while ours ran is ours.
-				for (const [target, n] of Object.entries(after.byTarget)) byCommand[target] = (byCommand[target] ?? 0) + n - (before.byTarget[target] ?? 0);
-				oursCommands++;
 				if (i + 1 >= 5 && performance.now() - started > budgetMs) break;
 			}
-			counter.stop();
-			const commands = perUnit({ total: Object.values(byCommand).reduce((x, y) => x + y, 0), byTarget: Object.fromEntries(Object.entries(byCommand).sort((x, y) => y[1] - x[1])) }, oursCommands);
+			const commands = counter.stop();
 			results[name] = { candidate: { ...summary(a), commandsPerRequest: commands.perUnit, byCommand: commands.byCommand }, baseline: summary(b) };
 			progress(
 				`reads-at-size: ${name}: ours p50 ${results[name].candidate.p50ms} ms p99 ${results[name].candidate.p99ms} ms, ${commands.perUnit} commands per request; driver p50 ${results[name].baseline.p50ms} ms (${a.length} runs)`
