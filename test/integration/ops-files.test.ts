@@ -90,9 +90,11 @@ test("a compose client, when the machine has one, accepts the file (else the run
 	}
 	const env = { ...process.env, JWT_SECRET: "ci-secret", ENCRYPTION_KEY: "ab".repeat(32) };
 	const [cmd, ...args] = client;
-	const resolved = parse(execFileSync(cmd, [...args, "-f", "docker-compose.yml", "config", "--format", "json"], { env, encoding: "utf8" })) as { services: Record<string, ComposeService> };
+	// YAML, the default of both compose v1 (docker-compose 1.29 has no --format) and v2.
+	const resolved = parse(execFileSync(cmd, [...args, "-f", "docker-compose.yml", "config"], { env, encoding: "utf8" })) as { services: Record<string, ComposeService> };
 	expect(Object.keys(resolved.services).sort()).toEqual(Object.keys(services).sort());
 	expect(resolved.services.core.environment?.JWT_SECRET).toBe("ci-secret");
+	expect(resolved.services.mongo.command).toEqual(services.mongo.command);
 });
 
 test("the Dockerfile builds on Node 24 and starts the same entry point as npm start", () => {
