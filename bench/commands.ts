@@ -8,6 +8,7 @@ const IGNORED = new Set(["hello", "ismaster", "isMaster", "ping", "endSessions",
 
 /** The connection string with the driver's command monitoring switched on. */
 export function withCommandMonitoring(url: string): string {
+	if (/[?&]monitorCommands=true/.test(url)) return url;
 	return `${url}${url.includes("?") ? "&" : "?"}monitorCommands=true`;
 }
 
@@ -36,6 +37,71 @@ export function countCommands(): { stop(): CommandCount; snapshot(): CommandCoun
 		stop() {
 			client.off("commandStarted", listener);
 			return snapshot();
+		},
+	};
+}
+
+/** Collections a node polls on its own (queue workers, leases, Agenda): not the work being measured. */
+export const BACKGROUND = ["inbox_activity", "partition_leases", "agenda_jobs"];
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * Commands per unit of work (per event, per DM, per request), with the commands of `background`
+ * collections shown apart, and the largest targets per unit.
+ */
+export function perUnit(count: CommandCount, units: number, background: string[] = BACKGROUND, top = 8) {
+	const isBackground = (target: string) => background.includes(target.slice(target.indexOf(" ") + 1));
+	const entries = Object.entries(count.byTarget);
+	const polled = entries.filter(([t]) => isBackground(t)).reduce((sum, [, n]) => sum + n, 0);
+	const n = Math.max(1, units);
+	return {
+		units,
+		perUnit: round2((count.total - polled) / n),
+		background: round2(polled / n),
+		byCommand: Object.fromEntries(
+			entries
+				.filter(([t]) => !isBackground(t))
+				.slice(0, top)
+				.map(([t, c]) => [t, round2(c / n)])
+		),
+	};
+}
+
+/** Runs `fn` and gives what it sent along with its result (nothing else should run meanwhile). */
+export async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; commands: CommandCount }> {
+	const counter = countCommands();
+	try {
+		const result = await fn();
+		return { result, commands: counter.stop() };
+	} catch (err) {
+		counter.stop();
+		throw err;
+	}
+}
+
+/** Counts only what is sent while each wrapped call runs (a baseline run in between is not counted). */
+export function callCounter() {
+	const counter = countCommands();
+	const byTarget: Record<string, number> = {};
+	let calls = 0;
+	return {
+		async around<T>(fn: () => Promise<T>): Promise<T> {
+			const before = counter.snapshot().byTarget;
+			try {
+				return await fn();
+			} finally {
+				calls++;
+				for (const [target, n] of Object.entries(counter.snapshot().byTarget)) {
+					const delta = n - (before[target] ?? 0);
+					if (delta) byTarget[target] = (byTarget[target] ?? 0) + delta;
+				}
+			}
+		},
+		stop(background?: string[]) {
+			counter.stop();
+			const sorted = Object.fromEntries(Object.entries(byTarget).sort((a, b) => b[1] - a[1]));
+			return perUnit({ total: Object.values(byTarget).reduce((a, b) => a + b, 0), byTarget: sorted }, calls, background);
 		},
 	};
 }

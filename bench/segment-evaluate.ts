@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import mongoose from "mongoose";
 import type { ServiceBroker } from "moleculer";
+import { callCounter } from "./commands.ts";
 import { percentile, progress } from "./measure.ts";
 import { startBroker } from "./env.ts";
 import { contactFilter } from "../services/contacts/query.ts";
@@ -98,19 +99,21 @@ async function compare(name: string, ours: () => Promise<unknown>, driver: () =>
 	await driver();
 	const a: number[] = [];
 	const b: number[] = [];
+	const counter = callCounter();
 	const started = performance.now();
 	for (let i = 0; i < runs; i++) {
 		const t0 = performance.now();
-		await ours();
+		await counter.around(ours);
 		const t1 = performance.now();
 		await driver();
 		a.push(t1 - t0);
 		b.push(performance.now() - t1);
 		if (i + 1 >= 5 && performance.now() - started > budgetMs) break;
 	}
-	const candidate = summary(a);
+	const commands = counter.stop();
+	const candidate = { ...summary(a), commandsPerRequest: commands.perUnit, byCommand: commands.byCommand };
 	const baseline = summary(b);
-	progress(`segment-evaluate: ${name}: ours p50 ${candidate.p50ms} ms p99 ${candidate.p99ms} ms; driver p50 ${baseline.p50ms} ms p99 ${baseline.p99ms} ms (${candidate.runs} runs)`);
+	progress(`segment-evaluate: ${name}: ours p50 ${candidate.p50ms} ms p99 ${candidate.p99ms} ms, ${commands.perUnit} commands per request; driver p50 ${baseline.p50ms} ms p99 ${baseline.p99ms} ms (${candidate.runs} runs)`);
 	return { candidate, baseline };
 }
 

@@ -23,10 +23,10 @@ export async function acquireDb(url: string): Promise<typeof mongoose> {
 		connecting = mongoose.connect(url, {
 			serverSelectionTimeoutMS: 10_000,
 			maxPoolSize: DB_MAX_POOL_SIZE,
-			// FerretDB has no retryable writes (they need sessions); MongoDB 7 does not need them here.
-			retryWrites: false,
-			// The query guard reads every command as it is sent (tests; off in production).
-			monitorCommands: guard.mode !== "off",
+			retryWrites: retryWritesFor(url),
+			// The query guard reads every command as it is sent (tests; off in production). Left
+			// unset otherwise, so a connection string's `monitorCommands=true` (the benchmarks) holds.
+			...(guard.mode !== "off" ? { monitorCommands: true } : {}),
 		});
 		if (guard.mode !== "off") connecting = connecting.then(async m => (await installQueryGuard(m.connection.getClient(), guard.mode, guard.logFile), m));
 	}
@@ -39,12 +39,32 @@ export async function acquireDb(url: string): Promise<typeof mongoose> {
 	}
 }
 
+/**
+ * Retryable writes on unless the connection string says `retryWrites=false`. The driver uses them
+ * only where the server offers them (a replica set or a sharded cluster, from its `hello`), so
+ * production on a replica set retries a write once after a failover, and a standalone server,
+ * which the embedded FerretDB always is, is never sent one (FerretDB has no transactions).
+ */
+export function retryWritesFor(url: string): boolean {
+	return !/[?&]retryWrites=false(&|$)/i.test(url);
+}
+
 export async function releaseDb(): Promise<void> {
 	users = Math.max(0, users - 1);
 	if (users === 0 && connecting) {
 		connecting = null;
 		await mongoose.disconnect();
 	}
+}
+
+/**
+ * Closes the node's connection whoever still holds it: a process that runs one broker after
+ * another (the benchmarks) starts each on a fresh connection, whatever the last one left open.
+ */
+export async function closeDb(): Promise<void> {
+	users = 0;
+	connecting = null;
+	await mongoose.disconnect();
 }
 
 /** True when the connection is up and the server answers a ping. */

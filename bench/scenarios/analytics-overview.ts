@@ -1,6 +1,7 @@
 import mongoose from "mongoose";
 import type { Db, Document } from "mongodb";
 import type { ServiceBroker } from "moleculer";
+import { callCounter } from "../commands.ts";
 import { percentile, progress } from "../measure.ts";
 import { startBroker } from "../env.ts";
 import { rebuildMerchant } from "../../services/analytics/rebuild.ts";
@@ -163,19 +164,21 @@ async function compare(name: string, ours: () => Promise<unknown>, raw: () => Pr
 	await ours();
 	const a: number[] = [];
 	const b: number[] = [];
+	const counter = callCounter();
 	const started = performance.now();
 	for (let i = 0; i < runs; i++) {
 		const t0 = performance.now();
-		await ours();
+		await counter.around(ours);
 		const t1 = performance.now();
 		await raw();
 		a.push(t1 - t0);
 		b.push(performance.now() - t1);
 		if (i + 1 >= 5 && performance.now() - started > budgetMs) break;
 	}
-	const candidate = summary(a);
+	const commands = counter.stop();
+	const candidate = { ...summary(a), commandsPerRequest: commands.perUnit, byCommand: commands.byCommand };
 	const baseline = summary(b);
-	progress(`analytics-overview: ${name}: ours p50 ${candidate.p50ms} ms p99 ${candidate.p99ms} ms; raw scan p50 ${baseline.p50ms} ms p99 ${baseline.p99ms} ms (${candidate.runs} runs)`);
+	progress(`analytics-overview: ${name}: ours p50 ${candidate.p50ms} ms p99 ${candidate.p99ms} ms, ${commands.perUnit} commands per request; raw scan p50 ${baseline.p50ms} ms p99 ${baseline.p99ms} ms (${candidate.runs} runs)`);
 	return { candidate, baseline, ratio: Math.round((baseline.p50ms / Math.max(candidate.p50ms, 0.01)) * 10) / 10 };
 }
 

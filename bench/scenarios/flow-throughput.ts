@@ -10,15 +10,25 @@ import { Agenda } from "agenda";
 import { MongoBackend } from "@agendajs/mongo-backend";
 import { startBroker } from "../env.ts";
 import { progress } from "../measure.ts";
+import { countCommands, perUnit, type CommandCount } from "../commands.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { FlowRunModel } from "../../models/flow-run.model.ts";
 import { clock } from "../../services/flows/clock.ts";
 
 const EMIT_WINDOW = 100;
 
+/** The scenario's own polls (a count of flow_runs each), taken out of the counted commands. */
+let polls = 0;
+
+function withoutPolls(count: CommandCount): CommandCount {
+	const target = "aggregate flow_runs";
+	const byTarget: Record<string, number> = { ...count.byTarget, [target]: (count.byTarget[target] ?? 0) - polls };
+	return { total: count.total - polls, byTarget: Object.fromEntries(Object.entries(byTarget).filter(([, v]) => v > 0)) };
+}
+
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string) {
 	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
+	while ((polls++, !(await check()))) {
 		if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
 		await new Promise(r => setTimeout(r, 250));
 	}
@@ -75,24 +85,30 @@ export async function run({ scale = 0.02 }: { scale?: number } = {}) {
 		);
 
 		progress(`flow-throughput: ${n} contacts enter at once`);
+		polls = 0;
+		const firstCounter = countCommands();
 		const t0 = Date.now();
 		for (let i = 0; i < contacts.length; i += EMIT_WINDOW) {
 			await Promise.all(contacts.slice(i, i + EMIT_WINDOW).map(c => broker.emit("contact.created", { merchantId, accountId, contactId: c._id, source: "manual" })));
 		}
 		await waitFor(async () => (await FlowRunModel.countDocuments({ flowId: flow.id, position: "2" })) >= n, 60 * 60_000, "first steps");
 		const firstSteps = (Date.now() - t0) / 1000;
-		progress(`flow-throughput: first steps of ${n} runs in ${firstSteps.toFixed(1)}s`);
+		const firstCommands = perUnit(withoutPolls(firstCounter.stop()), n);
+		progress(`flow-throughput: first steps of ${n} runs in ${firstSteps.toFixed(1)}s, ${firstCommands.perUnit} commands per run`);
 
 		offsetMs = 3601_000;
+		polls = 0;
+		const resumeCounter = countCommands();
 		const t1 = Date.now();
 		await broker.call("flows.resumeDue", { now: clock.now().toISOString() }, { timeout: 0 });
 		const resumeSeconds = (Date.now() - t1) / 1000;
+		const resumeCommands = perUnit(resumeCounter.stop(), n);
 		const completed = await FlowRunModel.countDocuments({ flowId: flow.id, status: "completed" });
 		if (completed !== n) {
 			const sample = await FlowRunModel.findOne({ flowId: flow.id, status: { $ne: "completed" } }).lean();
 			throw new Error(`${completed} of ${n} runs completed; e.g. ${JSON.stringify(sample)}`);
 		}
-		progress(`flow-throughput: ${n} waits resumed in ${resumeSeconds.toFixed(1)}s`);
+		progress(`flow-throughput: ${n} waits resumed in ${resumeSeconds.toFixed(1)}s, ${resumeCommands.perUnit} commands per run`);
 
 		const baseline = await agendaAlone(n);
 		progress(`flow-throughput: Agenda alone ran ${baseline.done} of ${n} empty jobs in ${baseline.seconds.toFixed(1)}s`);
@@ -106,7 +122,10 @@ export async function run({ scale = 0.02 }: { scale?: number } = {}) {
 				firstStepsPerSecond: Number((n / firstSteps).toFixed(1)),
 				resumeSeconds: Number(resumeSeconds.toFixed(2)),
 				resumesPerSecond: Number(resumePerSecond.toFixed(1)),
+				firstStepsCommandsPerRun: firstCommands.perUnit,
+				resumeCommandsPerRun: resumeCommands.perUnit,
 			},
+			commands: { firstSteps: firstCommands, resume: resumeCommands },
 			baseline: { agendaEmptyJobs: n, agendaJobsDone: baseline.done, seconds: Number(baseline.seconds.toFixed(2)), jobsPerSecond: Number(baseline.perSecond.toFixed(1)) },
 		};
 	} finally {

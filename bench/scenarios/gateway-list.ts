@@ -8,10 +8,12 @@ import { config } from "../../lib/config.ts";
 import { signToken } from "../../lib/auth.ts";
 import { load, progress } from "../measure.ts";
 import { startBroker } from "../env.ts";
+import { counted, perUnit } from "../commands.ts";
 
 // GET /accounts through the whole gateway (JWT, rate-limit store, Ajv, action, mongoose, envelope)
 // against a bare node:http handler that verifies the same JWT and runs the same query with the
-// mongodb driver. ratio = our requests/s over the bare handler's.
+// mongodb driver. ratio = our requests/s over the bare handler's. Database commands per request
+// are counted on each side (the rate-limit counters live in NATS KV or memory, not the database).
 
 export async function run({ scale = 1 }: { scale?: number }) {
 	const requests = Math.max(200, Math.round(3000 * scale));
@@ -51,12 +53,15 @@ export async function run({ scale = 1 }: { scale?: number }) {
 	await load(get(gatewayUrl), 200, concurrency);
 	await load(get(bareUrl), 200, concurrency);
 	progress(`gateway-list: ${requests} requests, concurrency ${concurrency}, baseline first`);
-	const baseline = await load(get(bareUrl), requests, concurrency);
+	const base = await counted(() => load(get(bareUrl), requests, concurrency));
+	const baseline = { ...base.result, commandsPerRequest: perUnit(base.commands, requests).perUnit };
 	progress(`gateway-list: baseline ${baseline.rps} req/s; now the gateway`);
-	const candidate = await load(get(gatewayUrl), requests, concurrency);
-	progress(`gateway-list: gateway ${candidate.rps} req/s`);
+	const ours = await counted(() => load(get(gatewayUrl), requests, concurrency));
+	const commands = perUnit(ours.commands, requests);
+	const candidate = { ...ours.result, commandsPerRequest: commands.perUnit };
+	progress(`gateway-list: gateway ${candidate.rps} req/s, ${commands.perUnit} database commands per request (bare ${baseline.commandsPerRequest})`);
 
 	await new Promise(r => bare.close(r));
 	await broker.stop();
-	return { scenario: "gateway-list", ratio: Math.round((candidate.rps / baseline.rps) * 100) / 100, candidate, baseline };
+	return { scenario: "gateway-list", ratio: Math.round((candidate.rps / baseline.rps) * 100) / 100, candidate, baseline, commands };
 }

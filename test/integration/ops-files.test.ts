@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { serviceNames } from "../../lib/services.ts";
+import { retryWritesFor } from "../../lib/db.ts";
 
 // docker-compose.yml cannot run here (no Docker engine). Its structure, what the project relies
 // on, is checked from the YAML itself on any machine; a compose client, when there is one, also
@@ -57,6 +58,27 @@ test("the mkt-x nodes wait for a healthy MongoDB and for NATS; MongoDB and the g
 	expect(services.gateway.healthcheck?.test.join(" ")).toContain("/health/ready");
 });
 
+test("MongoDB runs as replica set rs0, initiated once by its health check, and the app names the set (failover, retryable writes)", () => {
+	const command = services.mongo.command as string[];
+	expect(command.slice(command.indexOf("--replSet"), command.indexOf("--replSet") + 2)).toEqual(["--replSet", "rs0"]);
+	const check = services.mongo.healthcheck!.test.join(" ");
+	// Initiated only when the set is not (rs.status throws), with the name the app's nodes reach it by.
+	expect(check).toMatch(/catch \(e\) \{ rs\.initiate\(\{ _id: 'rs0', members: \[\{ _id: 0, host: 'mongo:27017' \}\] \}\)/);
+	// Healthy only once this member is the primary: the app's first writes have somewhere to go.
+	expect(check).toMatch(/isWritablePrimary \|\| quit\(1\)/);
+	for (const name of nodes) {
+		const url = new URL(services[name].environment!.MONGO_URL);
+		expect({ name, replicaSet: url.searchParams.get("replicaSet"), retryWrites: retryWritesFor(url.href) }).toEqual({ name, replicaSet: "rs0", retryWrites: true });
+	}
+});
+
+test("retryable writes are on unless the connection string turns them off", () => {
+	expect(retryWritesFor("mongodb://mongo:27017/mktx?replicaSet=rs0")).toBe(true);
+	expect(retryWritesFor("mongodb://127.0.0.1:27017/mktx")).toBe(true);
+	expect(retryWritesFor("mongodb://127.0.0.1:27017/mktx?retryWrites=false")).toBe(false);
+	expect(retryWritesFor("mongodb://a:1,b:2/mktx?replicaSet=rs0&retryWrites=false&w=majority")).toBe(false);
+});
+
 test("a compose client, when the machine has one, accepts the file (else the run says what went unchecked)", () => {
 	const client = composeClient();
 	if (!client) {
@@ -68,9 +90,11 @@ test("a compose client, when the machine has one, accepts the file (else the run
 	}
 	const env = { ...process.env, JWT_SECRET: "ci-secret", ENCRYPTION_KEY: "ab".repeat(32) };
 	const [cmd, ...args] = client;
-	const resolved = parse(execFileSync(cmd, [...args, "-f", "docker-compose.yml", "config", "--format", "json"], { env, encoding: "utf8" })) as { services: Record<string, ComposeService> };
+	// YAML, the default of both compose v1 (docker-compose 1.29 has no --format) and v2.
+	const resolved = parse(execFileSync(cmd, [...args, "-f", "docker-compose.yml", "config"], { env, encoding: "utf8" })) as { services: Record<string, ComposeService> };
 	expect(Object.keys(resolved.services).sort()).toEqual(Object.keys(services).sort());
 	expect(resolved.services.core.environment?.JWT_SECRET).toBe("ci-secret");
+	expect(resolved.services.mongo.command).toEqual(services.mongo.command);
 });
 
 test("the Dockerfile builds on Node 24 and starts the same entry point as npm start", () => {
