@@ -11,6 +11,7 @@ import { isDuplicateKey } from "../lib/ids.ts";
 import { readActivity, type ActivityBatch } from "./webhooks/account-activity.ts";
 import { AccountDirectory, type AccountRef } from "./webhooks/account-directory.ts";
 import { escapeRegex } from "../lib/regex.ts";
+import { callFor } from "../lib/calls.ts";
 
 // X's webhook, behind the gateway (which checks the signature and the events-per-minute limit).
 // A delivery is stored raw before X gets its 200 (its id is the SHA-256 of the body, so X's
@@ -159,7 +160,7 @@ const WebhooksService: ServiceSchema = {
 				.filter(r => r.readerId !== account.twitterUserId)
 				.map(r => ({ readerId: r.readerId, lastReadEventId: r.lastReadEventId, at: r.at.toISOString(), customerId: r.readerId }));
 			if (dms.length || reads.length) {
-				await ctx.call("inbox.enqueue", { merchantId: account.merchantId, accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
+				await callFor(ctx, account.merchantId, "inbox.enqueue", { accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
 			}
 			await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "processed", processedAt: new Date() } });
 			return "queued";

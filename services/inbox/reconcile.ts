@@ -17,7 +17,6 @@ const Profile = Type.Union([
 ]);
 
 export const EnqueueParams = Type.Object({
-	merchantId: Type.String({ minLength: 1 }),
 	accountId: Type.String({ minLength: 1 }),
 	dms: Type.Array(
 		Type.Object({
