@@ -203,7 +203,7 @@ const ContactsService: ServiceSchema = {
 			visibility: "public",
 			params: InboundPeopleParams,
 			handler(ctx: TenantContext<Static<typeof InboundPeopleParams>>) {
-				return ensureFromInbound(ctx.params);
+				return ensureFromInbound({ ...ctx.params, merchantId: this.merchantOf(ctx) });
 			},
 		},
 
@@ -212,7 +212,7 @@ const ContactsService: ServiceSchema = {
 			visibility: "public",
 			params: ActivityParams,
 			handler(ctx: TenantContext<Static<typeof ActivityParams>>) {
-				return recordActivity(ctx.params);
+				return recordActivity({ ...ctx.params, merchantId: this.merchantOf(ctx) });
 			},
 		},
 
