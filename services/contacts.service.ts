@@ -260,7 +260,7 @@ const ContactsService: ServiceSchema = {
 				// `<service>.eraseContact` and reports its counts. Asked again after the contact is
 				// gone, the inbox once more: a message that arrived meanwhile must not outlive the
 				// erasure. A failure half-way can be retried.
-				const params = { merchantId, contactId: id, accountId: contact.accountId, twitterUserId: contact.twitterUserId };
+				const params = { contactId: id, accountId: contact.accountId, twitterUserId: contact.twitterUserId };
 				const count = (answers: Record<string, Record<string, number>>) => {
 					for (const counts of Object.values(answers)) {
 						for (const [kind, n] of Object.entries(counts ?? {})) if (typeof n === "number") erased[kind] = (erased[kind] ?? 0) + n;

@@ -116,9 +116,8 @@ const SegmentsService: ServiceSchema = {
 			params: IdParams,
 			async handler(ctx: TenantContext<Static<typeof IdParams>>) {
 				const { id } = ctx.params;
-				const merchantId = this.merchantOf(ctx);
 				await this.findOwned(ctx, SegmentModel, id, "Segment");
-				const answers = await askProviders<{ inUse: boolean; usedBy?: unknown[] }>(ctx, "segmentInUse", { merchantId, segmentId: id });
+				const answers = await askProviders<{ inUse: boolean; usedBy?: unknown[] }>(ctx, "segmentInUse", { segmentId: id });
 				const usedBy = Object.values(answers).flatMap(a => (a?.inUse ? (a.usedBy ?? [{}]) : []));
 				if (usedBy.length) throw new ConflictError("The segment is used by an active campaign", "SEGMENT_IN_USE", { usedBy });
 				await SegmentModel.deleteOne(this.scoped(ctx, { _id: id }));
