@@ -9,7 +9,7 @@ import { BadRequestError } from "../lib/errors.ts";
 import { crcResponseToken } from "../lib/webhook-signature.ts";
 import { isDuplicateKey } from "../lib/ids.ts";
 import { readActivity, type ActivityBatch } from "./webhooks/account-activity.ts";
-import { AccountDirectory, type AccountRef } from "./webhooks/account-directory.ts";
+import { AccountDirectory } from "./webhooks/account-directory.ts";
 import { escapeRegex } from "../lib/regex.ts";
 import { call, callFor } from "../lib/calls.ts";
 import type { TenantContext } from "../mixins/tenant.mixin.ts";
