@@ -18,6 +18,8 @@ import type { ActivityParams, InboundPeopleParams, ReconcileActivityParams } fro
 // docs/architecture.md, "Merchant identity"). Add an entry when a service starts calling another.
 
 type Quota = { limit: number; used: number; remaining: number; resetAt: string | null; remainingNow: number; limits: RuleUsage[] };
+/** What a `get` of another service presents: at least its id and name (campaigns snapshot the rest). */
+type Presented = Record<string, unknown> & { id: string; name: string };
 type Outbound = { contactId: string; content: string; imageUrl?: string; idempotencyKey?: string };
 
 export interface Actions {
@@ -35,6 +37,8 @@ export interface Actions {
 	"inbox.escalate": { params: { conversationId: string; reason: string }; result: { escalated: boolean } };
 	"inbox.sendToContact": { params: Outbound & { origin: string }; result: SendToContactResult };
 	"inbox.sendBatch": { params: { origin: string; items: (Outbound & { key: string })[] }; result: { results: SendOutcome[] } };
+	"templates.get": { params: { id: string }; result: Presented };
+	"segments.get": { params: { id: string }; result: Presented };
 	"x.verifyCredentials": { params: { oauthToken: string; oauthTokenSecret: string }; result: XProfile };
 	"x.sendQuota": { params: { accountId: string }; result: Quota };
 	"x.checkSendAllowed": { params: { accountId: string; kind: SendKind }; result: { allowed: boolean; remaining: number; retryAt: string | null; limits: RuleUsage[] } };
