@@ -8,7 +8,7 @@ import { presentAccount } from "./accounts/present.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
 import { BusinessHoursSchema, businessHoursProblems } from "./accounts/business-hours.ts";
-import { connectAccount, disconnectAccount, accountStatistics} from "./accounts/connection.ts";
+import { connectAccount, disconnectAccount, accountStatistics } from "./accounts/connection.ts";
 import { AccountLinkModel } from "../models/account-link.model.ts";
 import { call } from "../lib/calls.ts";
 
