@@ -8,8 +8,9 @@ import { presentAccount } from "./accounts/present.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
 import { BusinessHoursSchema, businessHoursProblems } from "./accounts/business-hours.ts";
-import { connectAccount, disconnectAccount, accountStatistics, type XProfile } from "./accounts/connection.ts";
+import { connectAccount, disconnectAccount, accountStatistics } from "./accounts/connection.ts";
 import { AccountLinkModel } from "../models/account-link.model.ts";
+import { call } from "../lib/calls.ts";
 
 const ListParams = Strict({ status: Type.Optional(StringEnum(ACCOUNT_STATUSES)), ...PageParams });
 
@@ -52,7 +53,7 @@ const AccountsService: ServiceSchema = {
 			rest: "POST /accounts",
 			params: ConnectParams,
 			async handler(ctx: TenantContext<Static<typeof ConnectParams>>) {
-				const profile = (await ctx.call("x.verifyCredentials", ctx.params)) as XProfile;
+				const profile = await call(ctx, "x.verifyCredentials", ctx.params);
 				const account = await connectAccount(merchantOf(ctx), profile, ctx.params);
 				ctx.emit("account.connected", { merchantId: account.merchantId, accountId: account._id, twitterUserId: account.twitterUserId });
 				return presentAccount(account);

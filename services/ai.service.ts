@@ -18,6 +18,7 @@ import { MAX_REPLY_CHARS } from "./ai/intents.ts";
 import { conversationTurns } from "./ai/prompt.ts";
 import { allowedModels, presentConfig, settingsOf, type AiSettings } from "./ai/settings.ts";
 import type { SendToContactResult } from "./inbox/send.ts";
+import { callFor } from "../lib/calls.ts";
 
 // The AI chatbot. Claude (ANTHROPIC_API_KEY) or the built-in classifier answers a customer's
 // message with a reply, an intent and a confidence (services/ai/answer.ts); a complaint, a
@@ -159,10 +160,10 @@ const AiService: ServiceSchema = {
 		/** Escalation and opt-out, both idempotent. An opt-out the model is unsure of goes to a person instead. */
 		async applyEffects(ctx: Context, p: { merchantId: string; conversationId: string; contactId: string; answer: { intent?: string | null; needsHumanEscalation?: boolean | null; escalationReason?: string | null } }) {
 			if (p.answer.escalationReason) {
-				await ctx.call("inbox.escalate", { merchantId: p.merchantId, conversationId: p.conversationId, reason: p.answer.escalationReason });
+				await callFor(ctx, p.merchantId, "inbox.escalate", { conversationId: p.conversationId, reason: p.answer.escalationReason });
 			}
 			if (p.answer.intent === "opt_out" && !p.answer.needsHumanEscalation) {
-				await ctx.call("contacts.optOut", { id: p.contactId }, { meta: { merchantId: p.merchantId } });
+				await callFor(ctx, p.merchantId, "contacts.optOut", { id: p.contactId });
 			}
 		},
 
@@ -218,10 +219,9 @@ const AiService: ServiceSchema = {
 		async sendReply(ctx: Context, decision: AiReply) {
 			let result: SendToContactResult;
 			try {
-				result = await ctx.call("inbox.sendToContact", {
-					merchantId: decision.merchantId,
+				result = await callFor(ctx, decision.merchantId, "inbox.sendToContact", {
 					contactId: decision.contactId,
-					content: decision.reply,
+					content: decision.reply ?? "", // "answered" always has one; an empty one is refused like a missing one was
 					origin: "bot",
 					idempotencyKey: `bot:${decision._id}`,
 				});

@@ -8,6 +8,7 @@ import { ValidationFailedError } from "../lib/errors.ts";
 import { uuidFromName } from "../lib/ids.ts";
 import { parsePeriod, type Period } from "./analytics/period.ts";
 import { campaigns, contacts, conversations, overview, type CampaignInfo } from "./analytics/report.ts";
+import { callFor } from "../lib/calls.ts";
 import { ANALYTICS_MODELS, dropContactFacts, recount, type QuarterKey } from "./analytics/store.ts";
 import { syncCampaign, syncContact, syncConversation, syncMessage } from "./analytics/sync.ts";
 
@@ -184,7 +185,7 @@ const AnalyticsService: ServiceSchema = {
 		async campaignInfo(ctx: Context, merchantId: string, campaignIds: string[]): Promise<Record<string, CampaignInfo> | null> {
 			const actions = ctx.broker.registry.getActionList({ skipInternal: true, onlyAvailable: true }) as { name: string }[];
 			if (!actions.some(a => a.name === "campaigns.metricsFor")) return null;
-			return ctx.call<Record<string, CampaignInfo>, { merchantId: string; campaignIds: string[] }>("campaigns.metricsFor", { merchantId, campaignIds });
+			return callFor(ctx, merchantId, "campaigns.metricsFor", { campaignIds });
 		},
 	},
 };

@@ -7,7 +7,7 @@ import { CampaignSendClaimModel } from "../models/campaign-send-claim.model.ts";
 import { CampaignLinkModel } from "../models/campaign-link.model.ts";
 import { CampaignOnceModel } from "../models/campaign-once.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
 import { PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { config } from "../lib/config.ts";
@@ -56,8 +56,8 @@ const UpdateParams = Strict({
 });
 const ListParams = Strict({ status: Type.Optional(StringEnum(CAMPAIGN_STATUSES)), ...PageParams });
 const IdParams = Strict({ id: Id() });
-const MetricsForParams = Type.Object({ merchantId: Type.String(), campaignIds: Type.Array(Type.String(), { maxItems: 1000 }) });
-const InUseParams = Type.Object({ merchantId: Type.String(), templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
+const MetricsForParams = Type.Object({ campaignIds: Type.Array(Type.String(), { maxItems: 1000 }) });
+const InUseParams = Type.Object({ templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
 
 type ScheduleInput = Static<typeof Fields.schedule>;
 const toDate = (v: string | null | undefined) => (v ? new Date(v) : null);
@@ -240,7 +240,8 @@ const CampaignsService: ServiceSchema = {
 			params: MetricsForParams,
 			async handler(ctx: Context<Static<typeof MetricsForParams>>) {
 				const rows = await CampaignModel.find({ _id: { $in: ctx.params.campaignIds } }, { merchantId: 1, name: 1, status: 1, accountId: 1, accountIds: 1 }).lean<Lean[]>();
-				const own = rows.filter(c => c.merchantId === ctx.params.merchantId);
+				const merchantId = merchantOf(ctx);
+				const own = rows.filter(c => c.merchantId === merchantId);
 				const counts = await Promise.all(own.map(c => countDeliveries(c._id)));
 				return Object.fromEntries(
 					own.map((c, i) => [c._id, { name: c.name, status: c.status, accountId: c.accountId ?? null, accountIds: c.accountIds ?? [], metrics: campaignCounts(counts[i]) }])
@@ -252,21 +253,21 @@ const CampaignsService: ServiceSchema = {
 			visibility: "public",
 			params: InUseParams,
 			handler(ctx: Context<Static<typeof InUseParams>>) {
-				return this.usedBy({ merchantId: ctx.params.merchantId, templateId: ctx.params.templateId });
+				return this.usedBy({ merchantId: merchantOf(ctx), templateId: ctx.params.templateId });
 			},
 		},
 		segmentInUse: {
 			visibility: "public",
 			params: InUseParams,
 			handler(ctx: Context<Static<typeof InUseParams>>) {
-				return this.usedBy({ merchantId: ctx.params.merchantId, segmentIds: ctx.params.segmentId });
+				return this.usedBy({ merchantId: merchantOf(ctx), segmentIds: ctx.params.segmentId });
 			},
 		},
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ merchantId: Type.String(), contactId: Type.String() }),
-			handler(ctx: Context<{ merchantId: string; contactId: string }>) {
-				return eraseContactRows(ctx.params.merchantId, ctx.params.contactId);
+			params: Type.Object({ contactId: Type.String() }),
+			handler(ctx: TenantContext<{ contactId: string }>) {
+				return eraseContactRows(merchantOf(ctx), ctx.params.contactId);
 			},
 		},
 	},

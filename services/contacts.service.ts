@@ -203,7 +203,7 @@ const ContactsService: ServiceSchema = {
 			visibility: "public",
 			params: InboundPeopleParams,
 			handler(ctx: TenantContext<Static<typeof InboundPeopleParams>>) {
-				return ensureFromInbound(ctx.params);
+				return ensureFromInbound({ ...ctx.params, merchantId: this.merchantOf(ctx) });
 			},
 		},
 
@@ -212,7 +212,7 @@ const ContactsService: ServiceSchema = {
 			visibility: "public",
 			params: ActivityParams,
 			handler(ctx: TenantContext<Static<typeof ActivityParams>>) {
-				return recordActivity(ctx.params);
+				return recordActivity({ ...ctx.params, merchantId: this.merchantOf(ctx) });
 			},
 		},
 
@@ -260,7 +260,7 @@ const ContactsService: ServiceSchema = {
 				// `<service>.eraseContact` and reports its counts. Asked again after the contact is
 				// gone, the inbox once more: a message that arrived meanwhile must not outlive the
 				// erasure. A failure half-way can be retried.
-				const params = { merchantId, contactId: id, accountId: contact.accountId, twitterUserId: contact.twitterUserId };
+				const params = { contactId: id, accountId: contact.accountId, twitterUserId: contact.twitterUserId };
 				const count = (answers: Record<string, Record<string, number>>) => {
 					for (const counts of Object.values(answers)) {
 						for (const [kind, n] of Object.entries(counts ?? {})) if (typeof n === "number") erased[kind] = (erased[kind] ?? 0) + n;

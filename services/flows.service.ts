@@ -6,7 +6,7 @@ import { FlowClaimModel } from "../models/flow-claim.model.ts";
 import { TemplateModel } from "../models/template.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { AgendaMixin } from "../mixins/agenda.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
 import { PageParams, pageOf, paged } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ConflictError, ValidationFailedError } from "../lib/errors.ts";
@@ -56,7 +56,7 @@ const IdParams = Strict({ id: Id() });
 const RunsParams = Strict({ id: Id(), status: Type.Optional(StringEnum(FLOW_RUN_STATUSES)), ...PageParams });
 const ResumeParams = Type.Object({ runId: Type.String({ minLength: 1 }), now: Type.Optional(Type.String({ format: "date-time" })) });
 const ResumeDueParams = Type.Object({ now: Type.Optional(Type.String({ format: "date-time" })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })) });
-const InUseParams = Type.Object({ merchantId: Type.String(), templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
+const InUseParams = Type.Object({ templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
 
 const activeFlowError = (verb: string) => new ConflictError(`An active flow cannot be ${verb}; deactivate it first`, "FLOW_ACTIVE", { field: "status", status: "active" });
 
@@ -246,7 +246,7 @@ const FlowsService: ServiceSchema = {
 			async handler(ctx: Context<Static<typeof InUseParams>>) {
 				if (!ctx.params.templateId) return { inUse: false, usedBy: [] };
 				// A 409's examples, not an inventory: bounded like every read on a request path.
-				const rows = await FlowModel.find({ merchantId: ctx.params.merchantId, templateIds: ctx.params.templateId, status: "active" }, { name: 1, status: 1 })
+				const rows = await FlowModel.find({ merchantId: merchantOf(ctx), templateIds: ctx.params.templateId, status: "active" }, { name: 1, status: 1 })
 					.limit(20)
 					.lean<Lean[]>();
 				return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "flow", id: r._id, name: r.name, status: r.status })) };
@@ -255,9 +255,10 @@ const FlowsService: ServiceSchema = {
 
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ merchantId: Type.String(), contactId: Type.String() }),
-			async handler(ctx: Context<{ merchantId: string; contactId: string }>) {
-				const { merchantId, contactId } = ctx.params;
+			params: Type.Object({ contactId: Type.String() }),
+			async handler(ctx: TenantContext<{ contactId: string }>) {
+				const { contactId } = ctx.params;
+				const merchantId = merchantOf(ctx);
 				const runs = await FlowRunModel.find({ merchantId, contactId }, { _id: 1 }).lean();
 				await FlowClaimModel.deleteMany({ merchantId, runId: { $in: runs.map(r => r._id) } });
 				return { flowRuns: (await FlowRunModel.deleteMany({ merchantId, contactId })).deletedCount };

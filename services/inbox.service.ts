@@ -191,15 +191,14 @@ const InboxService: ServiceSchema = {
 		sendToContact: {
 			visibility: "public",
 			params: Type.Object({
-				merchantId: Type.String({ minLength: 1 }),
 				contactId: Type.String({ minLength: 1 }),
 				content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
 				origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
 				imageUrl: Type.Optional(Type.String({ maxLength: 2000 })),
 				idempotencyKey: Type.Optional(Type.String({ maxLength: 300 })),
 			}),
-			async handler(ctx: TenantContext<SendToContactParams>) {
-				return sendToContact(ctx, ctx.params);
+			async handler(ctx: TenantContext<Omit<SendToContactParams, "merchantId">>) {
+				return sendToContact(ctx, { ...ctx.params, merchantId: merchantOf(ctx) });
 			},
 		},
 
@@ -211,7 +210,6 @@ const InboxService: ServiceSchema = {
 		sendBatch: {
 			visibility: "public",
 			params: Type.Object({
-				merchantId: Type.String({ minLength: 1 }),
 				origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
 				items: Type.Array(
 					Type.Object({
@@ -224,18 +222,19 @@ const InboxService: ServiceSchema = {
 					{ minItems: 1, maxItems: MAX_SEND_BATCH }
 				),
 			}),
-			async handler(ctx: TenantContext<Omit<SendRequest, "kind">>) {
+			async handler(ctx: TenantContext<Omit<SendRequest, "kind" | "merchantId">>) {
 				const kind = ctx.params.origin.split(":")[0] as SendRequest["kind"];
-				return { results: await sendBatch(ctx, { ...ctx.params, kind }) };
+				return { results: await sendBatch(ctx, { ...ctx.params, merchantId: merchantOf(ctx), kind }) };
 			},
 		},
 
 		/** Internal (the bot): the conversation needs a person; the bot stays quiet in it until then. */
 		escalate: {
 			visibility: "public",
-			params: Type.Object({ merchantId: Type.String(), conversationId: Type.String(), reason: Type.String({ maxLength: 200 }) }),
-			async handler(ctx: TenantContext<{ merchantId: string; conversationId: string; reason: string }>) {
-				const { merchantId, conversationId, reason } = ctx.params;
+			params: Type.Object({ conversationId: Type.String(), reason: Type.String({ maxLength: 200 }) }),
+			async handler(ctx: TenantContext<{ conversationId: string; reason: string }>) {
+				const { conversationId, reason } = ctx.params;
+				const merchantId = merchantOf(ctx);
 				const res = await ConversationModel.updateOne({ _id: conversationId, merchantId, needsHuman: false }, { $set: { needsHuman: true, escalatedAt: new Date() } });
 				if (res.modifiedCount > 0) ctx.emit("conversation.escalated", { merchantId, conversationId, reason });
 				return { escalated: res.modifiedCount > 0 };
@@ -248,17 +247,17 @@ const InboxService: ServiceSchema = {
 			visibility: "public",
 			params: EnqueueParams,
 			async handler(ctx: TenantContext<Static<typeof EnqueueParams>>) {
-				const { merchantId, accountId, dms, reads } = ctx.params;
-				return { queued: await enqueue(ctx, dmRows(merchantId, accountId, dms, reads)) };
+				const { accountId, dms, reads } = ctx.params;
+				return { queued: await enqueue(ctx, dmRows(merchantOf(ctx), accountId, dms, reads)) };
 			},
 		},
 
 		/** GDPR erase (a provider the contacts service asks): the contact's messages, conversations and queued rows. */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ merchantId: Type.String(), contactId: Type.String(), accountId: Type.Optional(Type.String()), twitterUserId: Type.Optional(Type.String()) }),
-			handler(ctx: TenantContext<{ merchantId: string; contactId: string; accountId?: string; twitterUserId?: string }>) {
-				return eraseContactThreads(ctx.params);
+			params: Type.Object({ contactId: Type.String(), accountId: Type.Optional(Type.String()), twitterUserId: Type.Optional(Type.String()) }),
+			handler(ctx: TenantContext<{ contactId: string; accountId?: string; twitterUserId?: string }>) {
+				return eraseContactThreads({ ...ctx.params, merchantId: merchantOf(ctx) });
 			},
 		},
 

@@ -1,9 +1,9 @@
-import type { ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { SegmentModel, SEGMENT_MATCH, type Segment } from "../models/segment.model.ts";
 import { ContactModel, type Contact } from "../models/contact.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 import { PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ConflictError } from "../lib/errors.ts";
@@ -57,7 +57,7 @@ export function presentSegment(s: Segment) {
 	};
 }
 
-const SegmentsService: ServiceSchema = {
+const SegmentsService = defineService<TenantMethods>()({
 	name: "segments",
 	mixins: [DbMixin([SegmentModel]), TenantMixin],
 	settings: { rest: "/" },
@@ -116,9 +116,8 @@ const SegmentsService: ServiceSchema = {
 			params: IdParams,
 			async handler(ctx: TenantContext<Static<typeof IdParams>>) {
 				const { id } = ctx.params;
-				const merchantId = this.merchantOf(ctx);
 				await this.findOwned(ctx, SegmentModel, id, "Segment");
-				const answers = await askProviders<{ inUse: boolean; usedBy?: unknown[] }>(ctx, "segmentInUse", { merchantId, segmentId: id });
+				const answers = await askProviders<{ inUse: boolean; usedBy?: unknown[] }>(ctx, "segmentInUse", { segmentId: id });
 				const usedBy = Object.values(answers).flatMap(a => (a?.inUse ? (a.usedBy ?? [{}]) : []));
 				if (usedBy.length) throw new ConflictError("The segment is used by an active campaign", "SEGMENT_IN_USE", { usedBy });
 				await SegmentModel.deleteOne(this.scoped(ctx, { _id: id }));
@@ -160,6 +159,6 @@ const SegmentsService: ServiceSchema = {
 			};
 		},
 	},
-};
+});
 
 export default SegmentsService;

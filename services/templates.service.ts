@@ -185,10 +185,9 @@ const TemplatesService: ServiceSchema = {
 			params: IdParams,
 			async handler(ctx: TenantContext<Static<typeof IdParams>>) {
 				const { id } = ctx.params;
-				const merchantId = this.merchantOf(ctx);
 				await this.findOwned(ctx, TemplateModel, id, "Template");
 				// Campaigns and flows own their rows; each answers through `<service>.templateInUse`.
-				const answers = await askProviders<{ inUse: boolean; usedBy?: unknown[] }>(ctx, "templateInUse", { merchantId, templateId: id });
+				const answers = await askProviders<{ inUse: boolean; usedBy?: unknown[] }>(ctx, "templateInUse", { templateId: id });
 				const usedBy = Object.values(answers).flatMap(a => (a?.inUse ? (a.usedBy ?? [{}]) : []));
 				if (usedBy.length) throw new ConflictError("The template is used by an active campaign or flow", "TEMPLATE_IN_USE", { usedBy });
 				await TemplateModel.deleteOne(this.scoped(ctx, { _id: id }));

@@ -9,8 +9,10 @@ import { BadRequestError } from "../lib/errors.ts";
 import { crcResponseToken } from "../lib/webhook-signature.ts";
 import { isDuplicateKey } from "../lib/ids.ts";
 import { readActivity, type ActivityBatch } from "./webhooks/account-activity.ts";
-import { AccountDirectory, type AccountRef } from "./webhooks/account-directory.ts";
+import { AccountDirectory } from "./webhooks/account-directory.ts";
 import { escapeRegex } from "../lib/regex.ts";
+import { call, callFor } from "../lib/calls.ts";
+import type { TenantContext } from "../mixins/tenant.mixin.ts";
 
 // X's webhook, behind the gateway (which checks the signature and the events-per-minute limit).
 // A delivery is stored raw before X gets its 200 (its id is the SHA-256 of the body, so X's
@@ -47,7 +49,7 @@ const WebhooksService: ServiceSchema = {
 	],
 
 	created() {
-		this.accounts = new AccountDirectory(twitterUserId => this.broker.call("accounts.byTwitterUserId", { twitterUserId }) as Promise<AccountRef | null>);
+		this.accounts = new AccountDirectory(twitterUserId => call(this.broker, "accounts.byTwitterUserId", { twitterUserId }));
 	},
 
 	actions: {
@@ -96,11 +98,11 @@ const WebhooksService: ServiceSchema = {
 		 */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ merchantId: Type.String(), contactId: Type.String(), accountId: Type.Optional(Type.String()), twitterUserId: Type.Optional(Type.String()) }),
-			async handler(ctx: Context<{ merchantId: string; contactId: string; accountId?: string; twitterUserId?: string }>) {
-				const { merchantId, accountId, twitterUserId } = ctx.params;
+			params: Type.Object({ contactId: Type.String(), accountId: Type.Optional(Type.String()), twitterUserId: Type.Optional(Type.String()) }),
+			async handler(ctx: TenantContext<{ contactId: string; accountId?: string; twitterUserId?: string }>) {
+				const { accountId, twitterUserId } = ctx.params;
 				if (!accountId || !twitterUserId) return { webhookDeliveries: 0 };
-				const account = (await ctx.call("accounts.ref", { id: accountId }, { meta: { merchantId } })) as AccountRef | null;
+				const account = await call(ctx, "accounts.ref", { id: accountId });
 				if (!account) return { webhookDeliveries: 0 };
 				const mentions = new RegExp(`"${escapeRegex(twitterUserId)}"`);
 				const res = await WebhookDeliveryModel.deleteMany({ forUserId: account.twitterUserId, status: { $ne: "pending" }, payload: { $regex: mentions } });
@@ -159,7 +161,7 @@ const WebhooksService: ServiceSchema = {
 				.filter(r => r.readerId !== account.twitterUserId)
 				.map(r => ({ readerId: r.readerId, lastReadEventId: r.lastReadEventId, at: r.at.toISOString(), customerId: r.readerId }));
 			if (dms.length || reads.length) {
-				await ctx.call("inbox.enqueue", { merchantId: account.merchantId, accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
+				await callFor(ctx, account.merchantId, "inbox.enqueue", { accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
 			}
 			await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "processed", processedAt: new Date() } });
 			return "queued";

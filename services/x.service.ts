@@ -3,12 +3,12 @@ import type { Context, ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import type { TwitterApi } from "twitter-api-v2";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import type { RequestMeta } from "../mixins/tenant.mixin.ts";
+import { merchantOf, type RequestMeta } from "../mixins/tenant.mixin.ts";
 import { AccountModel, type Account } from "../models/account.model.ts";
 import { SEND_KINDS, SendLedgerModel } from "../models/send-ledger.model.ts";
 import { config } from "../lib/config.ts";
 import { decryptSecret } from "../lib/crypto.ts";
-import { BadRequestError, ConflictError, NotFoundError, RateLimitedError, UnauthorizedError, UpstreamUnavailableError } from "../lib/errors.ts";
+import { BadRequestError, ConflictError, NotFoundError, RateLimitedError, UpstreamUnavailableError } from "../lib/errors.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { createXClientFactory, type XClientFactory } from "../lib/x/client.ts";
 import { classifyXError, XDeliveryUnknownError, XNotConfiguredError, XRejectedError, type XFailure } from "../lib/x/errors.ts";
@@ -25,15 +25,12 @@ import { sendBatch, type DmResult, type OutgoingDm } from "./x/send-batch.ts";
 // 422 X_REJECTED (with X's reason), 503 UPSTREAM_UNAVAILABLE (nothing was sent, retryable) or
 // 503 X_DELIVERY_UNKNOWN (the DM may have gone out; never retried blindly).
 
-const MerchantId = Type.String({ minLength: 1, maxLength: 100, description: "Defaults to ctx.meta.merchantId" });
-
 const VerifyParams = Strict({
 	oauthToken: Type.String({ minLength: 1, maxLength: 200 }),
 	oauthTokenSecret: Type.String({ minLength: 1, maxLength: 200 }),
 });
 
 const SendParams = Strict({
-	merchantId: Type.Optional(MerchantId),
 	accountId: Id(),
 	recipientTwitterUserId: Type.String({ pattern: "^[0-9]{1,19}$" }),
 	text: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
@@ -42,7 +39,6 @@ const SendParams = Strict({
 });
 
 const BatchParams = Strict({
-	merchantId: Type.Optional(MerchantId),
 	accountId: Id(),
 	kind: StringEnum(SEND_KINDS),
 	messages: Type.Array(
@@ -56,25 +52,14 @@ const BatchParams = Strict({
 	),
 });
 
-const QuotaParams = Strict({ merchantId: Type.Optional(MerchantId), accountId: Id() });
+const QuotaParams = Strict({ accountId: Id() });
 
 const CheckParams = Strict({
-	merchantId: Type.Optional(MerchantId),
 	accountId: Id(),
 	kind: StringEnum(SEND_KINDS, { default: "agent" }),
 });
 
 type XContext<P> = Context<P, RequestMeta>;
-
-/** The merchant a call acts for: its params, or the caller's meta; the two may not disagree. */
-function merchantFor(ctx: XContext<{ merchantId?: string }>): string {
-	const fromParams = ctx.params.merchantId;
-	const fromMeta = ctx.meta.merchantId;
-	if (fromParams && fromMeta && fromParams !== fromMeta) throw new NotFoundError("Account");
-	const merchantId = fromParams ?? fromMeta;
-	if (!merchantId) throw new UnauthorizedError("No merchant in the request");
-	return merchantId;
-}
 
 /** One DM's outcome as the single-DM action answers it: its result, or our error for what went wrong. */
 function asSingleAnswer(r: DmResult) {
@@ -222,7 +207,7 @@ const XService: ServiceSchema = {
 			params: SendParams,
 			async handler(ctx: XContext<Static<typeof SendParams>>) {
 				const { accountId, recipientTwitterUserId, text, mediaUrl, kind } = ctx.params;
-				const [result] = await this.sendMany(merchantFor(ctx), accountId, kind, [{ ref: "dm", recipientTwitterUserId, text, ...(mediaUrl ? { mediaUrl } : {}) }]);
+				const [result] = await this.sendMany(merchantOf(ctx), accountId, kind, [{ ref: "dm", recipientTwitterUserId, text, ...(mediaUrl ? { mediaUrl } : {}) }]);
 				return asSingleAnswer(result);
 			},
 		},
@@ -237,7 +222,7 @@ const XService: ServiceSchema = {
 			params: BatchParams,
 			async handler(ctx: XContext<Static<typeof BatchParams>>) {
 				const { accountId, kind, messages } = ctx.params;
-				const results = await this.sendMany(merchantFor(ctx), accountId, kind, messages);
+				const results = await this.sendMany(merchantOf(ctx), accountId, kind, messages);
 				// An Error does not cross the wire: its words do.
 				return { results: results.map((r: DmResult) => (r.outcome === "rejected" ? { ...r, error: undefined } : r)) };
 			},
@@ -251,7 +236,7 @@ const XService: ServiceSchema = {
 			visibility: "public",
 			params: QuotaParams,
 			async handler(ctx: XContext<Static<typeof QuotaParams>>) {
-				const merchantId = merchantFor(ctx);
+				const merchantId = merchantOf(ctx);
 				const account = await AccountModel.findOne({ _id: ctx.params.accountId, merchantId }, { _id: 1 }).lean();
 				if (!account) throw new NotFoundError("Account");
 				const { limits, remaining } = await this.quota({ merchantId, accountId: ctx.params.accountId, kind: "agent" });
@@ -265,7 +250,7 @@ const XService: ServiceSchema = {
 			visibility: "public",
 			params: CheckParams,
 			async handler(ctx: XContext<Static<typeof CheckParams>>) {
-				const merchantId = merchantFor(ctx);
+				const merchantId = merchantOf(ctx);
 				const account = await AccountModel.findOne({ _id: ctx.params.accountId, merchantId }, { _id: 1 }).lean();
 				if (!account) throw new NotFoundError("Account");
 				const ref: SendRef = { merchantId, accountId: ctx.params.accountId, kind: ctx.params.kind };

@@ -237,7 +237,7 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 		const i0 = performance.now();
 		for (const p of people) {
 			const { text } = renderTemplate(template, { contact: p, variables: { discount_code: "TET2026" } });
-			await call("inbox.sendToContact", { merchantId, contactId: p._id, content: text, origin: `campaign:inbox-only` }, merchantId);
+			await call("inbox.sendToContact", { contactId: p._id, content: text, origin: `campaign:inbox-only` }, merchantId);
 		}
 		const inboxSeconds = (performance.now() - i0) / 1000;
 		const inboxCommands = perDm(inboxCounter.stop(), people.length);

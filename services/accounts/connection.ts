@@ -9,6 +9,7 @@ import { config } from "../../lib/config.ts";
 import { ConflictError } from "../../lib/errors.ts";
 import { isDuplicateKey } from "../../lib/ids.ts";
 import { randomUUID } from "node:crypto";
+import { callFor } from "../../lib/calls.ts";
 
 /** Longer than any connect takes between its link and its account row. */
 const STALE_LINK_MS = 60_000;
@@ -90,7 +91,7 @@ export async function accountStatistics(ctx: Context, account: Account) {
 		ConversationModel.countDocuments({ accountId: account._id }),
 		MessageModel.countDocuments({ accountId: account._id, sentAt: { $gte: since } }),
 		account.status === "active"
-			? ctx.call("x.sendQuota", { merchantId: account.merchantId, accountId: account._id }).catch(() => null)
+			? callFor(ctx, account.merchantId, "x.sendQuota", { accountId: account._id }).catch(() => null)
 			: Promise.resolve(null),
 	]);
 	return { totalContacts, totalConversations, messagesThisMonth, sendQuota };

@@ -3,6 +3,7 @@ import { ValidationFailedError, type ErrorDetail } from "../../lib/errors.ts";
 import { isBuiltinVariable, placeholdersOf, type RenderableTemplate } from "../templates/render.ts";
 import type { SegmentMatch } from "../segments/compile.ts";
 import type { SegmentSnapshot } from "./audience.ts";
+import { callFor } from "../../lib/calls.ts";
 
 // What a campaign is made of, checked as a whole so one 422 names every problem: its template
 // and segments must exist and be the merchant's (asked of their services, which answer 404
@@ -41,9 +42,9 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 type Presented = Record<string, unknown> & { id: string; name: string };
 
-async function fetchOwned(ctx: Context, action: string, id: string, merchantId: string): Promise<Presented | null> {
+async function fetchOwned(ctx: Context, action: "templates.get" | "segments.get", id: string, merchantId: string): Promise<Presented | null> {
 	try {
-		return (await ctx.call(action, { id }, { meta: { merchantId } })) as Presented;
+		return await callFor(ctx, merchantId, action, { id });
 	} catch (err) {
 		if ((err as { type?: string }).type === "NOT_FOUND") return null;
 		throw err;

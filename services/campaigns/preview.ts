@@ -5,21 +5,12 @@ import { renderTemplate, type RenderableTemplate } from "../templates/render.ts"
 import { planAudience, type SegmentSnapshot } from "./audience.ts";
 import { estimateFinish, type AccountLoad, type QuotaRule } from "./pacing.ts";
 import { findLinks } from "./links.ts";
+import { callFor } from "../../lib/calls.ts";
 
 // POST /campaigns/:id/preview-launch: what starting now (or at startAt) would do, without
 // doing it: who is reached and who is skipped (by reason), when the last message should go
 // out under the send limits given what each account has already used, and three messages as
 // they will read (links are rewritten to tracking URLs only when sent).
-
-interface RuleUsage {
-	name: string;
-	scope: QuotaRule["scope"];
-	limit: number;
-	used: number;
-	remaining: number;
-	windowSeconds: number;
-	resetAt: string | null;
-}
 
 const SAMPLES = 3;
 
@@ -28,9 +19,7 @@ export async function previewLaunch(ctx: Context, c: Campaign & { _id: string },
 	const accounts = await Promise.all(
 		Object.entries(plan.byAccount).map(async ([accountId, recipients]) => {
 			// The campaign's own rules (kind "campaign": bulk sends leave the app's reply reserve alone).
-			const answer = (await ctx.call("x.checkSendAllowed", { merchantId: c.merchantId, accountId, kind: "campaign" }, { meta: { merchantId: c.merchantId } })) as {
-				limits: RuleUsage[];
-			};
+			const answer = await callFor(ctx, c.merchantId, "x.checkSendAllowed", { accountId, kind: "campaign" });
 			const rules: QuotaRule[] = answer.limits.map(l => ({
 				name: l.name,
 				scope: l.scope,

@@ -11,6 +11,7 @@ import type { SendOutcome } from "../inbox/pipeline.ts";
 import { rewriteLinks, trackingToken } from "./links.ts";
 import { clock } from "./clock.ts";
 import { onlyDuplicates } from "./audience.ts";
+import { callFor } from "../../lib/calls.ts";
 
 // Sending a running campaign, a batch at a time, on whichever worker nodes run the job.
 //
@@ -214,15 +215,16 @@ async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[
 	if (sendable.length) {
 		let results: SendOutcome[];
 		try {
-			const res = (await env.ctx.call(
+			const res = await callFor(
+				env.ctx,
+				c.merchantId,
 				"inbox.sendBatch",
 				{
-					merchantId: c.merchantId,
 					origin: `campaign:${c._id}`,
 					items: sendable.map(s => ({ key: s.d._id, contactId: s.d.contactId, content: s.text, ...(s.mediaUrl ? { imageUrl: s.mediaUrl } : {}) })),
 				},
-				{ timeout: 15 * 60_000, meta: { merchantId: c.merchantId } }
-			)) as { results: SendOutcome[] };
+				{ timeout: 15 * 60_000 }
+			);
 			results = res.results;
 		} catch (err) {
 			// A timeout or a lost node: the DMs may or may not have gone out.

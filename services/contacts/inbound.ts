@@ -15,7 +15,6 @@ const Profile = Type.Union([
 ]);
 
 export const InboundPeopleParams = Type.Object({
-	merchantId: Type.String({ minLength: 1 }),
 	accountId: Type.String({ minLength: 1 }),
 	people: Type.Array(Type.Object({ twitterUserId: Type.String({ minLength: 1 }), profile: Profile, at: Type.String() }), { maxItems: 1000 }),
 });
@@ -23,7 +22,6 @@ export const InboundPeopleParams = Type.Object({
 const Iso = Type.Union([Type.Null(), Type.String()]);
 const Count = Type.Integer({ minimum: 0 });
 export const ActivityParams = Type.Object({
-	merchantId: Type.String({ minLength: 1 }),
 	updates: Type.Array(
 		Type.Object({
 			contactId: Type.String(),
@@ -52,7 +50,7 @@ function newContact(merchantId: string, accountId: string, p: Person) {
 	}).toObject();
 }
 
-export async function ensureFromInbound(params: Static<typeof InboundPeopleParams>): Promise<Record<string, { contactId: string; created: boolean }>> {
+export async function ensureFromInbound(params: Static<typeof InboundPeopleParams> & { merchantId: string }): Promise<Record<string, { contactId: string; created: boolean }>> {
 	const { merchantId, accountId, people } = params;
 	const result: Record<string, { contactId: string; created: boolean }> = {};
 	const ids = people.map(p => p.twitterUserId);
@@ -95,7 +93,7 @@ export async function ensureFromInbound(params: Static<typeof InboundPeopleParam
 	return result;
 }
 
-export async function recordActivity(params: Static<typeof ActivityParams>): Promise<{ updated: number }> {
+export async function recordActivity(params: Static<typeof ActivityParams> & { merchantId: string }): Promise<{ updated: number }> {
 	const { merchantId, updates } = params;
 	if (!updates.length) return { updated: 0 };
 	const current = new Map(

@@ -10,6 +10,7 @@ import { isDuplicateKey, uuidFromName } from "../../lib/ids.ts";
 import { compileConditions } from "../segments/compile.ts";
 import { composeMessage } from "../inbox/compose.ts";
 import type { SendToContactResult } from "../inbox/send.ts";
+import { callFor } from "../../lib/calls.ts";
 import { clock } from "./clock.ts";
 import type { FlowNode } from "./definition.ts";
 import { enterBranch, nextAfter, nodeAt } from "./plan.ts";
@@ -251,8 +252,7 @@ async function sendStep(env: EngineEnv, run: Lean<FlowRun>, node: FlowNode, path
 	if (!composed.ok) return composed.reason.startsWith("missing_variables") ? { outcome: "skipped", detail: composed.reason } : { outcome: "failed", detail: composed.reason };
 	let res: SendToContactResult;
 	try {
-		res = await env.ctx.call<SendToContactResult, Record<string, unknown>>("inbox.sendToContact", {
-			merchantId: run.merchantId,
+		res = await callFor(env.ctx, run.merchantId, "inbox.sendToContact", {
 			contactId: run.contactId,
 			content: composed.text,
 			origin: `flow:${run._id}`,

@@ -6,6 +6,7 @@ import { ConversationModel, type Conversation } from "../../models/conversation.
 import { MessageModel } from "../../models/message.model.ts";
 import { IdempotencyKeyModel } from "../../models/idempotency-key.model.ts";
 import { uuidFromName } from "../../lib/ids.ts";
+import { callFor } from "../../lib/calls.ts";
 import type { DmResult } from "../x/send-batch.ts";
 import { automatedSendSkipReason, type SkipReason } from "./eligibility.ts";
 import { recordSent, type SendKind, type SentActivity } from "./activity.ts";
@@ -203,7 +204,7 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 				...(m.attachments[0]?.url ? { mediaUrl: m.attachments[0].url } : {}),
 			}));
 			try {
-				const res = (await ctx.call("x.sendDirectMessages", { merchantId, accountId, kind, messages: dms }, { timeout: X_CALL_TIMEOUT_MS, meta: { merchantId } })) as { results: DmResult[] };
+				const res = await callFor(ctx, merchantId, "x.sendDirectMessages", { accountId, kind, messages: dms }, { timeout: X_CALL_TIMEOUT_MS });
 				for (const r of res.results) results.set(r.ref, r);
 			} catch (err) {
 				for (const dm of dms) results.set(dm.ref, thrownResult(dm.ref, err));

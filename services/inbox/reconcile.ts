@@ -2,6 +2,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { Logger, ServiceBroker } from "moleculer";
 import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
+import { call } from "../../lib/calls.ts";
 
 // The figures the account writers keep by increments (a conversation's message count and last
 // message, a contact's messages, conversations and last interaction), recounted from the rows
@@ -17,7 +18,6 @@ const Profile = Type.Union([
 ]);
 
 export const EnqueueParams = Type.Object({
-	merchantId: Type.String({ minLength: 1 }),
 	accountId: Type.String({ minLength: 1 }),
 	dms: Type.Array(
 		Type.Object({
@@ -102,7 +102,7 @@ export async function reconcile(
 	for (const { merchantId, figures } of contacts.values()) byMerchant.set(merchantId, [...(byMerchant.get(merchantId) ?? []), figures]);
 	for (const [merchantId, list] of byMerchant) {
 		for (let i = 0; i < list.length; i += PAGE) {
-			const found = (await caller.call("contacts.reconcileActivity", { merchantId, figures: list.slice(i, i + PAGE), fix: Boolean(params.fix) })) as Drift[];
+			const found = await call(caller, "contacts.reconcileActivity", { merchantId, figures: list.slice(i, i + PAGE), fix: Boolean(params.fix) });
 			drift.push(...found);
 		}
 	}

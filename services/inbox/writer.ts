@@ -6,6 +6,7 @@ import { onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
 import { isOptOutMessage } from "../contacts/opt-out.ts";
 import type { DmActivity, ReadActivity, SentActivityData } from "./activity.ts";
 import { ContactTally, ConversationState } from "./tally.ts";
+import { callFor } from "../../lib/calls.ts";
 
 // The one writer of an account's conversations: applies a batch of queued activity (DMs and read
 // receipts from X, our own sends) in order, with a bounded number of database commands whatever
@@ -79,7 +80,7 @@ export async function applyActivity(
 	const people = new Map<string, { twitterUserId: string; profile: DmActivity["profile"]; at: string }>();
 	for (const { dm } of toStore) if (!people.has(dm.customerId) || dm.profile) people.set(dm.customerId, { twitterUserId: dm.customerId, profile: dm.profile, at: dm.createdAt });
 	const contacts = people.size
-		? ((await ctx.call("contacts.ensureFromInbound", { merchantId, accountId, people: [...people.values()] })) as Record<string, { contactId: string; created: boolean }>)
+		? await callFor(ctx, merchantId, "contacts.ensureFromInbound", { accountId, people: [...people.values()] })
 		: {};
 	const conversations = await loadConversations(merchantId, accountId, {
 		open: [...new Set(toStore.map(d => contacts[d.dm.customerId].contactId))],
@@ -183,12 +184,12 @@ export async function applyActivity(
 	const convOps = [...touched.conversations.values()].map(s => s.update()).filter(u => u !== null);
 	if (convOps.length) await ConversationModel.bulkWrite(convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } })), { ordered: false });
 	const contactOps = [...touched.contacts.values()].map(t => t.toUpdate()).filter(u => u !== null);
-	if (contactOps.length) await ctx.call("contacts.recordActivity", { merchantId, updates: contactOps });
+	if (contactOps.length) await callFor(ctx, merchantId, "contacts.recordActivity", { updates: contactOps });
 
 	// "STOP", "hủy"…: the customer opts out of automated messages (idempotent).
 	for (const n of news) {
 		if (n.doc.direction === "inbound" && isOptOutMessage(String(n.doc.content))) {
-			await ctx.call("contacts.optOut", { id: n.doc.contactId }, { meta: { merchantId } });
+			await callFor(ctx, merchantId, "contacts.optOut", { id: String(n.doc.contactId) });
 		}
 	}
 	stillHeld();

@@ -13,7 +13,6 @@ export async function customerWrites(
 ): Promise<string> {
 	const at = p.at ?? new Date();
 	await broker.call("inbox.enqueue", {
-		merchantId: p.merchantId,
 		accountId: p.accountId,
 		dms: [
 			{
@@ -29,7 +28,7 @@ export async function customerWrites(
 			},
 		],
 		reads: [],
-	});
+	}, { meta: { merchantId: p.merchantId } });
 	const id = uuidFromName(`x-dm:${p.accountId}:${p.eventId}`);
 	await waitUntil(async () => Boolean((await MessageModel.findById(id, { announcedAt: 1 }).lean())?.announcedAt), 10_000, `message ${p.eventId} applied`);
 	return id;

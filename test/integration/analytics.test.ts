@@ -297,8 +297,8 @@ describe("GET /analytics/campaigns", () => {
 			actions: {
 				metricsFor: {
 					visibility: "public",
-					handler(ctx: { params: { merchantId: string; campaignIds: string[] } }) {
-						asked.push(ctx.params);
+					handler(ctx: { params: { campaignIds: string[] }; meta: { merchantId?: string } }) {
+						asked.push({ merchantId: ctx.meta.merchantId, ...ctx.params });
 						return { "cmp-1": { name: "Tết", status: "completed", metrics: { totalSent: 10, delivered: 9, clicked: 4, replied: 2 } } };
 					},
 				},

@@ -93,13 +93,14 @@ test("a repeated batch with the same Idempotency-Keys from two nodes sends each 
 	const other = await start(WORKER);
 	const { merchantId, contactIds, ids } = await campaignOf(gateway, 5);
 	const items = contactIds.map((contactId, i) => ({ key: `k${i}`, contactId, content: `Xin chào #${i}`, idempotencyKey: `bot:batch-${contactId}` }));
-	const params = { merchantId, origin: "bot", items };
-	const [first, second] = await Promise.all([gateway.broker.call("inbox.sendBatch", params), other.broker.call("inbox.sendBatch", params)]);
+	const params = { origin: "bot", items };
+	const opts = { meta: { merchantId } };
+	const [first, second] = await Promise.all([gateway.broker.call("inbox.sendBatch", params, opts), other.broker.call("inbox.sendBatch", params, opts)]);
 	const outcomes = [...(first as { results: { status: string }[] }).results, ...(second as { results: { status: string }[] }).results].map(r => r.status);
 	expect(outcomes.filter(s => s === "sent").length + outcomes.filter(s => s === "in_progress").length).toBe(10);
 	expect(receivedBy(ids)).toEqual(Array(5).fill(1));
 	// Once both are done, a third repeat answers the first sends.
-	const third = (await other.broker.call("inbox.sendBatch", params)) as { results: { status: string; messageId: string }[] };
+	const third = (await other.broker.call("inbox.sendBatch", params, opts)) as { results: { status: string; messageId: string }[] };
 	expect(third.results.map(r => r.status)).toEqual(Array(5).fill("sent"));
 	expect(receivedBy(ids)).toEqual(Array(5).fill(1));
 });

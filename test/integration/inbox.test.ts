@@ -164,7 +164,7 @@ describe("conversations and sending", () => {
 		const { user } = await connect("m-stop");
 		const conversation = await customerWrites(user.id, "700009", "STOP");
 		await waitUntil(async () => (await ContactModel.findById(conversation.contactId).lean())?.optedOut === true, 5000, "opted out");
-		const result = await node.broker.call("inbox.sendToContact", { merchantId: "m-stop", contactId: conversation.contactId, content: "promo", origin: "campaign:c1" });
+		const result = await node.broker.call("inbox.sendToContact", { contactId: conversation.contactId, content: "promo", origin: "campaign:c1" }, { meta: { merchantId: "m-stop" } });
 		expect(result).toEqual({ status: "skipped", reason: "opted_out" });
 	});
 });

@@ -21,7 +21,7 @@ beforeAll(async () => {
 		actions: {
 			templateInUse: {
 				visibility: "public",
-				handler: (ctx: { params: { merchantId: string; templateId: string } }) =>
+				handler: (ctx: { params: { templateId: string } }) =>
 					inUse.has(ctx.params.templateId)
 						? { inUse: true, usedBy: [{ kind: "campaign", id: "c-1", name: "Tết sale", status: "running" }] }
 						: { inUse: false },

@@ -154,11 +154,13 @@ describe("x.sendDirectMessage", () => {
 		expect(await SendLedgerModel.findOne({ accountId: account._id }).lean()).toMatchObject({ state: "sent", twitterMessageId: res.twitterMessageId, kind: "agent" });
 	});
 
-	test("merchantId can come from params instead of meta; another merchant's account is a 404", async () => {
+	test("the merchant comes from meta only: none is a 401, one in params is refused, another merchant's account is a 404", async () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
-		const ok = await call("sendDirectMessage", { merchantId, accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "bot" });
-		expect(ok.twitterMessageId).toMatch(/^\d+$/);
 		const before = x.sandbox.requests().length;
+		const anonymous = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "bot" }));
+		expect(anonymous).toMatchObject({ code: 401 });
+		const inParams = await failure(call("sendDirectMessage", { merchantId, accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "bot" }, { merchantId }));
+		expect(inParams).toMatchObject({ code: 422 });
 		const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "agent" }, { merchantId: "m-other" }));
 		expect(err).toMatchObject({ code: 404, type: "NOT_FOUND" });
 		expect(x.sandbox.requests()).toHaveLength(before);
