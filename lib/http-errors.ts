@@ -65,9 +65,17 @@ const DATABASE_DOWN = new Set([
 	"DisconnectedError",
 ]);
 
+/**
+ * Server errors that say "the database could not do it now", not "the request is wrong": an
+ * internal error (FerretDB's answer when its storage is busy or locked), write conflicts,
+ * shutdowns, step-downs, time limits. Answered like a database that went away.
+ */
+const DATABASE_FAULT_CODES = new Set([1, 6, 7, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+
 export function isDatabaseDown(err: unknown): boolean {
 	const e = (err ?? {}) as AnyError;
 	if (typeof e.name === "string" && DATABASE_DOWN.has(e.name)) return true;
+	if (/^Mongo(Server|BulkWrite|WriteConcern)Error$/.test(String(e.name)) && DATABASE_FAULT_CODES.has(Number((e as { code?: unknown }).code))) return true;
 	// mongoose queues commands while disconnected and gives up with a plain MongooseError
 	return e.name === "MongooseError" && /buffering timed out/i.test(String(e.message));
 }

@@ -1,3 +1,4 @@
+import { ServiceUnavailableError } from "./errors.ts";
 import { connect, type KV, type NatsConnection } from "nats";
 
 // Sliding-window counters shared by every node that counts against the same limit: a limit of
@@ -122,7 +123,7 @@ export class NatsKvCounterStore implements CounterStore {
 
 	async hit(key: string, limit: number, windowMs: number, { now = Date.now(), cost = 1 }: HitOptions = {}): Promise<Hit> {
 		const k = kvKey(key);
-		for (let attempt = 0; attempt < 50; attempt++) {
+		for (let attempt = 0; attempt < 100; attempt++) {
 			const entry = await this.kv.get(k);
 			const slots = entry && entry.operation === "PUT" ? readSlots(entry.string()) : [];
 			const { hit, next } = slide(slots, limit, windowMs, now, cost);
@@ -132,10 +133,14 @@ export class NatsKvCounterStore implements CounterStore {
 				else await this.kv.update(k, JSON.stringify(next), entry.revision);
 				return hit;
 			} catch {
-				// Another node moved the counter first: read it again.
+				// Another request moved the counter first: read it again after a short, jittered pause,
+				// so a burst of concurrent hits on one key (X's webhook events) spreads out instead of
+				// colliding again at once.
+				await new Promise(r => setTimeout(r, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
 			}
 		}
-		throw new Error(`rate-limit counter ${key} is too contended`);
+		// Not the caller's fault and not a reason to fail the request blindly: try again later.
+		throw new ServiceUnavailableError(`rate-limit counter ${key} is too contended`);
 	}
 
 	async close() {

@@ -68,6 +68,7 @@ async function burst(gateway: TestNode, events: number, merchantId: string) {
 							break;
 						}
 						refused.push(res.status);
+						if (res.status >= 500 && res.status !== 503) console.error(`refused ${res.status}: ${JSON.stringify(res.body)}`);
 						if (attempt === 5) break;
 						await new Promise(r => setTimeout(r, 200 * (attempt + 1)));
 					}
