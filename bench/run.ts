@@ -7,6 +7,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import mongoose from "mongoose";
+import { SIDE_POOL } from "../lib/db.ts";
 import { endScenario, startDatabase } from "./env.ts";
 import { withCommandMonitoring } from "./commands.ts";
 import { resetConfig } from "../lib/config.ts";
@@ -76,7 +77,7 @@ function withDatabaseName(url: string, name: string): string {
 
 /** The scenario's database goes with it: the next starts empty and the disk does not fill up. */
 async function dropDatabase(url: string) {
-	const conn = await mongoose.createConnection(url, { serverSelectionTimeoutMS: 10_000 }).asPromise();
+	const conn = await mongoose.createConnection(url, { serverSelectionTimeoutMS: 10_000, ...SIDE_POOL }).asPromise();
 	try {
 		await conn.dropDatabase();
 	} catch (err) {

@@ -8,10 +8,14 @@ import { installQueryGuard } from "./query-guard.ts";
 
 /**
  * Most operations this node runs on the database at once. The embedded FerretDB on PostgreSQL
- * sizes its own pool from it (lib/ferretdb-pg.ts): an update there holds one PostgreSQL
- * connection while it waits for a second, so its pool must stay above what clients send at once.
+ * sizes its own pool from it (lib/ferretdb-pg.ts): an operation there can hold one PostgreSQL
+ * connection while it waits for a second, so its pool must stay above twice what all its clients
+ * send at once. Ten is plenty for a node (the writers batch; FerretDB, not the pool, is the limit).
  */
-export const DB_MAX_POOL_SIZE = 20;
+export const DB_MAX_POOL_SIZE = 10;
+
+/** For a helper connection beside the node's (tests, benchmarks, tools): a few operations at a time. */
+export const SIDE_POOL = { maxPoolSize: 2 } as const;
 
 let users = 0;
 let connecting: Promise<typeof mongoose> | null = null;

@@ -6,15 +6,17 @@ import { PgClient, PgError, redactPgUrl, sqlIdent, sqlLiteral } from "./pg.ts";
 // The PostgreSQL side of the embedded FerretDB: its database, its connection pool.
 
 /**
- * FerretDB's PostgreSQL pool (`pool_max_conns`). An update there reads the matching rows on one
- * connection and, still holding it, writes on a second one; once every pooled connection is held
- * by an update waiting for its second, nothing moves again (its default of 50 hangs for good
- * under 50 concurrent updates of one document). The pool must stay above every operation its
- * clients can send at once: this node's driver pool (DB_MAX_POOL_SIZE in lib/db.ts), as much
- * again for a second client beside it (`npm run analytics:rebuild` while `npm start` runs, a test
- * helper's connection), and FerretDB's own metadata queries.
+ * FerretDB's PostgreSQL pool (`pool_max_conns`). An operation there can read on one connection
+ * and, still holding it, write on a second; once every pooled connection is held by one waiting
+ * for its second, nothing moves again. Measured here: 23 client operations at once hung a pool of
+ * 45 for good (46 connections wanted); FerretDB's own default of 50 hangs under 50 concurrent
+ * updates of one document. So the pool is twice what its clients can send at once, with room for
+ * three clients of a node's size (the node, a tool such as `npm run analytics:rebuild`, a test's or
+ * a benchmark's nodes), plus FerretDB's own metadata queries. Idle connections are closed soon,
+ * so several FerretDB processes on one PostgreSQL (tests) do not hold its 100 connections idle.
  */
-export const FERRETDB_PG_POOL_MAX_CONNS = 2 * DB_MAX_POOL_SIZE + 5;
+export const FERRETDB_PG_POOL_MAX_CONNS = 2 * 3 * DB_MAX_POOL_SIZE + 10;
+const POOL_SETTINGS = { pool_max_conn_idle_time: "15s", pool_health_check_period: "5s" };
 
 /**
  * FerretDB runs every query as a prepared statement whose filter names the field as a parameter
@@ -26,7 +28,7 @@ const PLAN_SETTINGS = { plan_cache_mode: "force_custom_plan" };
 /** The URL handed to FerretDB: the configured one with the project's pool size and plan settings. */
 export function ferretdbPostgresqlUrl(url: string): string {
 	const u = new URL(url);
-	for (const [k, v] of Object.entries(PLAN_SETTINGS)) if (!u.searchParams.has(k)) u.searchParams.set(k, v);
+	for (const [k, v] of Object.entries({ ...PLAN_SETTINGS, ...POOL_SETTINGS })) if (!u.searchParams.has(k)) u.searchParams.set(k, v);
 	const set = u.searchParams.get("pool_max_conns");
 	if (set !== null && !(Number(set) > 2 * DB_MAX_POOL_SIZE)) {
 		throw new ConfigError(

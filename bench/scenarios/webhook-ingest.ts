@@ -1,6 +1,7 @@
 import http, { type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import mongoose from "mongoose";
+import { SIDE_POOL } from "../../lib/db.ts";
 import { AccountModel } from "../../models/account.model.ts";
 import { AccountLinkModel } from "../../models/account-link.model.ts";
 import { config, resetConfig } from "../../lib/config.ts";
@@ -81,7 +82,7 @@ export async function run({ scale = 1 }: { scale?: number }) {
 	const info = (await db.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
 	const database = info.ferretdbVersion ? `FerretDB ${info.ferretdbVersion}` : `MongoDB ${info.version}`;
 	// Progress polls on a connection of their own: not counted among the nodes' commands.
-	const watcher = await mongoose.createConnection(config().mongoUrl!.replace(/[?&]monitorCommands=true/, ""), { serverSelectionTimeoutMS: 10_000 }).asPromise();
+	const watcher = await mongoose.createConnection(config().mongoUrl!.replace(/[?&]monitorCommands=true/, ""), { serverSelectionTimeoutMS: 10_000, ...SIDE_POOL }).asPromise();
 
 	try {
 		const merchantId = "bench-ingest";

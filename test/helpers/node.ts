@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { ServiceBroker, type ServiceSchema, type BrokerOptions } from "moleculer";
 import mongoose from "mongoose";
+import { SIDE_POOL } from "../../lib/db.ts";
 import { brokerOptions } from "../../moleculer.config.ts";
 import { resetConfig } from "../../lib/config.ts";
 import { signToken } from "../../lib/auth.ts";
@@ -120,7 +121,7 @@ export function eventRecorder(names: string[]) {
 /** Drops the test file's database (call in afterAll, after the nodes stopped). */
 export async function dropDatabase(): Promise<void> {
 	const url = process.env.MONGO_URL!;
-	const conn = await mongoose.createConnection(url).asPromise();
+	const conn = await mongoose.createConnection(url, SIDE_POOL).asPromise();
 	await conn.dropDatabase().catch(() => {});
 	await conn.close();
 }

@@ -35,7 +35,7 @@ describe("embedded FerretDB on PostgreSQL", () => {
 
 	test("a pool_max_conns at or below twice the driver's pool is refused at start", () => {
 		expect(() => ferretdbPostgresqlUrl("postgres://postgres@127.0.0.1:5432/x?pool_max_conns=20")).toThrow(/pool_max_conns=20/);
-		expect(new URL(ferretdbPostgresqlUrl("postgres://postgres@127.0.0.1:5432/x")).searchParams.get("pool_max_conns")).toBe("45");
+		expect(new URL(ferretdbPostgresqlUrl("postgres://postgres@127.0.0.1:5432/x")).searchParams.get("pool_max_conns")).toBe("70");
 	});
 
 	test("filter indexes are created once per indexed field and PostgreSQL plans FerretDB's filter with them", async () => {

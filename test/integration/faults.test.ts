@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import mongoose from "mongoose";
 import { ServiceBroker, type BrokerOptions } from "moleculer";
 import { freePort } from "../../lib/net.ts";
+import { SIDE_POOL } from "../../lib/db.ts";
 import { startFerretDb, type RunningFerretDb } from "../../lib/ferretdb.ts";
 import { dropPgDatabase, withDatabase } from "../../lib/ferretdb-pg.ts";
 import { config } from "../../lib/config.ts";
@@ -79,7 +80,7 @@ async function world(): Promise<World> {
 	await observer.waitForServices(["api", "accounts", "webhooks", "inbox", "contacts"], 90_000);
 	const gatewayUrl = `http://127.0.0.1:${port}`;
 	await waitUntil(async () => (await fetch(`${gatewayUrl}/health/ready`).catch(() => null))?.status === 200, 60_000, "gateway ready");
-	const db = await mongoose.createConnection(env.MONGO_URL).asPromise();
+	const db = await mongoose.createConnection(env.MONGO_URL, SIDE_POOL).asPromise();
 	const accountId = randomBytes(8).toString("hex");
 	await db.collection("accounts").insertOne({ _id: accountId as never, merchantId: "m-faults", twitterUserId: ACCOUNT_X_ID, username: "faults", status: "active", createdAt: new Date() });
 	await db.collection("account_links").insertOne({ _id: ACCOUNT_X_ID as never, merchantId: "m-faults", accountId, linkedAt: new Date() });
