@@ -14,8 +14,4 @@ export default {
 	// Fails a test file whose code sent a query no declared index serves (QUERY_GUARD=strict).
 	setupFilesAfterEnv: ["<rootDir>/test/helpers/query-guard.ts"],
 	testTimeout: 60_000,
-	// Known issue: after suites that run Agenda-backed services and the X sandbox, one timer is
-	// still referenced when the run ends (not found yet; every broker, sandbox and database is
-	// stopped in afterAll). Exit explicitly so CI never waits on it.
-	forceExit: true,
 };

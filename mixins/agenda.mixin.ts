@@ -2,6 +2,7 @@ import type { ServiceSchema, Service } from "moleculer";
 import mongoose from "mongoose";
 import { Agenda, type Job } from "agenda";
 import { MongoBackend } from "@agendajs/mongo-backend";
+import { releaseWatchdogTimers } from "../lib/agenda-watchdog.ts";
 
 // Jobs are defined by the service that owns them, through this mixin. Agenda starts processing
 // once the whole broker has started (a job may call any service) and drains on stop (running
@@ -59,6 +60,7 @@ export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
 				if ((this as unknown as { agendaStopped?: boolean }).agendaStopped) return; // stopped before it began
 				this.agenda = agenda;
 				await agenda.start();
+				releaseWatchdogTimers(agenda);
 				for (const [name, def] of Object.entries(opts.jobs)) if (def.every) await agenda.every(def.every, name);
 			},
 			/** Schedules `name` to run at `when` with `data` (the job's whole state). */
