@@ -33,7 +33,14 @@ export async function startBroker(services: string[], settings: Record<string, R
 	process.env.PORT = "0";
 	const cfg = resetConfig();
 	const { brokerOptions } = await import("../moleculer.config.ts");
-	const broker = new ServiceBroker(brokerOptions(cfg, { logger: process.env.BENCH_LOG ? { type: "Console", options: { level: process.env.BENCH_LOG } } : false, skipProcessEventRegistration: true, namespace: `mkt-x-bench-${process.pid}`, nodeID: `bench-${services.join("-")}-${process.pid}` }));
+	const broker = new ServiceBroker(
+		brokerOptions(cfg, {
+			logger: process.env.BENCH_LOG ? { type: "Console", options: { level: process.env.BENCH_LOG } } : false,
+			skipProcessEventRegistration: true,
+			namespace: `mkt-x-bench-${process.pid}`,
+			nodeID: `bench-${services.join("-")}-${process.pid}`,
+		})
+	);
 	for (const schema of await loadServiceSchemas(services)) {
 		const extra = settings[schema.name];
 		broker.createService(extra ? { name: schema.name, mixins: [schema], settings: extra } : schema);
@@ -46,7 +53,8 @@ export async function startBroker(services: string[], settings: Record<string, R
 
 /** Stops what a scenario left running (it failed half-way, or kept a node) and closes the connection. */
 export async function endScenario(): Promise<void> {
-	for (const broker of [...brokers].reverse()) await broker.stop().catch(err => progress(`a broker did not stop cleanly: ${(err as Error).message}`));
+	for (const broker of [...brokers].reverse())
+		await broker.stop().catch(err => progress(`a broker did not stop cleanly: ${(err as Error).message}`));
 	brokers.clear();
 	await closeDb();
 }

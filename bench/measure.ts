@@ -50,7 +50,11 @@ export async function load(call: () => Promise<boolean>, requests: number, concu
 }
 
 /** Times `fn` `runs` times after `warmup` runs; p50/p99 in ms. */
-export async function timeRuns(fn: () => Promise<unknown>, runs: number, warmup = 3): Promise<{ runs: number; p50ms: number; p99ms: number }> {
+export async function timeRuns(
+	fn: () => Promise<unknown>,
+	runs: number,
+	warmup = 3
+): Promise<{ runs: number; p50ms: number; p99ms: number }> {
 	for (let i = 0; i < warmup; i++) await fn();
 	const samples: number[] = [];
 	for (let i = 0; i < runs; i++) {

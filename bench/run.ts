@@ -47,7 +47,9 @@ try {
 		progress(`${scenario}: database ${dbUrl}`);
 		const started = performance.now();
 		try {
-			const mod = (await import(pathToFileURL(path.join(dir, `${scenario}.ts`)).href)) as { run(opts: { scale?: number }): Promise<object> };
+			const mod = (await import(pathToFileURL(path.join(dir, `${scenario}.ts`)).href)) as {
+				run(opts: { scale?: number }): Promise<object>;
+			};
 			const result = await mod.run({ scale });
 			console.log(JSON.stringify(result));
 		} catch (err) {

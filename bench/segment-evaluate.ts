@@ -61,7 +61,11 @@ function contactDoc(merchantId: string, accounts: string[], i: number, rand: () 
 		displayName: `${pick(LAST)} ${pick(MIDDLE)} ${pick(FIRST)}`,
 		profileImageUrl: null,
 		tags: [...tags],
-		attributes: { purchaseCount: Math.floor(rand() * 12), totalSpent: Math.floor(rand() * 5_000_000), tier: pick(["silver", "gold", "platinum"]) },
+		attributes: {
+			purchaseCount: Math.floor(rand() * 12),
+			totalSpent: Math.floor(rand() * 5_000_000),
+			tier: pick(["silver", "gold", "platinum"]),
+		},
 		source: "inbound_message",
 		conversationCount: Math.floor(rand() * 8),
 		messagesReceived: 0,
@@ -113,7 +117,9 @@ async function compare(name: string, ours: () => Promise<unknown>, driver: () =>
 	const commands = counter.stop();
 	const candidate = { ...summary(a), commandsPerRequest: commands.perUnit, byCommand: commands.byCommand };
 	const baseline = summary(b);
-	progress(`segment-evaluate: ${name}: ours p50 ${candidate.p50ms} ms p99 ${candidate.p99ms} ms, ${commands.perUnit} commands per request; driver p50 ${baseline.p50ms} ms p99 ${baseline.p99ms} ms (${candidate.runs} runs)`);
+	progress(
+		`segment-evaluate: ${name}: ours p50 ${candidate.p50ms} ms p99 ${candidate.p99ms} ms, ${commands.perUnit} commands per request; driver p50 ${baseline.p50ms} ms p99 ${baseline.p99ms} ms (${candidate.runs} runs)`
+	);
 	return { candidate, baseline };
 }
 
@@ -130,7 +136,8 @@ export async function run(opts: { broker?: ServiceBroker; scale?: number; runs?:
 	const contacts = db.collection<{ _id: string; [key: string]: unknown }>("contacts");
 	const serverInfo = (await db.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
 	const database = serverInfo.ferretdbVersion ? `FerretDB ${serverInfo.ferretdbVersion}` : `MongoDB ${serverInfo.version}`;
-	if (serverInfo.ferretdbVersion && scale > 0.1) progress(`segment-evaluate: on FerretDB every query scans all ${2 * perMerchant} contacts; this will be slow`);
+	if (serverInfo.ferretdbVersion && scale > 0.1)
+		progress(`segment-evaluate: on FerretDB every query scans all ${2 * perMerchant} contacts; this will be slow`);
 
 	const suffix = randomUUID().slice(0, 8);
 	const merchants = [`bench-seg-a-${suffix}`, `bench-seg-b-${suffix}`];
@@ -140,9 +147,12 @@ export async function run(opts: { broker?: ServiceBroker; scale?: number; runs?:
 		const accounts = [randomUUID(), randomUUID(), randomUUID()];
 		const rand = rng(42 + m);
 		for (let start = 0; start < perMerchant; start += BATCH) {
-			const docs = Array.from({ length: Math.min(BATCH, perMerchant - start) }, (_, k) => contactDoc(merchantId, accounts, start + k, rand, now));
+			const docs = Array.from({ length: Math.min(BATCH, perMerchant - start) }, (_, k) =>
+				contactDoc(merchantId, accounts, start + k, rand, now)
+			);
 			await contacts.insertMany(docs, { ordered: false });
-			if ((start / BATCH) % 10 === 0) progress(`segment-evaluate: seeded ${start + docs.length}/${perMerchant} contacts of merchant ${m + 1}`);
+			if ((start / BATCH) % 10 === 0)
+				progress(`segment-evaluate: seeded ${start + docs.length}/${perMerchant} contacts of merchant ${m + 1}`);
 		}
 	}
 	const seedSeconds = Math.round(performance.now() - seedStarted) / 1000;
@@ -151,24 +161,36 @@ export async function run(opts: { broker?: ServiceBroker; scale?: number; runs?:
 	const merchantId = merchants[0];
 	const meta = { merchantId };
 	const callOpts = { meta, timeout: 10 * 60_000 };
-	const segment = await broker.call<{ id: string }, Record<string, unknown>>("segments.create", { name: "bench VIP", conditions: SEGMENT }, callOpts);
+	const segment = await broker.call<{ id: string }, Record<string, unknown>>(
+		"segments.create",
+		{ name: "bench VIP", conditions: SEGMENT },
+		callOpts
+	);
 
 	// The same reads with the bare driver: same filters, sorts and limits as the actions.
 	const listDriver = (params: { tags?: string; search?: string }) => async () => {
 		const filter = { ...contactFilter(params), merchantId };
-		const [rows, total] = await Promise.all([contacts.find(filter).sort({ lastInteractionAt: -1, _id: 1 }).limit(20).toArray(), contacts.countDocuments(filter)]);
+		const [rows, total] = await Promise.all([
+			contacts.find(filter).sort({ lastInteractionAt: -1, _id: 1 }).limit(20).toArray(),
+			contacts.countDocuments(filter),
+		]);
 		return { rows: rows.length, total };
 	};
 	const evaluateDriver = async () => {
 		const filter = segmentQuery(merchantId, { conditions: SEGMENT, match: "all" }, new Date());
 		const [contactCount, sample] = await Promise.all([
 			contacts.countDocuments(filter),
-			contacts.find(filter, { projection: { _id: 1, username: 1, displayName: 1 } }).sort({ lastInteractionAt: -1, _id: 1 }).limit(10).toArray(),
+			contacts
+				.find(filter, { projection: { _id: 1, username: 1, displayName: 1 } })
+				.sort({ lastInteractionAt: -1, _id: 1 })
+				.limit(10)
+				.toArray(),
 		]);
 		return { contactCount, sample: sample.length };
 	};
 	type List = { data: unknown[]; pagination: { total: number } };
-	const listOurs = (params: { tags?: string; search?: string }) => () => broker.call<List, Record<string, unknown>>("contacts.list", { ...params, take: 20 }, callOpts);
+	const listOurs = (params: { tags?: string; search?: string }) => () =>
+		broker.call<List, Record<string, unknown>>("contacts.list", { ...params, take: 20 }, callOpts);
 	const evaluateOurs = () => broker.call<{ contactCount: number }, { id: string }>("segments.evaluate", { id: segment.id }, callOpts);
 
 	// Both sides must answer the same before their times mean anything.
@@ -180,7 +202,9 @@ export async function run(opts: { broker?: ServiceBroker; scale?: number; runs?:
 	for (const [name, [ours, driver]] of Object.entries(checks)) {
 		if (ours !== driver) throw new Error(`segment-evaluate: ${name} disagrees: ours ${ours}, driver ${driver}`);
 	}
-	progress(`segment-evaluate: answers agree (vip ${checks.listTag[0]}, search ${checks.search[0]}, segment ${checks.segment[0]}); measuring`);
+	progress(
+		`segment-evaluate: answers agree (vip ${checks.listTag[0]}, search ${checks.search[0]}, segment ${checks.segment[0]}); measuring`
+	);
 
 	const results = {
 		listTag: await compare("list-tag", listOurs({ tags: "vip" }), listDriver({ tags: "vip" }), runs, budgetMs),

@@ -10,7 +10,9 @@ import { loadServiceSchemas } from "../lib/services.ts";
 import { reconcile } from "../services/inbox/reconcile.ts";
 
 async function main() {
-	const { values } = parseArgs({ options: { merchant: { type: "string" }, fix: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+	const { values } = parseArgs({
+		options: { merchant: { type: "string" }, fix: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+	});
 	if (values.help) {
 		console.error("usage: npm run inbox:reconcile -- [--merchant <id>] [--fix]");
 		return;
@@ -19,11 +21,22 @@ async function main() {
 	// A local broker with the contacts service only (the owner of the contacts' figures); no
 	// transporter and no inbox: nothing here drains the queue.
 	const { brokerOptions } = await import("../moleculer.config.ts");
-	const broker = new ServiceBroker(brokerOptions(db.config, { logger: false, transporter: null, nodeID: `inbox-reconcile-${process.pid}`, skipProcessEventRegistration: true }));
+	const broker = new ServiceBroker(
+		brokerOptions(db.config, {
+			logger: false,
+			transporter: null,
+			nodeID: `inbox-reconcile-${process.pid}`,
+			skipProcessEventRegistration: true,
+		})
+	);
 	for (const schema of await loadServiceSchemas(["contacts"])) broker.createService(schema);
 	await broker.start();
 	try {
-		const report = await reconcile(broker, { merchantId: values.merchant, fix: values.fix }, { info: (line: string) => console.error(line) });
+		const report = await reconcile(
+			broker,
+			{ merchantId: values.merchant, fix: values.fix },
+			{ info: (line: string) => console.error(line) }
+		);
 		console.log(JSON.stringify({ ...report, driftCount: report.drift.length }));
 		if (report.drift.length && !values.fix) process.exitCode = 3;
 	} finally {

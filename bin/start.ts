@@ -94,7 +94,8 @@ async function main() {
 		const began = Date.now();
 		try {
 			const { created } = await ensureFilterIndexes(ferret.postgresqlUrl, EMBEDDED_DB);
-			if (created) broker.logger.info(`PostgreSQL: ${created} filter indexes created in ${Date.now() - began} ms (docs/embedded-engine.md)`);
+			if (created)
+				broker.logger.info(`PostgreSQL: ${created} filter indexes created in ${Date.now() - began} ms (docs/embedded-engine.md)`);
 		} catch (err) {
 			// Slower queries, same answers: not a reason to refuse service.
 			broker.logger.warn(`PostgreSQL filter indexes not created (${(err as Error).message}); queries read whole tables`);

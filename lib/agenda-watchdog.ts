@@ -24,7 +24,8 @@ export function releaseWatchdogTimers(agenda: Agenda): void {
 	const processor = (agenda as unknown as { jobProcessor?: Processor }).jobProcessor;
 	const proto = processor && (Object.getPrototypeOf(processor) as Processor & { [WRAPPED]?: true });
 	// Agenda is pinned; an upgrade that renames this must be looked at, not silently skipped.
-	if (!proto || typeof proto.runOrRetry !== "function") throw new Error("Agenda's JobProcessor.runOrRetry is gone: revisit lib/agenda-watchdog.ts for this Agenda version");
+	if (!proto || typeof proto.runOrRetry !== "function")
+		throw new Error("Agenda's JobProcessor.runOrRetry is gone: revisit lib/agenda-watchdog.ts for this Agenda version");
 	if (proto[WRAPPED]) return;
 	const runOrRetry = proto.runOrRetry;
 	proto.runOrRetry = function (this: Processor, job: Job) {

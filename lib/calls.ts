@@ -27,7 +27,10 @@ export interface Actions {
 	"accounts.ref": { params: { id: string }; result: AccountRef | null };
 	"accounts.ready": { params: Record<string, never>; result: boolean };
 	"campaigns.metricsFor": { params: { campaignIds: string[] }; result: Record<string, CampaignInfo> };
-	"contacts.ensureFromInbound": { params: Omit<Static<typeof InboundPeopleParams>, "merchantId">; result: Record<string, { contactId: string; created: boolean }> };
+	"contacts.ensureFromInbound": {
+		params: Omit<Static<typeof InboundPeopleParams>, "merchantId">;
+		result: Record<string, { contactId: string; created: boolean }>;
+	};
 	"contacts.recordActivity": { params: Omit<Static<typeof ActivityParams>, "merchantId">; result: { updated: number } };
 	"contacts.reconcileActivity": { params: Static<typeof ReconcileActivityParams>; result: Drift[] };
 	"contacts.optOut": { params: { id: string }; result: unknown };
@@ -41,9 +44,16 @@ export interface Actions {
 	"segments.get": { params: { id: string }; result: Presented };
 	"x.verifyCredentials": { params: { oauthToken: string; oauthTokenSecret: string }; result: XProfile };
 	"x.sendQuota": { params: { accountId: string }; result: Quota };
-	"x.checkSendAllowed": { params: { accountId: string; kind: SendKind }; result: { allowed: boolean; remaining: number; retryAt: string | null; limits: RuleUsage[] } };
+	"x.checkSendAllowed": {
+		params: { accountId: string; kind: SendKind };
+		result: { allowed: boolean; remaining: number; retryAt: string | null; limits: RuleUsage[] };
+	};
 	"x.sendDirectMessages": {
-		params: { accountId: string; kind: SendKind; messages: { ref: string; recipientTwitterUserId: string; text: string; mediaUrl?: string }[] };
+		params: {
+			accountId: string;
+			kind: SendKind;
+			messages: { ref: string; recipientTwitterUserId: string; text: string; mediaUrl?: string }[];
+		};
 		result: { results: DmResult[] };
 	};
 }
@@ -56,11 +66,22 @@ interface Caller {
 }
 
 /** `ctx.call` with the action's params checked and its result typed from `Actions`. */
-export function call<A extends ActionName>(caller: Caller | Context, action: A, params: Actions[A]["params"], opts?: CallingOptions): Promise<Actions[A]["result"]> {
+export function call<A extends ActionName>(
+	caller: Caller | Context,
+	action: A,
+	params: Actions[A]["params"],
+	opts?: CallingOptions
+): Promise<Actions[A]["result"]> {
 	return (caller as Caller).call<Actions[A]["result"], Actions[A]["params"]>(action, params, opts);
 }
 
 /** A call made for `merchantId` by code that has no caller merchant of its own (a writer, a job): the merchant goes in meta. */
-export function callFor<A extends ActionName>(caller: Caller | Context, merchantId: string, action: A, params: Actions[A]["params"], opts: CallingOptions = {}) {
+export function callFor<A extends ActionName>(
+	caller: Caller | Context,
+	merchantId: string,
+	action: A,
+	params: Actions[A]["params"],
+	opts: CallingOptions = {}
+) {
 	return call(caller, action, params, { ...opts, meta: { ...opts.meta, merchantId } });
 }

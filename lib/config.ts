@@ -78,9 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 
 	const encryptionKey = env.ENCRYPTION_KEY || (isDev ? "0".repeat(63) + "1" : "");
 	if (!/^[0-9a-fA-F]{64}$/.test(encryptionKey)) {
-		throw new ConfigError(
-			"ENCRYPTION_KEY must be 32 bytes written as 64 hex characters (openssl rand -hex 32)"
-		);
+		throw new ConfigError("ENCRYPTION_KEY must be 32 bytes written as 64 hex characters (openssl rand -hex 32)");
 	}
 
 	return {
@@ -140,7 +138,8 @@ const QUERY_GUARD_MODES = ["off", "warn", "strict"] as const;
 /** The query guard (lib/query-guard.ts, docs/indexes.md): on in the tests, off in production. */
 function queryGuardConfig(env: NodeJS.ProcessEnv) {
 	const mode = (env.QUERY_GUARD || "off") as (typeof QUERY_GUARD_MODES)[number];
-	if (!QUERY_GUARD_MODES.includes(mode)) throw new ConfigError(`QUERY_GUARD must be one of ${QUERY_GUARD_MODES.join(", ")}, got "${env.QUERY_GUARD}"`);
+	if (!QUERY_GUARD_MODES.includes(mode))
+		throw new ConfigError(`QUERY_GUARD must be one of ${QUERY_GUARD_MODES.join(", ")}, got "${env.QUERY_GUARD}"`);
 	return { mode, logFile: env.QUERY_GUARD_LOG || null };
 }
 

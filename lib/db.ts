@@ -32,7 +32,8 @@ export async function acquireDb(url: string): Promise<typeof mongoose> {
 			// unset otherwise, so a connection string's `monitorCommands=true` (the benchmarks) holds.
 			...(guard.mode !== "off" ? { monitorCommands: true } : {}),
 		});
-		if (guard.mode !== "off") connecting = connecting.then(async m => (await installQueryGuard(m.connection.getClient(), guard.mode, guard.logFile), m));
+		if (guard.mode !== "off")
+			connecting = connecting.then(async m => (await installQueryGuard(m.connection.getClient(), guard.mode, guard.logFile), m));
 	}
 	try {
 		return await connecting;

@@ -50,7 +50,9 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 		child.stdout.on("data", d => (out += d));
 		child.stderr.on("data", d => (err += d));
 		child.once("error", reject);
-		child.once("exit", code => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${err.trim().slice(-2000)}`))));
+		child.once("exit", code =>
+			code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${err.trim().slice(-2000)}`))
+		);
 	});
 }
 
@@ -63,7 +65,9 @@ export async function ensureFerretDbBinary(log: (line: string) => void = console
 			"No database: set MONGO_URL to a MongoDB server, or install Go (https://go.dev/dl) so mkt-x can build its embedded FerretDB."
 		);
 	}
-	log(`First start: building FerretDB ${FERRETDB_VERSION} from the Go module proxy into .bin/ (${BUILD_ESTIMATE}; later starts skip this)…`);
+	log(
+		`First start: building FerretDB ${FERRETDB_VERSION} from the Go module proxy into .bin/ (${BUILD_ESTIMATE}; later starts skip this)…`
+	);
 	const began = Date.now();
 	await withProgress("building FerretDB", log, async () => {
 		const download = JSON.parse(

@@ -114,14 +114,18 @@ export async function ensureFilterIndexes(url: string, schema: string): Promise<
 		const fields = await client.query(
 			`SELECT DISTINCT m._jsonb->>'table', k.field FROM ${meta} m, jsonb_array_elements(m._jsonb->'indexes') i, jsonb_object_keys(i->'key') k(field) WHERE strpos(k.field, '.') = 0`
 		);
-		const present = new Set((await client.query(`SELECT indexname FROM pg_indexes WHERE schemaname = ${sqlLiteral(schema)}`)).map(r => r[0]));
+		const present = new Set(
+			(await client.query(`SELECT indexname FROM pg_indexes WHERE schemaname = ${sqlLiteral(schema)}`)).map(r => r[0])
+		);
 		let created = 0;
 		for (const [table, field] of fields as [string, string][]) {
 			const name = filterIndexName(table, field);
 			if (present.has(name)) continue;
 			// The very expression of FerretDB's filter, or the planner cannot match it.
 			const expr = `_jsonb -> ${sqlLiteral(field)}::text`;
-			await client.query(`CREATE INDEX IF NOT EXISTS ${sqlIdent(name)} ON ${sqlIdent(schema)}.${sqlIdent(table)} USING gin ((${expr}) jsonb_path_ops)`);
+			await client.query(
+				`CREATE INDEX IF NOT EXISTS ${sqlIdent(name)} ON ${sqlIdent(schema)}.${sqlIdent(table)} USING gin ((${expr}) jsonb_path_ops)`
+			);
 			created++;
 		}
 		return { created };
@@ -133,7 +137,10 @@ export async function ensureFilterIndexes(url: string, schema: string): Promise<
 /** Unique per table and field, within PostgreSQL's 63 bytes. */
 function filterIndexName(table: string, field: string): string {
 	const hash = createHash("sha1").update(`${table}\0${field}`).digest("hex").slice(0, 8);
-	return `${table.slice(0, 28)}_${field.replace(/[^a-z0-9]/gi, "_").toLowerCase().slice(0, 20)}_${hash}_mktx_gin`;
+	return `${table.slice(0, 28)}_${field
+		.replace(/[^a-z0-9]/gi, "_")
+		.toLowerCase()
+		.slice(0, 20)}_${hash}_mktx_gin`;
 }
 
 export { redactPgUrl };

@@ -41,7 +41,14 @@ function cleanDetails(data: unknown, locale: Locale): ErrorDetail[] | Record<str
 	return undefined;
 }
 
-function build(status: number, errorCode: string, message: string, locale: Locale, details?: unknown, headers: Record<string, string> = {}): ErrorResponse {
+function build(
+	status: number,
+	errorCode: string,
+	message: string,
+	locale: Locale,
+	details?: unknown,
+	headers: Record<string, string> = {}
+): ErrorResponse {
 	const body: ErrorResponse["body"] = { success: false, error: localize(errorCode, locale, message), errorCode };
 	if (details !== undefined) body.details = details;
 	return { status, headers, body };
@@ -75,7 +82,11 @@ const DATABASE_FAULT_CODES = new Set([1, 6, 7, 50, 89, 91, 112, 189, 262, 9001, 
 export function isDatabaseDown(err: unknown): boolean {
 	const e = (err ?? {}) as AnyError;
 	if (typeof e.name === "string" && DATABASE_DOWN.has(e.name)) return true;
-	if (/^Mongo(Server|BulkWrite|WriteConcern)Error$/.test(String(e.name)) && DATABASE_FAULT_CODES.has(Number((e as { code?: unknown }).code))) return true;
+	if (
+		/^Mongo(Server|BulkWrite|WriteConcern)Error$/.test(String(e.name)) &&
+		DATABASE_FAULT_CODES.has(Number((e as { code?: unknown }).code))
+	)
+		return true;
 	// mongoose queues commands while disconnected and gives up with a plain MongooseError
 	return e.name === "MongooseError" && /buffering timed out/i.test(String(e.message));
 }
@@ -93,12 +104,16 @@ export function toErrorResponse(err: unknown, locale: Locale = "vi", { write = f
 
 	// body-parser's own errors (they reach us before any action runs)
 	if (e.type === "entity.parse.failed") return build(400, "BAD_REQUEST", "Malformed JSON body", locale);
-	if (e.type === "entity.too.large" || httpStatus === 413) return build(413, "PAYLOAD_TOO_LARGE", "Request body is larger than 1 MB", locale);
-	if (e.type === "encoding.unsupported" || e.type === "charset.unsupported") return build(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported body encoding", locale);
-	if (httpStatus === 400 && typeof e.type === "string" && e.type.startsWith("entity.")) return build(400, "BAD_REQUEST", "Malformed request body", locale);
+	if (e.type === "entity.too.large" || httpStatus === 413)
+		return build(413, "PAYLOAD_TOO_LARGE", "Request body is larger than 1 MB", locale);
+	if (e.type === "encoding.unsupported" || e.type === "charset.unsupported")
+		return build(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported body encoding", locale);
+	if (httpStatus === 400 && typeof e.type === "string" && e.type.startsWith("entity."))
+		return build(400, "BAD_REQUEST", "Malformed request body", locale);
 	// A compressed body that does not decode: moleculer-web re-wraps body-parser's 400 with zlib's
 	// code (Z_DATA_ERROR, Z_BUF_ERROR, ERR__ERROR_FORMAT_PADDING_1 for brotli…) and drops the status.
-	if (typeof e.code === "string" && /^(Z_|ERR_BROTLI|ERR__)/.test(e.code)) return build(400, "BAD_REQUEST", "The request body could not be decoded (Content-Encoding)", locale);
+	if (typeof e.code === "string" && /^(Z_|ERR_BROTLI|ERR__)/.test(e.code))
+		return build(400, "BAD_REQUEST", "The request body could not be decoded (Content-Encoding)", locale);
 	if (e.type === "request.aborted" || e.type === "request.size.invalid") return build(400, "BAD_REQUEST", "Malformed request body", locale);
 
 	const code = typeof e.code === "number" ? e.code : NaN;

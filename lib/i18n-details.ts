@@ -31,7 +31,8 @@ const EXACT: Record<string, string> = {
 	"must be a node object {type, ...}": "phải là một node {type, ...}",
 	"must be a number or a string": "phải là số hoặc chuỗi",
 	"must be a number": "phải là số",
-	"must be a string (at most 1000 characters), number, boolean, or null to remove": "phải là chuỗi (tối đa 1000 ký tự), số, boolean, hoặc null để xóa",
+	"must be a string (at most 1000 characters), number, boolean, or null to remove":
+		"phải là chuỗi (tối đa 1000 ký tự), số, boolean, hoặc null để xóa",
 	"must be a string": "phải là chuỗi",
 	"must be a string, number or boolean": "phải là chuỗi, số hoặc boolean",
 	"must be a string, number, boolean or ISO date string": "phải là chuỗi, số, boolean hoặc ngày ISO",
@@ -103,7 +104,10 @@ const PATTERNS: Rule[] = [
 	[/^is already the id of (.+)$/, "đã là id của $1"],
 	[/^is not a field of (.+)$/, "không phải trường của $1"],
 	[/^is not a setting of (.+)$/, "không phải thiết lập của $1"],
-	[/^a contact has at most (\d+) attributes \(this would make (\d+)\)$/, "một khách hàng có tối đa $1 thuộc tính (thao tác này sẽ thành $2)"],
+	[
+		/^a contact has at most (\d+) attributes \(this would make (\d+)\)$/,
+		"một khách hàng có tối đa $1 thuộc tính (thao tác này sẽ thành $2)",
+	],
 	[/^a contact has at most (\d+) tags$/, "một khách hàng có tối đa $1 tag"],
 	[/^a flow has at most (\d+) nodes \(conditions' branches included\)$/, "một flow có tối đa $1 node (kể cả các nhánh điều kiện)"],
 	[/^conditions may be nested at most (\d+) deep$/, "điều kiện lồng nhau tối đa $1 cấp"],

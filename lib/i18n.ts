@@ -94,7 +94,8 @@ export function localeOf(acceptLanguage: string | undefined): Locale {
 export function localize(errorCode: string, locale: Locale, specific?: string): string {
 	// Which fields and rules failed is in the details: Moleculer's generic wording gives way to
 	// the catalogue's (a service's own, more specific English message is kept like any other).
-	if (errorCode === "VALIDATION_ERROR" && (!specific || specific === "Parameters validation error!")) return catalogs[locale].VALIDATION_ERROR;
+	if (errorCode === "VALIDATION_ERROR" && (!specific || specific === "Parameters validation error!"))
+		return catalogs[locale].VALIDATION_ERROR;
 	if (locale === "en") return specific || en[errorCode] || errorCode;
 	return vi[errorCode] || specific || errorCode;
 }

@@ -64,16 +64,31 @@ export function fingerprintOf(action: string, params: unknown): string {
 }
 
 export function keyId(merchantId: string, key: string): string {
-	return createHash("sha256").update(JSON.stringify([merchantId, key])).digest("hex");
+	return createHash("sha256")
+		.update(JSON.stringify([merchantId, key]))
+		.digest("hex");
 }
 
-export async function claimKey(merchantId: string, key: string, fingerprint: string, opts: KeyOptions, now = Date.now()): Promise<ClaimResult> {
+export async function claimKey(
+	merchantId: string,
+	key: string,
+	fingerprint: string,
+	opts: KeyOptions,
+	now = Date.now()
+): Promise<ClaimResult> {
 	const id = keyId(merchantId, key);
 	const owner = randomUUID();
 	for (let attempt = 0; attempt < 3; attempt++) {
 		try {
 			await withDeadline(
-				RequestKeyModel.create({ _id: id, merchantId, fingerprint, owner, createdAt: new Date(now), expiresAt: new Date(now + opts.ttlMs) }),
+				RequestKeyModel.create({
+					_id: id,
+					merchantId,
+					fingerprint,
+					owner,
+					createdAt: new Date(now),
+					expiresAt: new Date(now + opts.ttlMs),
+				}),
 				opts.opTimeoutMs
 			);
 			return { claimed: true, claim: { id, owner } };

@@ -15,7 +15,8 @@ export interface ContractEntry {
 const ENDPOINT = /^(GET|POST|PUT|DELETE|PATCH) (\/[^\s?]*)/;
 
 /** "POST /accounts/{accountId}" and "post /api/v1/mkt-x/accounts/{id}" meet at "post /accounts/{}". */
-export const contractKey = (method: string, path: string) => `${method.toLowerCase()} ${path.replace(/^\/api\/v1\/mkt-x/, "").replace(/\{[^}]+\}/g, "{}")}`;
+export const contractKey = (method: string, path: string) =>
+	`${method.toLowerCase()} ${path.replace(/^\/api\/v1\/mkt-x/, "").replace(/\{[^}]+\}/g, "{}")}`;
 
 /** The JSON block starting at line `from` (after blank lines), or undefined. */
 function jsonAt(lines: string[], from: number): unknown {

@@ -58,7 +58,8 @@ function operation(alias: AliasInfo, method: string, pathParams: string[]): Sche
 	const isPublic = alias.routePath === "/api" || PUBLIC_ROUTES.some(p => alias.routePath === p || alias.routePath.startsWith(`${p}/`));
 	const fullPath = alias.fullPath ?? `${alias.routePath}${alias.path}`;
 	const contract = contractEntries().get(contractKey(method, fullPath.replace(/:([A-Za-z0-9_]+)/g, "{$1}")));
-	const name = alias.actionName ?? (fullPath.endsWith("/events") ? "api.events" : fullPath.endsWith("/webhooks/twitter") ? "webhooks.receive" : "");
+	const name =
+		alias.actionName ?? (fullPath.endsWith("/events") ? "api.events" : fullPath.endsWith("/webhooks/twitter") ? "webhooks.receive" : "");
 	const [summaryEn, titleVi] = SUMMARIES[name] ?? [alias.action?.description ?? `${method.toUpperCase()} ${fullPath}`, null];
 	const op: Schema = {
 		operationId: `${alias.actionName ?? "custom"}.${method}`.replace(/[^A-Za-z0-9_.]/g, "_"),
@@ -76,7 +77,13 @@ function operation(alias: AliasInfo, method: string, pathParams: string[]): Sche
 	if (method === "get" || method === "delete") {
 		for (const [name, schema] of Object.entries(rest)) {
 			const example = QUERY_EXAMPLES[name];
-			op.parameters.push({ name, in: "query", required: required.includes(name), schema, ...(example !== undefined && required.includes(name) ? { example } : {}) });
+			op.parameters.push({
+				name,
+				in: "query",
+				required: required.includes(name),
+				schema,
+				...(example !== undefined && required.includes(name) ? { example } : {}),
+			});
 		}
 	} else if (Object.keys(rest).length || !isJsonSchema) {
 		const example = contract?.request !== undefined ? withExampleIds(contract.request) : undefined;
@@ -85,7 +92,12 @@ function operation(alias: AliasInfo, method: string, pathParams: string[]): Sche
 			content: {
 				"application/json": {
 					schema: isJsonSchema
-						? { type: "object", properties: rest, required: required.filter(r => !pathParams.includes(r)), additionalProperties: params.additionalProperties ?? true }
+						? {
+								type: "object",
+								properties: rest,
+								required: required.filter(r => !pathParams.includes(r)),
+								additionalProperties: params.additionalProperties ?? true,
+							}
 						: { type: "object" },
 					...(example !== undefined ? { example } : {}),
 				},
@@ -96,52 +108,101 @@ function operation(alias: AliasInfo, method: string, pathParams: string[]): Sche
 	const paged = "skip" in properties && "take" in properties;
 	const data = (contract?.response as { data?: unknown } | undefined)?.data;
 	const raw = RAW_RESPONSES[name];
-	if (raw) op.responses[raw.status ?? "200"] = { description: raw.description, ...(raw.headers ? { headers: raw.headers } : {}), ...(raw.content ? { content: raw.content } : {}) };
+	if (raw)
+		op.responses[raw.status ?? "200"] = {
+			description: raw.description,
+			...(raw.headers ? { headers: raw.headers } : {}),
+			...(raw.content ? { content: raw.content } : {}),
+		};
 	else {
 		op.responses["200"] = {
 			description: paged ? "A page of results, with `pagination`" : "Success",
 			...(isPublic ? {} : { headers: rateLimitHeaders() }),
-			content: { "application/json": { schema: successSchema(data, paged), ...(contract?.response !== undefined ? { example: contract.response } : {}) } },
+			content: {
+				"application/json": {
+					schema: successSchema(data, paged),
+					...(contract?.response !== undefined ? { example: contract.response } : {}),
+				},
+			},
 		};
 	}
 	for (const [status, description] of Object.entries(ERROR_STATUSES)) {
 		if (isPublic && ["401", "403"].includes(status) && !alias.routePath.endsWith("webhooks")) continue;
-		op.responses[status] = { description, content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" }, example: ERROR_EXAMPLES[status] } } };
+		op.responses[status] = {
+			description,
+			content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" }, example: ERROR_EXAMPLES[status] } },
+		};
 	}
 	return op;
 }
 
 /** Answers outside the envelope: streams, pages, redirects, health. */
 const RAW_RESPONSES: Record<string, { status?: string; description: string; headers?: Schema; content?: Schema }> = {
-	"api.openapi": { description: "This OpenAPI 3.1 document", content: { "application/json": { schema: { type: "object", required: ["openapi", "info", "paths"] } } } },
+	"api.openapi": {
+		description: "This OpenAPI 3.1 document",
+		content: { "application/json": { schema: { type: "object", required: ["openapi", "info", "paths"] } } },
+	},
 	"api.docsPage": { description: "The reference page (swagger-ui)", content: { "text/html": { schema: { type: "string" } } } },
 	"api.docsAsset": { description: "A file of swagger-ui", content: { "application/octet-stream": { schema: { type: "string" } } } },
-	"api.live": { description: "The process answers", content: { "application/json": { schema: { type: "object", properties: { status: { const: "ok" } }, required: ["status"] } } } },
+	"api.live": {
+		description: "The process answers",
+		content: { "application/json": { schema: { type: "object", properties: { status: { const: "ok" } }, required: ["status"] } } },
+	},
 	"api.ready": {
 		description: "Ready (503 with the same body while not ready)",
 		content: {
 			"application/json": {
-				schema: { type: "object", properties: { status: { enum: ["ready", "not_ready"] }, database: { type: "boolean" }, broker: { type: "boolean" } }, required: ["status", "database", "broker"] },
+				schema: {
+					type: "object",
+					properties: { status: { enum: ["ready", "not_ready"] }, database: { type: "boolean" }, broker: { type: "boolean" } },
+					required: ["status", "database", "broker"],
+				},
 			},
 		},
 	},
-	"api.events": { description: "Server-Sent Events until the client leaves", content: { "text/event-stream": { schema: { type: "string" } } } },
+	"api.events": {
+		description: "Server-Sent Events until the client leaves",
+		content: { "text/event-stream": { schema: { type: "string" } } },
+	},
 	"contacts.export": { description: "The contacts as CSV", content: { "text/csv": { schema: { type: "string" } } } },
-	"campaigns.click": { status: "302", description: "Redirect to the link's URL (every bad token is the same 404)", headers: { Location: { schema: { type: "string", format: "uri" } } } },
+	"campaigns.click": {
+		status: "302",
+		description: "Redirect to the link's URL (every bad token is the same 404)",
+		headers: { Location: { schema: { type: "string", format: "uri" } } },
+	},
 };
 
 const EXAMPLE_ID = "0b8f2a6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
 const QUERY_EXAMPLES: Record<string, unknown> = { startDate: "2026-01-01", endDate: "2026-01-31", timezone: "Asia/Ho_Chi_Minh" };
 const ERROR_EXAMPLES: Record<string, unknown> = Object.fromEntries(
-	Object.entries({ "400": "BAD_REQUEST", "401": "UNAUTHORIZED", "403": "FORBIDDEN", "404": "NOT_FOUND", "409": "CONFLICT", "413": "PAYLOAD_TOO_LARGE", "422": "VALIDATION_ERROR", "429": "RATE_LIMITED", "500": "INTERNAL_ERROR", "503": "SERVICE_UNAVAILABLE" }).map(
-		([status, code]) => [status, { success: false, error: catalogs.vi[code], errorCode: code, ...(code === "VALIDATION_ERROR" ? { details: [{ field: "name", message: "name là bắt buộc" }] } : {}) }]
-	)
+	Object.entries({
+		"400": "BAD_REQUEST",
+		"401": "UNAUTHORIZED",
+		"403": "FORBIDDEN",
+		"404": "NOT_FOUND",
+		"409": "CONFLICT",
+		"413": "PAYLOAD_TOO_LARGE",
+		"422": "VALIDATION_ERROR",
+		"429": "RATE_LIMITED",
+		"500": "INTERNAL_ERROR",
+		"503": "SERVICE_UNAVAILABLE",
+	}).map(([status, code]) => [
+		status,
+		{
+			success: false,
+			error: catalogs.vi[code],
+			errorCode: code,
+			...(code === "VALIDATION_ERROR" ? { details: [{ field: "name", message: "name là bắt buộc" }] } : {}),
+		},
+	])
 );
 
 /** English summary, then the contract's Vietnamese title and sentence (or our Vietnamese title). */
 function describe(summaryEn: string, contract: ContractEntry | undefined, titleVi: string | null): string {
 	const vi = contract ? [contract.titleVi, contract.descriptionVi].filter(Boolean).join(": ") : titleVi;
-	return [`**EN** ${summaryEn}.`, vi ? `**VI** ${vi}` : null, contract ? "_(Hợp đồng API / the contract: docs/contract/API.vi.md)_" : null].filter(Boolean).join("\n\n");
+	return [`**EN** ${summaryEn}.`, vi ? `**VI** ${vi}` : null, contract ? "_(Hợp đồng API / the contract: docs/contract/API.vi.md)_" : null]
+		.filter(Boolean)
+		.join("\n\n");
 }
 
 /** The envelope with `data` shaped like the contract's example (an object, or a list when paged). */
@@ -207,7 +268,12 @@ export function buildOpenApi(aliases: AliasInfo[], info: { version: string; serv
 			schemas: {
 				Pagination: {
 					type: "object",
-					properties: { page: { type: "integer" }, limit: { type: "integer" }, total: { type: "integer" }, totalPages: { type: "integer" } },
+					properties: {
+						page: { type: "integer" },
+						limit: { type: "integer" },
+						total: { type: "integer" },
+						totalPages: { type: "integer" },
+					},
 					required: ["page", "limit", "total", "totalPages"],
 				},
 				SuccessEnvelope: {
@@ -223,7 +289,14 @@ export function buildOpenApi(aliases: AliasInfo[], info: { version: string; serv
 						errorCode: { type: "string", enum: Object.keys(catalogs.en).sort() },
 						details: {
 							oneOf: [
-								{ type: "array", items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } }, required: ["field", "message"] } },
+								{
+									type: "array",
+									items: {
+										type: "object",
+										properties: { field: { type: "string" }, message: { type: "string" } },
+										required: ["field", "message"],
+									},
+								},
 								{ type: "object" },
 							],
 						},

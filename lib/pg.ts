@@ -69,7 +69,10 @@ export class PgClient {
 	static async connect(url: string, timeoutMs = 3000): Promise<PgClient> {
 		const target = parsePgUrl(url);
 		const socket = connect({ host: target.host, port: target.port });
-		const timer = setTimeout(() => socket.destroy(new Error(`no answer from ${target.host}:${target.port} within ${timeoutMs} ms`)), timeoutMs);
+		const timer = setTimeout(
+			() => socket.destroy(new Error(`no answer from ${target.host}:${target.port} within ${timeoutMs} ms`)),
+			timeoutMs
+		);
 		const client = new PgClient(socket);
 		try {
 			await new Promise<void>((resolve, reject) => {

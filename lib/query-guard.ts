@@ -64,9 +64,13 @@ function readIndexes(): Map<string, DeclaredIndex[]> {
 		for (const [fields, options] of model.schema.indexes()) {
 			if ((options as { partialFilterExpression?: unknown })?.partialFilterExpression) continue; // serves only queries that repeat its filter
 			const key = Object.entries(fields).map(([f, d]) => [f, d === -1 || d === "desc" ? -1 : 1]) as KeyPattern;
-			add(model.collection.collectionName, { name: (options as { name?: string })?.name ?? key.map(([f, d]) => `${f}_${d}`).join("_"), key });
+			add(model.collection.collectionName, {
+				name: (options as { name?: string })?.name ?? key.map(([f, d]) => `${f}_${d}`).join("_"),
+				key,
+			});
 		}
-		if (!byCollection.has(model.collection.collectionName)) byCollection.set(model.collection.collectionName, [{ name: "_id_", key: [["_id", 1]] }]);
+		if (!byCollection.has(model.collection.collectionName))
+			byCollection.set(model.collection.collectionName, [{ name: "_id_", key: [["_id", 1]] }]);
 	}
 	for (const [collection, keys] of Object.entries(LIBRARY_INDEXES)) {
 		for (const key of keys) add(collection, { name: `${collection}:library`, key });
@@ -86,7 +90,14 @@ function projectCallers(): string[] {
 		const file = m[1].startsWith("file://") ? fileURLToPath(m[1]) : m[1];
 		if (!path.isAbsolute(file)) continue; // node:internal frames
 		const rel = path.relative(ROOT, file);
-		if (rel.startsWith("..") || path.isAbsolute(rel) || rel.includes("node_modules") || rel.startsWith("lib/query-guard") || rel === "lib/db.ts") continue;
+		if (
+			rel.startsWith("..") ||
+			path.isAbsolute(rel) ||
+			rel.includes("node_modules") ||
+			rel.startsWith("lib/query-guard") ||
+			rel === "lib/db.ts"
+		)
+			continue;
 		callers.push(`${rel}:${m[2]}`);
 		if (callers.length === 3) break;
 	}
@@ -105,7 +116,8 @@ export function checkCommand(commandName: string, command: Record<string, unknow
 		let why: string | null = null;
 		if (!declared) why = `collection "${use.collection}" has no model in models/ and no library indexes (query-guard/allow.ts)`;
 		else if (use.unfiltered) why = use.unfiltered;
-		else if (use.key && Object.keys(use.filter).length === 0 && declared.some(i => i.key[0][0] === use.key)) continue; // a distinct scan of the index
+		else if (use.key && Object.keys(use.filter).length === 0 && declared.some(i => i.key[0][0] === use.key))
+			continue; // a distinct scan of the index
 		else {
 			const v = verdict(use, declared);
 			if (!v.served) why = v.why;

@@ -35,7 +35,11 @@ async function databaseCheck(ctx: Context, budgetMs: number): Promise<string | n
 		return answer === true ? null : answer === null ? `database did not answer within ${budgetMs} ms` : "database ping failed";
 	}
 	const answer = await within(ctx.call("accounts.ready", {}, { timeout: budgetMs, retries: 0 }) as Promise<boolean>, budgetMs, null);
-	return answer === true ? null : answer === null ? `no core service answered within ${budgetMs} ms` : "database not reachable from the core services";
+	return answer === true
+		? null
+		: answer === null
+			? `no core service answered within ${budgetMs} ms`
+			: "database not reachable from the core services";
 }
 
 /** The distinct `<service>.health` actions available on the network right now. */
@@ -44,7 +48,11 @@ function healthActions(broker: ServiceBroker): string[] {
 	return [...new Set(list.map(a => a.name).filter(name => /^[^.]+\.health$/.test(name)))];
 }
 
-export async function readiness(ctx: Context, broker: ServiceBroker, { budgetMs, draining }: { budgetMs: number; draining: boolean }): Promise<Readiness> {
+export async function readiness(
+	ctx: Context,
+	broker: ServiceBroker,
+	{ budgetMs, draining }: { budgetMs: number; draining: boolean }
+): Promise<Readiness> {
 	const reasons: string[] = [];
 	if (draining) reasons.push("draining: this node is shutting down");
 	if (!broker.started) reasons.push("broker not started");
@@ -54,7 +62,10 @@ export async function readiness(ctx: Context, broker: ServiceBroker, { budgetMs,
 		Promise.all(
 			actions.map(name =>
 				within(
-					(ctx.call(name, {}, { timeout: budgetMs, retries: 0 }) as Promise<unknown>).then(a => a, (err: Error) => ({ error: err.message })),
+					(ctx.call(name, {}, { timeout: budgetMs, retries: 0 }) as Promise<unknown>).then(
+						a => a,
+						(err: Error) => ({ error: err.message })
+					),
 					budgetMs,
 					{ error: `no answer within ${budgetMs} ms` } as unknown
 				)

@@ -10,6 +10,8 @@ export type ServiceThis<S, M> = Service<S> & M;
 
 export function defineService<Mixed extends object = object>() {
 	return <S extends ServiceSettingSchema, Own extends ServiceMethods>(
-		schema: Omit<ServiceSchema<S, Mixed & NoInfer<Own>, object, ServiceThis<S, Mixed & NoInfer<Own>>>, "methods"> & { methods?: Own & ThisType<ServiceThis<S, Mixed & NoInfer<Own>>> }
+		schema: Omit<ServiceSchema<S, Mixed & NoInfer<Own>, object, ServiceThis<S, Mixed & NoInfer<Own>>>, "methods"> & {
+			methods?: Own & ThisType<ServiceThis<S, Mixed & NoInfer<Own>>>;
+		}
 	): ServiceSchema<S> => schema as ServiceSchema<S>;
 }

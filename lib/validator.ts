@@ -4,9 +4,7 @@ import addFormatsModule from "ajv-formats";
 import type { ErrorDetail } from "./errors.ts";
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
-	ajv: Ajv
-) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
 /**
  * Ajv as the broker's validator: each action's `params` is a JSON Schema (built with TypeBox so
@@ -53,7 +51,17 @@ function messageOf(error: ErrorObject): string {
 		// Ajv's own wording for the rest, made into the sentences lib/i18n-details.ts translates.
 		case "type": {
 			const type = String(error.params.type).split(",")[0];
-			return { integer: "must be an integer", number: "must be a number", string: "must be a string", boolean: "must be a boolean", object: "must be an object", array: "must be an array", null: "must be null" }[type] ?? "is invalid";
+			return (
+				{
+					integer: "must be an integer",
+					number: "must be a number",
+					string: "must be a string",
+					boolean: "must be a boolean",
+					object: "must be an object",
+					array: "must be an array",
+					null: "must be null",
+				}[type] ?? "is invalid"
+			);
 		}
 		case "minimum":
 			return `must be at least ${error.params.limit}`;

@@ -13,12 +13,14 @@ const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve("swagger-ui-dist/package.json"));
 const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 // A Map, not an object: `constructor` or `__proto__` must not look like an asset.
-const ASSETS = new Map<string, string>(Object.entries({
-	"swagger-ui.css": "text/css; charset=utf-8",
-	"swagger-ui-bundle.js": "application/javascript; charset=utf-8",
-	"swagger-ui-standalone-preset.js": "application/javascript; charset=utf-8",
-	"favicon-32x32.png": "image/png",
-}));
+const ASSETS = new Map<string, string>(
+	Object.entries({
+		"swagger-ui.css": "text/css; charset=utf-8",
+		"swagger-ui-bundle.js": "application/javascript; charset=utf-8",
+		"swagger-ui-standalone-preset.js": "application/javascript; charset=utf-8",
+		"favicon-32x32.png": "image/png",
+	})
+);
 
 const PAGE = `<!doctype html>
 <html lang="en">

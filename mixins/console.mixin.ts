@@ -86,9 +86,12 @@ async function devToken(req: Req, res: ServerResponse) {
 	if (req.method === "GET") return reply(200, { success: true, data: { available: true } });
 	const body = await readJson(req);
 	const details = [];
-	if (typeof body.merchantId !== "string" || !ID.test(body.merchantId)) details.push({ field: "merchantId", message: "1–100 letters, digits or _.:@-" });
-	if (typeof body.userId !== "string" || !ID.test(body.userId)) details.push({ field: "userId", message: "1–100 letters, digits or _.:@-" });
-	if (body.role !== undefined && (typeof body.role !== "string" || !ROLES.has(body.role))) details.push({ field: "role", message: "agent, admin or viewer" });
+	if (typeof body.merchantId !== "string" || !ID.test(body.merchantId))
+		details.push({ field: "merchantId", message: "1–100 letters, digits or _.:@-" });
+	if (typeof body.userId !== "string" || !ID.test(body.userId))
+		details.push({ field: "userId", message: "1–100 letters, digits or _.:@-" });
+	if (body.role !== undefined && (typeof body.role !== "string" || !ROLES.has(body.role)))
+		details.push({ field: "role", message: "agent, admin or viewer" });
 	if (details.length) throw new BadRequestError("Invalid development sign-in", "VALIDATION_ERROR", details);
 	const role = (body.role as string | undefined) ?? "agent";
 	const token = signToken({ merchantId: body.merchantId as string, userId: body.userId as string, roles: [role] }, config().jwt, "12h");

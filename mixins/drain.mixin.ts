@@ -31,7 +31,10 @@ export const DrainMixin: Partial<ServiceSchema> = {
 
 		httpHandler(this: any, req: IncomingMessage, res: ServerResponse, next?: unknown) {
 			if (this.isDraining() && !req.url?.startsWith("/health/")) {
-				const response = toErrorResponse(new ServiceUnavailableError("This node is shutting down, try again"), localeOf(req.headers["accept-language"]));
+				const response = toErrorResponse(
+					new ServiceUnavailableError("This node is shutting down, try again"),
+					localeOf(req.headers["accept-language"])
+				);
 				res.writeHead(response.status, {
 					...response.headers,
 					"Content-Type": "application/json; charset=utf-8",

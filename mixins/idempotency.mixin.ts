@@ -22,7 +22,14 @@ type Req = IncomingMessage & {
 	$params?: unknown;
 	$idempotency?: Claim;
 };
-type CallAction = (route: unknown, actionName: string, req: Req, res: ServerResponse, params: unknown, isStream: boolean) => Promise<unknown>;
+type CallAction = (
+	route: unknown,
+	actionName: string,
+	req: Req,
+	res: ServerResponse,
+	params: unknown,
+	isStream: boolean
+) => Promise<unknown>;
 const gatewayCallAction = (ApiGateway as unknown as { methods: { callAction: CallAction } }).methods.callAction;
 
 export function keyOptions(): KeyOptions {
@@ -39,7 +46,9 @@ export const IdempotencyMixin: Partial<ServiceSchema> = {
 				return gatewayCallAction.call(this, route, actionName, req, res, params, isStream);
 			}
 			if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-				throw new BadRequestError("Invalid Idempotency-Key", "BAD_REQUEST", [{ field: "Idempotency-Key", message: `must be 1 to ${MAX_KEY_LENGTH} characters` }]);
+				throw new BadRequestError("Invalid Idempotency-Key", "BAD_REQUEST", [
+					{ field: "Idempotency-Key", message: `must be 1 to ${MAX_KEY_LENGTH} characters` },
+				]);
 			}
 			await this.requestKeysReady();
 			const result = await claimKey(ctx.meta.merchantId, key, fingerprintOf(actionName, params), keyOptions());
@@ -80,7 +89,9 @@ export const IdempotencyMixin: Partial<ServiceSchema> = {
 				this.requestKeysDb = acquireDb(url).then(
 					async () => {
 						// Only the TTL sweep depends on it (expiry is also checked on read).
-						await RequestKeyModel.createIndexes().catch((err: Error) => this.logger.warn(`request keys: index not created: ${err.message}`));
+						await RequestKeyModel.createIndexes().catch((err: Error) =>
+							this.logger.warn(`request keys: index not created: ${err.message}`)
+						);
 						return true;
 					},
 					(err: unknown) => {

@@ -47,7 +47,12 @@ type LiveThis = Omit<Service, "settings"> & {
 };
 
 export function eventId(name: string, params: unknown): string {
-	return createHash("sha256").update(name).update("\0").update(JSON.stringify(params ?? null)).digest("base64url").slice(0, 22);
+	return createHash("sha256")
+		.update(name)
+		.update("\0")
+		.update(JSON.stringify(params ?? null))
+		.digest("base64url")
+		.slice(0, 22);
 }
 
 function frame(e: LiveEvent): string {
@@ -69,7 +74,10 @@ const mixin: ThisType<LiveThis> & Record<string, unknown> = {
 		this.liveRelay = this.broker.createService({
 			name: relayName,
 			events: Object.fromEntries(
-				LIVE_EVENTS.map(name => [name, { handler: (ctx: Context<Record<string, unknown>>) => this.pushLive(name, ctx.params ?? {}, eventId(name, ctx.params)) }])
+				LIVE_EVENTS.map(name => [
+					name,
+					{ handler: (ctx: Context<Record<string, unknown>>) => this.pushLive(name, ctx.params ?? {}, eventId(name, ctx.params)) },
+				])
 			),
 		}) as Service;
 		this.liveTimer = setInterval(() => {
@@ -94,7 +102,8 @@ const mixin: ThisType<LiveThis> & Record<string, unknown> = {
 			const buffer = this.liveBuffers.get(merchantId) ?? [];
 			if (buffer.some(e => e.id === id)) return; // the same event delivered twice
 			buffer.push(entry);
-			while (buffer.length > this.settings.liveReplayMax || (buffer.length && buffer[0].at < now - this.settings.liveReplayMs)) buffer.shift();
+			while (buffer.length > this.settings.liveReplayMax || (buffer.length && buffer[0].at < now - this.settings.liveReplayMs))
+				buffer.shift();
 			this.liveBuffers.set(merchantId, buffer);
 			for (const client of this.liveClients) if (client.merchantId === merchantId) client.res.write(frame(entry));
 		},
@@ -106,7 +115,12 @@ const mixin: ThisType<LiveThis> & Record<string, unknown> = {
 				res.writeHead(401).end();
 				return;
 			}
-			res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache, no-transform", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+			res.writeHead(200, {
+				"Content-Type": "text/event-stream; charset=utf-8",
+				"Cache-Control": "no-cache, no-transform",
+				Connection: "keep-alive",
+				"X-Accel-Buffering": "no",
+			});
 			res.write("retry: 3000\n\n");
 			const lastEventId = req.headers["last-event-id"];
 			if (typeof lastEventId === "string" && lastEventId) {

@@ -70,11 +70,21 @@ export function isTransient(err: unknown): boolean {
 	const e = err as { retryable?: boolean; name?: string; code?: unknown; type?: string };
 	if (e?.retryable) return true;
 	const name = e?.name ?? "";
-	return /LeaseLost|Mongo(Network|ServerSelection|NotConnected|PoolCleared|Topology)|MongooseServerSelection|RequestTimeout|ServiceNotAvailable|ServiceNotFound|BrokerDisconnected|GracefulStopTimeout/.test(name);
+	return /LeaseLost|Mongo(Network|ServerSelection|NotConnected|PoolCleared|Topology)|MongooseServerSelection|RequestTimeout|ServiceNotAvailable|ServiceNotFound|BrokerDisconnected|GracefulStopTimeout/.test(
+		name
+	);
 }
 
 export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<ServiceSchema> {
-	const defaults: Required<WorkerTuning> = { concurrency: 2, batchSize: 50, slotMs: 10_000, marginMs: 2_000, maxBatchMs: 20_000, idleMs: 1_000, progressEveryMs: 10_000 };
+	const defaults: Required<WorkerTuning> = {
+		concurrency: 2,
+		batchSize: 50,
+		slotMs: 10_000,
+		marginMs: 2_000,
+		maxBatchMs: 20_000,
+		idleMs: 1_000,
+		progressEveryMs: 10_000,
+	};
 
 	type Self = Service & PartitionQueue<unknown> & { worker: WorkerState };
 
@@ -130,7 +140,9 @@ export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<Serv
 				self.worker.lastError = error.message;
 				failures++;
 				const transient = isTransient(err);
-				self.logger.warn(`${opts.queue} queue: a batch of ${rows.length} for ${partition} failed (${transient ? "will retry" : "attempt counted"}): ${error.message}`);
+				self.logger.warn(
+					`${opts.queue} queue: a batch of ${rows.length} for ${partition} failed (${transient ? "will retry" : "attempt counted"}): ${error.message}`
+				);
 				if (!transient) await self.failBatch(partition, rows, error).catch(() => {});
 				// Back off this partition; other partitions go on.
 				self.worker.backoff.set(partition, Date.now() + Math.min(30_000, 500 * 2 ** Math.min(failures, 6)));

@@ -32,7 +32,13 @@ export function scoped<T extends object>(ctx: Context<unknown, RequestMeta>, fil
  * (404). By _id alone, then the merchant: FerretDB 1.x pushes only an `_id` equality down to its
  * storage, so adding merchantId to the filter turns a lookup into a collection scan.
  */
-export async function findOwned<T>(ctx: Context<unknown, RequestMeta>, model: Model<T>, id: string, entity: string, fields?: Record<string, 0 | 1>) {
+export async function findOwned<T>(
+	ctx: Context<unknown, RequestMeta>,
+	model: Model<T>,
+	id: string,
+	entity: string,
+	fields?: Record<string, 0 | 1>
+) {
 	const merchantId = merchantOf(ctx);
 	const doc = await model.findOne({ _id: id } as never, fields).lean();
 	if (!doc || (doc as { merchantId?: unknown }).merchantId !== merchantId) throw new NotFoundError(entity);
@@ -62,7 +68,12 @@ export async function findPage<T, R = T>(
 	const filter = scoped(ctx, params.query ?? {});
 	const { skip, take } = pageOf(page);
 	const [rows, total] = await Promise.all([
-		model.find(filter as never, params.fields).sort(params.sort).skip(skip).limit(take).lean<T[]>(),
+		model
+			.find(filter as never, params.fields)
+			.sort(params.sort)
+			.skip(skip)
+			.limit(take)
+			.lean<T[]>(),
 		model.countDocuments(filter as never),
 	]);
 	return paged(await present(rows), total, page);

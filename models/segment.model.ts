@@ -6,7 +6,11 @@ export const SEGMENT_MATCH = ["all", "any"] as const;
 // `value` is a scalar or a flat list of scalars, checked by services/segments/compile.ts before
 // it is stored: never an object, so nothing stored here can read as a query operator.
 const conditionSchema = new Schema(
-	{ field: { type: String, required: true }, operator: { type: String, required: true }, value: { type: Schema.Types.Mixed, default: null } },
+	{
+		field: { type: String, required: true },
+		operator: { type: String, required: true },
+		value: { type: Schema.Types.Mixed, default: null },
+	},
 	{ _id: false, minimize: false }
 );
 

@@ -92,12 +92,22 @@ export function buildDirectMessageEvent(input: {
 }
 
 /** `reader` read the conversation with `forUserId` up to `lastReadEventId`. */
-export function buildReadEvent(input: { forUserId: string; reader: ActivityUser; lastReadEventId: string; at?: Date }): AccountActivityPayload {
+export function buildReadEvent(input: {
+	forUserId: string;
+	reader: ActivityUser;
+	lastReadEventId: string;
+	at?: Date;
+}): AccountActivityPayload {
 	const at = input.at ?? new Date();
 	return {
 		for_user_id: input.forUserId,
 		direct_message_mark_read_events: [
-			{ created_timestamp: String(at.getTime()), sender_id: input.reader.id, target: { recipient_id: input.forUserId }, last_read_event_id: input.lastReadEventId },
+			{
+				created_timestamp: String(at.getTime()),
+				sender_id: input.reader.id,
+				target: { recipient_id: input.forUserId },
+				last_read_event_id: input.lastReadEventId,
+			},
 		],
 		users: { [input.reader.id]: activityUser(input.reader) },
 	};
@@ -108,7 +118,9 @@ export function buildTypingEvent(input: { forUserId: string; typist: ActivityUse
 	const at = input.at ?? new Date();
 	return {
 		for_user_id: input.forUserId,
-		direct_message_indicate_typing_events: [{ created_timestamp: String(at.getTime()), sender_id: input.typist.id, target: { recipient_id: input.forUserId } }],
+		direct_message_indicate_typing_events: [
+			{ created_timestamp: String(at.getTime()), sender_id: input.typist.id, target: { recipient_id: input.forUserId } },
+		],
 		users: { [input.typist.id]: activityUser(input.typist) },
 	};
 }

@@ -12,7 +12,13 @@ async function main() {
 	const consumerKey = cfg.x.consumerKey || SANDBOX_CONSUMER_KEY;
 	const consumerSecret = cfg.x.consumerSecret || SANDBOX_CONSUMER_SECRET;
 	const webhookUrl = cfg.x.sandboxWebhookUrl ?? `http://127.0.0.1:${cfg.port}${LOCAL_WEBHOOK_PATH}`;
-	const sandbox = await startXSandbox({ port: cfg.x.sandboxPort, host: process.env.X_SANDBOX_HOST || "127.0.0.1", consumerKey, consumerSecret, webhookUrl });
+	const sandbox = await startXSandbox({
+		port: cfg.x.sandboxPort,
+		host: process.env.X_SANDBOX_HOST || "127.0.0.1",
+		consumerKey,
+		consumerSecret,
+		webhookUrl,
+	});
 	sandbox.addUser(DEMO_ACCOUNT);
 	const caFile = path.resolve(cfg.dataDir, "x-sandbox-ca.pem");
 	mkdirSync(path.dirname(caFile), { recursive: true });
@@ -20,10 +26,16 @@ async function main() {
 
 	console.log(`X sandbox listening at ${sandbox.url}; webhooks go to ${webhookUrl}\n`);
 	console.log("Run mkt-x against it with:");
-	console.log(`  X_API_BASE_URL=${sandbox.url} X_API_CA_FILE=${caFile} X_CONSUMER_KEY=${consumerKey} X_CONSUMER_SECRET=${consumerSecret} npm start\n`);
-	console.log(`Demo account token: oauthToken "${DEMO_ACCOUNT.token}", oauthTokenSecret "${DEMO_ACCOUNT.tokenSecret}" (X user ${DEMO_ACCOUNT.id})`);
+	console.log(
+		`  X_API_BASE_URL=${sandbox.url} X_API_CA_FILE=${caFile} X_CONSUMER_KEY=${consumerKey} X_CONSUMER_SECRET=${consumerSecret} npm start\n`
+	);
+	console.log(
+		`Demo account token: oauthToken "${DEMO_ACCOUNT.token}", oauthTokenSecret "${DEMO_ACCOUNT.tokenSecret}" (X user ${DEMO_ACCOUNT.id})`
+	);
 	console.log("A customer writes to it:");
-	console.log(`  curl --cacert ${caFile} -X POST ${sandbox.url}/sandbox/inbound -H 'content-type: application/json' -d '{"to":"${DEMO_ACCOUNT.id}","text":"Xin chào"}'`);
+	console.log(
+		`  curl --cacert ${caFile} -X POST ${sandbox.url}/sandbox/inbound -H 'content-type: application/json' -d '{"to":"${DEMO_ACCOUNT.id}","text":"Xin chào"}'`
+	);
 	console.log(`DMs the service sent: curl --cacert ${caFile} ${sandbox.url}/sandbox/dms`);
 
 	const stop = async () => {

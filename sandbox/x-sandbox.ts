@@ -134,7 +134,12 @@ export interface XSandbox {
 }
 
 /** The customer who writes when a test or a person does not say who. */
-export const DEMO_CUSTOMER: ActivityUser = { id: "2000000001", username: "khach_hang_demo", name: "Khách Hàng Demo", profileImageUrl: null };
+export const DEMO_CUSTOMER: ActivityUser = {
+	id: "2000000001",
+	username: "khach_hang_demo",
+	name: "Khách Hàng Demo",
+	profileImageUrl: null,
+};
 
 const MAX_BODY = 20 * 1024 * 1024;
 const MAX_IMAGE = 5 * 1024 * 1024;
@@ -202,7 +207,11 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
 	const text = JSON.stringify(body);
 	const problem = status >= 400;
-	res.writeHead(status, { "content-type": problem ? "application/problem+json" : "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
+	res.writeHead(status, {
+		"content-type": problem ? "application/problem+json" : "application/json; charset=utf-8",
+		"content-length": Buffer.byteLength(text),
+		...headers,
+	});
 	res.end(text);
 }
 
@@ -231,7 +240,14 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 			{ name: "basicConstraints", cA: true, critical: true },
 			{ name: "keyUsage", digitalSignature: true, keyCertSign: true, critical: true },
 			{ name: "extKeyUsage", serverAuth: true },
-			{ name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }, { type: 7, ip: "::1" }] },
+			{
+				name: "subjectAltName",
+				altNames: [
+					{ type: 2, value: "localhost" },
+					{ type: 7, ip: "127.0.0.1" },
+					{ type: 7, ip: "::1" },
+				],
+			},
 		],
 	});
 
@@ -280,7 +296,8 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 		if (/^application\/x-www-form-urlencoded/i.test(String(req.headers["content-type"] ?? ""))) {
 			formParams = [...new URLSearchParams(body.toString("utf8")).entries()];
 		}
-		if (!verifySignature({ method: req.method ?? "GET", url, formParams, oauth }, opts.consumerSecret, user.tokenSecret)) return { error: "bad signature" };
+		if (!verifySignature({ method: req.method ?? "GET", url, formParams, oauth }, opts.consumerSecret, user.tokenSecret))
+			return { error: "bad signature" };
 		nonces.set(`${oauth.oauth_token}:${nonce}`, nowS + 2 * TIMESTAMP_SKEW_S);
 		return { user };
 	}
@@ -303,7 +320,8 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 	}
 
 	function sendDm(user: SandboxUser, participantId: string, body: Record<string, any>) {
-		if (!/^[0-9]{1,19}$/.test(participantId)) throw new HttpProblem(400, "Invalid Request", "The `participant_id` path parameter is not a valid user id");
+		if (!/^[0-9]{1,19}$/.test(participantId))
+			throw new HttpProblem(400, "Invalid Request", "The `participant_id` path parameter is not a valid user id");
 		if (participantId === user.id) throw new HttpProblem(403, "Forbidden", "You cannot send a Direct Message to yourself.");
 		const text = typeof body.text === "string" ? body.text : "";
 		const attachments = Array.isArray(body.attachments) ? body.attachments : [];
@@ -318,7 +336,15 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 		});
 		const dmEventId = snowflake();
 		const dmConversationId = [user.id, participantId].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)).join("-");
-		const dm: ReceivedDm = { dmEventId, dmConversationId, senderId: user.id, recipientId: participantId, text, media: used, at: new Date() };
+		const dm: ReceivedDm = {
+			dmEventId,
+			dmConversationId,
+			senderId: user.id,
+			recipientId: participantId,
+			text,
+			media: used,
+			at: new Date(),
+		};
 		dms.push(dm);
 		if (opts.echoSentDms && webhookUrl) {
 			const payload = buildDirectMessageEvent({ forUserId: user.id, from: user, to: { id: participantId }, text, id: dmEventId });
@@ -330,11 +356,22 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 	function mediaInitialize(user: SandboxUser, body: Record<string, any>) {
 		const mediaType = String(body.media_type ?? "");
 		const totalBytes = Number(body.total_bytes);
-		if (!/^image\/(jpeg|png|gif|webp)$/.test(mediaType)) throw new HttpProblem(400, "Invalid Request", `media_type ${mediaType || "(none)"} is not supported`);
+		if (!/^image\/(jpeg|png|gif|webp)$/.test(mediaType))
+			throw new HttpProblem(400, "Invalid Request", `media_type ${mediaType || "(none)"} is not supported`);
 		const cap = mediaType === "image/gif" ? MAX_GIF : MAX_IMAGE;
-		if (!Number.isInteger(totalBytes) || totalBytes <= 0 || totalBytes > cap) throw new HttpProblem(400, "Invalid Request", `total_bytes must be between 1 and ${cap}`);
+		if (!Number.isInteger(totalBytes) || totalBytes <= 0 || totalBytes > cap)
+			throw new HttpProblem(400, "Invalid Request", `total_bytes must be between 1 and ${cap}`);
 		const id = snowflake();
-		media.set(id, { id, ownerId: user.id, mediaType, totalBytes, category: String(body.media_category ?? ""), chunks: new Map(), finalized: false, size: 0 });
+		media.set(id, {
+			id,
+			ownerId: user.id,
+			mediaType,
+			totalBytes,
+			category: String(body.media_category ?? ""),
+			chunks: new Map(),
+			finalized: false,
+			size: 0,
+		});
 		return { status: 200, body: { data: { id, media_key: `3_${id}`, expires_after_secs: 86400 } } };
 	}
 
@@ -352,7 +389,8 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 		const parts = parseMultipart(body, boundary);
 		const index = Number(parts.find(p => p.name === "segment_index")?.data.toString());
 		const data = parts.find(p => p.name === "media")?.data;
-		if (!Number.isInteger(index) || index < 0 || index > 999 || !data) throw new HttpProblem(400, "Invalid Request", "segment_index and media are required");
+		if (!Number.isInteger(index) || index < 0 || index > 999 || !data)
+			throw new HttpProblem(400, "Invalid Request", "segment_index and media are required");
 		m.chunks.set(index, Buffer.from(data));
 		return { status: 200, body: { data: { expires_at: Math.floor(Date.now() / 1000) + 86400 } } };
 	}
@@ -370,11 +408,21 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 
 	function mediaStatus(user: SandboxUser, url: URL) {
 		const m = ownedMedia(user, url.searchParams.get("media_id") ?? undefined);
-		return { status: 200, body: { data: { id: m.id, media_key: `3_${m.id}`, processing_info: { state: m.finalized ? "succeeded" : "pending" } } } };
+		return {
+			status: 200,
+			body: { data: { id: m.id, media_key: `3_${m.id}`, processing_info: { state: m.finalized ? "succeeded" : "pending" } } },
+		};
 	}
 
 	async function handleX(req: IncomingMessage, res: ServerResponse, url: URL) {
-		const entry: SandboxRequest = { at: new Date(), method: req.method ?? "GET", path: url.pathname, endpoint: null, status: 0, userId: null };
+		const entry: SandboxRequest = {
+			at: new Date(),
+			method: req.method ?? "GET",
+			path: url.pathname,
+			endpoint: null,
+			status: 0,
+			userId: null,
+		};
 		log.push(entry);
 		const respond = (status: number, body: unknown, headers?: Record<string, string>) => {
 			entry.status = status;
@@ -453,7 +501,14 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 
 	function buildInboundDm(input: InboundDmInput): AccountActivityPayload {
 		const account = accountOf(input.to);
-		return buildDirectMessageEvent({ forUserId: account.id, from: input.from ?? DEMO_CUSTOMER, to: account, text: input.text, id: input.id, createdAt: input.createdAt });
+		return buildDirectMessageEvent({
+			forUserId: account.id,
+			from: input.from ?? DEMO_CUSTOMER,
+			to: account,
+			text: input.text,
+			id: input.id,
+			createdAt: input.createdAt,
+		});
 	}
 
 	function requireWebhookUrl(): string {
@@ -467,7 +522,11 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 	}
 
 	async function postReadReceipt(input: { account: string; reader: ActivityUser; lastReadEventId: string }): Promise<WebhookDelivery> {
-		const payload = buildReadEvent({ forUserId: accountOf(input.account).id, reader: input.reader, lastReadEventId: input.lastReadEventId });
+		const payload = buildReadEvent({
+			forUserId: accountOf(input.account).id,
+			reader: input.reader,
+			lastReadEventId: input.lastReadEventId,
+		});
 		return { ...(await postWebhook(requireWebhookUrl(), payload)), payload };
 	}
 
@@ -479,12 +538,19 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 		const res = await fetch(url);
 		const got = await res.json().catch(() => null);
 		const expected = crcResponseToken(opts.consumerSecret, token);
-		return { ok: res.status === 200 && (got as { response_token?: string } | null)?.response_token === expected, status: res.status, expected, got };
+		return {
+			ok: res.status === 200 && (got as { response_token?: string } | null)?.response_token === expected,
+			status: res.status,
+			expected,
+			got,
+		};
 	}
 
 	function failNext(spec: FailureSpec = {}) {
 		const status = spec.status ?? 403;
-		const title = spec.title ?? (status === 403 ? "Forbidden" : status === 401 ? "Unauthorized" : status >= 500 ? "Service Unavailable" : "Invalid Request");
+		const title =
+			spec.title ??
+			(status === 403 ? "Forbidden" : status === 401 ? "Unauthorized" : status >= 500 ? "Service Unavailable" : "Invalid Request");
 		const detail = spec.detail ?? (status === 403 ? "You cannot send messages to this user." : title);
 		injections.push({
 			endpoint: spec.endpoint ?? "dm.send",
@@ -521,19 +587,35 @@ export async function startXSandbox(opts: XSandboxOptions): Promise<XSandbox> {
 			const route = `${req.method} ${url.pathname.replace(/\/+$/, "")}`;
 			switch (route) {
 				case "GET /sandbox":
-					return send(res, 200, { url: sandbox.url, webhookUrl, consumerKey: opts.consumerKey, users: sandbox.users().map(({ tokenSecret: _s, ...u }) => u), dms: dms.length });
+					return send(res, 200, {
+						url: sandbox.url,
+						webhookUrl,
+						consumerKey: opts.consumerKey,
+						users: sandbox.users().map(({ tokenSecret: _s, ...u }) => u),
+						dms: dms.length,
+					});
 				case "GET /sandbox/users":
 					return send(res, 200, { data: sandbox.users() });
 				case "POST /sandbox/users":
-					if (typeof body.token !== "string" || typeof body.tokenSecret !== "string") throw new HttpProblem(400, "Invalid Request", "token and tokenSecret are required");
+					if (typeof body.token !== "string" || typeof body.tokenSecret !== "string")
+						throw new HttpProblem(400, "Invalid Request", "token and tokenSecret are required");
 					return send(res, 201, { data: addUser(body as SandboxUserInput) });
 				case "GET /sandbox/dms":
 					return send(res, 200, { data: dms });
 				case "POST /sandbox/inbound":
-					if (typeof body.to !== "string" || typeof body.text !== "string") throw new HttpProblem(400, "Invalid Request", "to (account id or username) and text are required");
+					if (typeof body.to !== "string" || typeof body.text !== "string")
+						throw new HttpProblem(400, "Invalid Request", "to (account id or username) and text are required");
 					return send(res, 200, await postInboundDm(body as InboundDmInput));
 				case "POST /sandbox/read":
-					return send(res, 200, await postReadReceipt({ account: String(body.account), reader: body.reader ?? DEMO_CUSTOMER, lastReadEventId: String(body.lastReadEventId) }));
+					return send(
+						res,
+						200,
+						await postReadReceipt({
+							account: String(body.account),
+							reader: body.reader ?? DEMO_CUSTOMER,
+							lastReadEventId: String(body.lastReadEventId),
+						})
+					);
 				case "POST /sandbox/fail-next":
 					failNext(body as FailureSpec);
 					return send(res, 200, { ok: true });

@@ -37,7 +37,9 @@ const AccountsService: ServiceSchema = {
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const query = { status: ctx.params.status || undefined };
-				return this.findPage(ctx, AccountModel, { query, sort: { connectedAt: -1, _id: 1 } }, ctx.params, (rows: Account[]) => rows.map(presentAccount));
+				return this.findPage(ctx, AccountModel, { query, sort: { connectedAt: -1, _id: 1 } }, ctx.params, (rows: Account[]) =>
+					rows.map(presentAccount)
+				);
 			},
 		},
 		get: {

@@ -68,7 +68,13 @@ const AiService: ServiceSchema = {
 		if (cfg.ai.apiKey) {
 			// The whole call, retries included, ends before the gateway's request would time out.
 			const deadlineMs = Math.max(1000, cfg.requestTimeoutMs - 2000);
-			this.claude = createClaude({ apiKey: cfg.ai.apiKey, baseUrl: cfg.ai.baseUrl, timeoutMs: cfg.ai.timeoutMs, maxRetries: cfg.ai.maxRetries, deadlineMs });
+			this.claude = createClaude({
+				apiKey: cfg.ai.apiKey,
+				baseUrl: cfg.ai.baseUrl,
+				timeoutMs: cfg.ai.timeoutMs,
+				maxRetries: cfg.ai.maxRetries,
+				deadlineMs,
+			});
 		} else {
 			this.logger.info("ANTHROPIC_API_KEY is not set: the chatbot answers with the built-in classifier");
 		}
@@ -101,7 +107,8 @@ const AiService: ServiceSchema = {
 				// Fields left out keep their current value (or default).
 				const current = settingsOf(await AiConfigModel.findById(account._id).lean<AiConfig>());
 				const next: AiSettings = { ...current, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
-				const write = () => AiConfigModel.updateOne({ _id: account._id }, { $set: { merchantId: account.merchantId, ...next } }, { upsert: true });
+				const write = () =>
+					AiConfigModel.updateOne({ _id: account._id }, { $set: { merchantId: account.merchantId, ...next } }, { upsert: true });
 				// Two first PUTs at once: the loser's upsert hits the _id the winner inserted; as an update it then applies.
 				await write().catch(err => (isDuplicateKey(err) ? write() : Promise.reject(err)));
 				const stored = await AiConfigModel.findById(account._id).lean<AiConfig>();
@@ -122,8 +129,14 @@ const AiService: ServiceSchema = {
 					turns: conversationTurns(history, ctx.params.message),
 					claude: this.claude,
 				});
-				if (answer.fallback) this.logger.warn(`Claude did not answer (conversation ${conversation._id}): ${answer.fallback}; the built-in classifier did`);
-				await this.applyEffects(ctx, { merchantId: merchantOf(ctx), conversationId: conversation._id, contactId: conversation.contactId, answer });
+				if (answer.fallback)
+					this.logger.warn(`Claude did not answer (conversation ${conversation._id}): ${answer.fallback}; the built-in classifier did`);
+				await this.applyEffects(ctx, {
+					merchantId: merchantOf(ctx),
+					conversationId: conversation._id,
+					contactId: conversation.contactId,
+					answer,
+				});
 				const { message, intent, confidence, needsHumanEscalation, provider } = answer;
 				return { message, intent, confidence, needsHumanEscalation, provider };
 			},
@@ -158,7 +171,15 @@ const AiService: ServiceSchema = {
 		},
 
 		/** Escalation and opt-out, both idempotent. An opt-out the model is unsure of goes to a person instead. */
-		async applyEffects(ctx: Context, p: { merchantId: string; conversationId: string; contactId: string; answer: { intent?: string | null; needsHumanEscalation?: boolean | null; escalationReason?: string | null } }) {
+		async applyEffects(
+			ctx: Context,
+			p: {
+				merchantId: string;
+				conversationId: string;
+				contactId: string;
+				answer: { intent?: string | null; needsHumanEscalation?: boolean | null; escalationReason?: string | null };
+			}
+		) {
 			if (p.answer.escalationReason) {
 				await callFor(ctx, p.merchantId, "inbox.escalate", { conversationId: p.conversationId, reason: p.answer.escalationReason });
 			}
@@ -188,7 +209,13 @@ const AiService: ServiceSchema = {
 				const conversation = await ConversationModel.findById(ev.conversationId).lean<Conversation>();
 				// The message itself (newest, when nothing came after it) and the context before it.
 				const recent = await this.recentMessages(ev.conversationId, config().ai.contextMessages + 1);
-				const base = { _id: ev.messageId, merchantId: ev.merchantId, accountId: ev.accountId, conversationId: ev.conversationId, contactId: ev.contactId };
+				const base = {
+					_id: ev.messageId,
+					merchantId: ev.merchantId,
+					accountId: ev.accountId,
+					conversationId: ev.conversationId,
+					contactId: ev.contactId,
+				};
 				const skip = autoReplySkipReason({
 					messageId: ev.messageId,
 					at: ev.at ? new Date(ev.at) : this.now(),
@@ -201,13 +228,33 @@ const AiService: ServiceSchema = {
 					await this.record({ ...base, status: "skipped", reason: skip });
 					return;
 				}
-				const answer: AnswerResult = await answerMessage({ settings, text: recent[0].content ?? "", turns: conversationTurns([...recent].reverse()), claude: this.claude });
-				if (answer.fallback) this.logger.warn(`Claude did not answer message ${ev.messageId}: ${answer.fallback}; the built-in classifier did`);
+				const answer: AnswerResult = await answerMessage({
+					settings,
+					text: recent[0].content ?? "",
+					turns: conversationTurns([...recent].reverse()),
+					claude: this.claude,
+				});
+				if (answer.fallback)
+					this.logger.warn(`Claude did not answer message ${ev.messageId}: ${answer.fallback}; the built-in classifier did`);
 				const { message, intent, confidence, needsHumanEscalation, escalationReason, provider } = answer;
-				decision = await this.record({ ...base, status: "answered", reply: message, intent, confidence, needsHumanEscalation, escalationReason, provider });
+				decision = await this.record({
+					...base,
+					status: "answered",
+					reply: message,
+					intent,
+					confidence,
+					needsHumanEscalation,
+					escalationReason,
+					provider,
+				});
 			}
 			if (decision?.status !== "answered") return; // a concurrent delivery decided first, and finished
-			await this.applyEffects(ctx, { merchantId: decision.merchantId, conversationId: decision.conversationId, contactId: decision.contactId, answer: decision });
+			await this.applyEffects(ctx, {
+				merchantId: decision.merchantId,
+				conversationId: decision.conversationId,
+				contactId: decision.contactId,
+				answer: decision,
+			});
 			if (decision.intent === "opt_out" && !decision.needsHumanEscalation) {
 				await AiReplyModel.updateOne({ _id: decision._id }, { $set: { status: "skipped", reason: "opted_out" } });
 				return;
@@ -237,7 +284,8 @@ const AiService: ServiceSchema = {
 			if (result.status === "skipped") update = { status: "skipped", reason: result.reason };
 			else if (result.status === "sent") update = { status: "sent", sentMessageId: result.messageId, reason: null };
 			// Nothing went out (a send limit, X's 429, X out): the conversation awaits an agent.
-			else if (result.status === "held") update = { status: "failed", reason: result.cause === "rate_limited" ? "RATE_LIMITED" : "UPSTREAM_UNAVAILABLE" };
+			else if (result.status === "held")
+				update = { status: "failed", reason: result.cause === "rate_limited" ? "RATE_LIMITED" : "UPSTREAM_UNAVAILABLE" };
 			else if (result.status === "in_progress") return;
 			else update = { status: "failed", sentMessageId: result.messageId, reason: result.reason };
 			await AiReplyModel.updateOne({ _id: decision._id }, { $set: update });

@@ -21,7 +21,9 @@ const PeriodParams = Strict({
 	startDate: Type.String({ maxLength: 10, description: "YYYY-MM-DD, first local day of the period" }),
 	endDate: Type.String({ maxLength: 10, description: "YYYY-MM-DD, last local day (at most 366 days)" }),
 	accountId: Type.Optional(Id()),
-	timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "IANA zone the days are read in; default Asia/Ho_Chi_Minh" })),
+	timezone: Type.Optional(
+		Type.String({ minLength: 1, maxLength: 64, description: "IANA zone the days are read in; default Asia/Ho_Chi_Minh" })
+	),
 });
 type PeriodQuery = Static<typeof PeriodParams>;
 
@@ -161,7 +163,10 @@ const AnalyticsService: ServiceSchema = {
 		track(work: () => Promise<Set<QuarterKey>[]>) {
 			const p = (async () => {
 				const touched = await work();
-				await recount(touched.flatMap(s => [...s]), this.logger);
+				await recount(
+					touched.flatMap(s => [...s]),
+					this.logger
+				);
 			})().catch(err => this.logger.error("analytics: event not counted (a rebuild will count it)", err));
 			this.inflight.add(p);
 			void p.finally(() => this.inflight.delete(p));

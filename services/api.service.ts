@@ -177,7 +177,9 @@ const ApiService: ServiceSchema<GatewaySettings, GatewayThis, { counters: Counte
 					data: unknown
 				) {
 					if (ctx.meta.$responseType) return data; // streams (CSV, SSE) pass untouched
-					const envelope = isPaged(data) ? { success: true, data: data.data, pagination: data.pagination } : { success: true, data: data ?? null };
+					const envelope = isPaged(data)
+						? { success: true, data: data.data, pagination: data.pagination }
+						: { success: true, data: data ?? null };
 					await this.keepIdempotentAnswer(req, ctx.meta.$statusCode ?? 200, envelope);
 					return envelope;
 				},

@@ -13,7 +13,15 @@ import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { config } from "../lib/config.ts";
 import { NotFoundError } from "../lib/errors.ts";
 import { clock } from "./campaigns/clock.ts";
-import { ACTIVE_STATUSES, canApply, invalidStatus, nextStatus, statusesFor, statusForSchedule, type CampaignCommand } from "./campaigns/state.ts";
+import {
+	ACTIVE_STATUSES,
+	canApply,
+	invalidStatus,
+	nextStatus,
+	statusesFor,
+	statusForSchedule,
+	type CampaignCommand,
+} from "./campaigns/state.ts";
 import { definitionOf, resolveDefinition, type CampaignDefinition } from "./campaigns/definition.ts";
 import { planAudience } from "./campaigns/audience.ts";
 import { eraseContactRows, recordClick, recordReads, recordReply } from "./campaigns/engagement.ts";
@@ -99,7 +107,9 @@ const CampaignsService: ServiceSchema = {
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const query = { status: ctx.params.status || undefined };
-				return this.findPage(ctx, CampaignModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Lean[]) => rows.map(presentCampaign));
+				return this.findPage(ctx, CampaignModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Lean[]) =>
+					rows.map(presentCampaign)
+				);
 			},
 		},
 
@@ -149,7 +159,8 @@ const CampaignsService: ServiceSchema = {
 					{ $set: { ...def, ...(p.name ? { name: p.name.trim() } : {}), status, targetContactCount } }
 				);
 				if (!res.matchedCount) throw invalidStatus("edit", (await CampaignModel.findById(c._id, { status: 1 }).lean())?.status ?? c.status);
-				if (status === "scheduled" && def.schedule.startAt?.getTime() !== current.schedule.startAt?.getTime()) await this.scheduleStart(c._id, def.schedule.startAt!);
+				if (status === "scheduled" && def.schedule.startAt?.getTime() !== current.schedule.startAt?.getTime())
+					await this.scheduleStart(c._id, def.schedule.startAt!);
 				return presentCampaign((await CampaignModel.findById(c._id).lean<Lean>())!);
 			},
 		},
@@ -161,7 +172,8 @@ const CampaignsService: ServiceSchema = {
 				const c: Lean = await this.findOwned(ctx, CampaignModel, ctx.params.id, "Campaign");
 				if (!canApply("delete", c.status)) throw invalidStatus("delete", c.status);
 				const res = await CampaignModel.deleteOne({ _id: c._id, status: { $in: statusesFor("delete") } });
-				if (!res.deletedCount) throw invalidStatus("delete", (await CampaignModel.findById(c._id, { status: 1 }).lean())?.status ?? c.status);
+				if (!res.deletedCount)
+					throw invalidStatus("delete", (await CampaignModel.findById(c._id, { status: 1 }).lean())?.status ?? c.status);
 				return { id: c._id, deleted: true };
 			},
 		},
@@ -172,7 +184,9 @@ const CampaignsService: ServiceSchema = {
 			async handler(ctx: TenantContext<Static<typeof IdParams>>) {
 				const c: Lean = await this.findOwned(ctx, CampaignModel, ctx.params.id, "Campaign");
 				const now = clock.now();
-				const resolved = c.template ? { template: c.template, segments: c.segments } : await resolveDefinition(ctx, c.merchantId, definitionOf(c), now, false);
+				const resolved = c.template
+					? { template: c.template, segments: c.segments }
+					: await resolveDefinition(ctx, c.merchantId, definitionOf(c), now, false);
 				return previewLaunch(ctx, c, resolved, now);
 			},
 		},
@@ -239,12 +253,24 @@ const CampaignsService: ServiceSchema = {
 			visibility: "public",
 			params: MetricsForParams,
 			async handler(ctx: Context<Static<typeof MetricsForParams>>) {
-				const rows = await CampaignModel.find({ _id: { $in: ctx.params.campaignIds } }, { merchantId: 1, name: 1, status: 1, accountId: 1, accountIds: 1 }).lean<Lean[]>();
+				const rows = await CampaignModel.find(
+					{ _id: { $in: ctx.params.campaignIds } },
+					{ merchantId: 1, name: 1, status: 1, accountId: 1, accountIds: 1 }
+				).lean<Lean[]>();
 				const merchantId = merchantOf(ctx);
 				const own = rows.filter(c => c.merchantId === merchantId);
 				const counts = await Promise.all(own.map(c => countDeliveries(c._id)));
 				return Object.fromEntries(
-					own.map((c, i) => [c._id, { name: c.name, status: c.status, accountId: c.accountId ?? null, accountIds: c.accountIds ?? [], metrics: campaignCounts(counts[i]) }])
+					own.map((c, i) => [
+						c._id,
+						{
+							name: c.name,
+							status: c.status,
+							accountId: c.accountId ?? null,
+							accountIds: c.accountIds ?? [],
+							metrics: campaignCounts(counts[i]),
+						},
+					])
 				);
 			},
 		},
@@ -284,7 +310,14 @@ const CampaignsService: ServiceSchema = {
 				// Emitted again when the message is replayed: listeners key on messageId (flows do).
 				if (reply) {
 					const { merchantId, contactId, messageId, conversationId, at } = ctx.params;
-					ctx.emit("campaign.replied", { merchantId, campaignId: reply.campaignId, contactId, messageId, conversationId: conversationId ?? null, at });
+					ctx.emit("campaign.replied", {
+						merchantId,
+						campaignId: reply.campaignId,
+						contactId,
+						messageId,
+						conversationId: conversationId ?? null,
+						at,
+					});
 				}
 			},
 		},
@@ -293,7 +326,9 @@ const CampaignsService: ServiceSchema = {
 	methods: {
 		async usedBy(filter: Record<string, unknown>) {
 			// A 409's examples, not an inventory: bounded like every read on a request path.
-			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 }).limit(20).lean<Lean[]>();
+			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 })
+				.limit(20)
+				.lean<Lean[]>();
 			return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "campaign", id: r._id, name: r.name, status: r.status })) };
 		},
 
@@ -306,11 +341,11 @@ const CampaignsService: ServiceSchema = {
 			if (!res.matchedCount) throw invalidStatus(command, (await CampaignModel.findById(id, { status: 1 }).lean())?.status ?? c.status);
 			return (await CampaignModel.findById(id).lean<Lean>())!;
 		},
-
 	},
 };
 
 // Planning an audience can outlast the broker's request timeout on a large merchant.
-for (const name of ["create", "update", "previewLaunch", "start"]) (CampaignsService.actions![name] as Record<string, unknown>).timeout = 120_000;
+for (const name of ["create", "update", "previewLaunch", "start"])
+	(CampaignsService.actions![name] as Record<string, unknown>).timeout = 120_000;
 
 export default CampaignsService;

@@ -10,7 +10,14 @@ import { ValidationFailedError, type ErrorDetail } from "../lib/errors.ts";
 import { askProviders, providersOf } from "../lib/providers.ts";
 import { attributeUpdate, planAttributeChanges } from "./contacts/attributes.ts";
 import { averageResponse, presentContact, presentContactDetail } from "./contacts/present.ts";
-import { ensureFromInbound, recordActivity, reconcileActivity, InboundPeopleParams, ActivityParams, ReconcileActivityParams } from "./contacts/inbound.ts";
+import {
+	ensureFromInbound,
+	recordActivity,
+	reconcileActivity,
+	InboundPeopleParams,
+	ActivityParams,
+	ReconcileActivityParams,
+} from "./contacts/inbound.ts";
 import { contactFilter } from "./contacts/query.ts";
 import { csvStream } from "./contacts/csv.ts";
 
@@ -68,7 +75,9 @@ const ContactsService: ServiceSchema = {
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const sort = { lastInteractionAt: -1, _id: 1 } as const;
-				return this.findPage(ctx, ContactModel, { query: contactFilter(ctx.params), sort }, ctx.params, (rows: Contact[]) => rows.map(presentContact));
+				return this.findPage(ctx, ContactModel, { query: contactFilter(ctx.params), sort }, ctx.params, (rows: Contact[]) =>
+					rows.map(presentContact)
+				);
 			},
 		},
 
@@ -242,7 +251,9 @@ const ContactsService: ServiceSchema = {
 			params: NamesOfParams,
 			async handler(ctx: TenantContext<Static<typeof NamesOfParams>>) {
 				if (!ctx.params.ids.length) return {};
-				const rows = await ContactModel.find(this.scoped(ctx, { _id: { $in: ctx.params.ids } }), { username: 1, displayName: 1 }).lean<Contact[]>();
+				const rows = await ContactModel.find(this.scoped(ctx, { _id: { $in: ctx.params.ids } }), { username: 1, displayName: 1 }).lean<
+					Contact[]
+				>();
 				return Object.fromEntries(rows.map(c => [c._id, { username: c.username, displayName: c.displayName }]));
 			},
 		},

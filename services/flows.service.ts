@@ -28,11 +28,16 @@ const RESUME_PARALLEL = 10;
 
 type Lean = Flow & { _id: string };
 
-const Node = Type.Record(Type.String(), Type.Unknown(), { description: "a node {type, id?, delay?, ...}; checked by services/flows/definition.ts" });
+const Node = Type.Record(Type.String(), Type.Unknown(), {
+	description: "a node {type, id?, delay?, ...}; checked by services/flows/definition.ts",
+});
 const Fields = {
 	name: Type.String({ minLength: 1, maxLength: 200 }),
 	description: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()]),
-	trigger: Type.Object({ type: Type.String({ maxLength: 50 }), config: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, { additionalProperties: false }),
+	trigger: Type.Object(
+		{ type: Type.String({ maxLength: 50 }), config: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+		{ additionalProperties: false }
+	),
 	nodes: Type.Array(Node, { maxItems: 1000 }),
 	allowReentry: Type.Boolean(),
 };
@@ -55,10 +60,14 @@ const ListParams = Strict({ status: Type.Optional(StringEnum(FLOW_STATUSES)), ..
 const IdParams = Strict({ id: Id() });
 const RunsParams = Strict({ id: Id(), status: Type.Optional(StringEnum(FLOW_RUN_STATUSES)), ...PageParams });
 const ResumeParams = Type.Object({ runId: Type.String({ minLength: 1 }), now: Type.Optional(Type.String({ format: "date-time" })) });
-const ResumeDueParams = Type.Object({ now: Type.Optional(Type.String({ format: "date-time" })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })) });
+const ResumeDueParams = Type.Object({
+	now: Type.Optional(Type.String({ format: "date-time" })),
+	limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+});
 const InUseParams = Type.Object({ templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
 
-const activeFlowError = (verb: string) => new ConflictError(`An active flow cannot be ${verb}; deactivate it first`, "FLOW_ACTIVE", { field: "status", status: "active" });
+const activeFlowError = (verb: string) =>
+	new ConflictError(`An active flow cannot be ${verb}; deactivate it first`, "FLOW_ACTIVE", { field: "status", status: "active" });
 
 const FlowsService: ServiceSchema = {
 	name: "flows",
@@ -230,7 +239,8 @@ const FlowsService: ServiceSchema = {
 					if (!ids.length) break;
 					let next = 0;
 					const worker = async () => {
-						while (next < ids.length) await advance(env, ids[next++], now).catch(err => this.logger.warn(`flow run ${ids[next - 1]}:`, err.message));
+						while (next < ids.length)
+							await advance(env, ids[next++], now).catch(err => this.logger.warn(`flow run ${ids[next - 1]}:`, err.message));
 					};
 					await Promise.all(Array.from({ length: RESUME_PARALLEL }, worker));
 					resumed += ids.length;
@@ -246,7 +256,10 @@ const FlowsService: ServiceSchema = {
 			async handler(ctx: Context<Static<typeof InUseParams>>) {
 				if (!ctx.params.templateId) return { inUse: false, usedBy: [] };
 				// A 409's examples, not an inventory: bounded like every read on a request path.
-				const rows = await FlowModel.find({ merchantId: merchantOf(ctx), templateIds: ctx.params.templateId, status: "active" }, { name: 1, status: 1 })
+				const rows = await FlowModel.find(
+					{ merchantId: merchantOf(ctx), templateIds: ctx.params.templateId, status: "active" },
+					{ name: 1, status: 1 }
+				)
 					.limit(20)
 					.lean<Lean[]>();
 				return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "flow", id: r._id, name: r.name, status: r.status })) };
@@ -270,23 +283,41 @@ const FlowsService: ServiceSchema = {
 		"contact.created"(ctx: Context<{ merchantId: string; contactId: string }>) {
 			return this.trigger(ctx, "contact_created", ctx.params, { type: "contact_created", eventKey: "contact.created" });
 		},
-		"message.received"(ctx: Context<{ merchantId: string; contactId: string; conversationId: string; messageId: string; content?: string }>) {
+		"message.received"(
+			ctx: Context<{ merchantId: string; contactId: string; conversationId: string; messageId: string; content?: string }>
+		) {
 			const p = ctx.params;
-			return this.trigger(ctx, "message_received", p, { type: "message_received", eventKey: `message:${p.messageId}`, conversationId: p.conversationId, messageId: p.messageId }, (t: FlowTrigger) =>
-				matchesKeywords(p.content, t.config?.keywords, t.config?.match ?? "any")
+			return this.trigger(
+				ctx,
+				"message_received",
+				p,
+				{ type: "message_received", eventKey: `message:${p.messageId}`, conversationId: p.conversationId, messageId: p.messageId },
+				(t: FlowTrigger) => matchesKeywords(p.content, t.config?.keywords, t.config?.match ?? "any")
 			);
 		},
 		"contact.tagAdded"(ctx: Context<{ merchantId: string; contactId: string; tag: string }>) {
 			const p = ctx.params;
 			// The event carries no id of its own: the context id tells two additions of a tag apart.
-			return this.trigger(ctx, "tag_added", p, { type: "tag_added", eventKey: `tag:${p.tag}:${ctx.id}` }, (t: FlowTrigger) => t.config?.tag === p.tag);
+			return this.trigger(
+				ctx,
+				"tag_added",
+				p,
+				{ type: "tag_added", eventKey: `tag:${p.tag}:${ctx.id}` },
+				(t: FlowTrigger) => t.config?.tag === p.tag
+			);
 		},
 		"conversation.closed"(ctx: Context<{ merchantId: string; contactId: string; conversationId: string }>) {
 			const p = ctx.params;
-			return this.trigger(ctx, "conversation_closed", p, { type: "conversation_closed", eventKey: `closed:${p.conversationId}`, conversationId: p.conversationId });
+			return this.trigger(ctx, "conversation_closed", p, {
+				type: "conversation_closed",
+				eventKey: `closed:${p.conversationId}`,
+				conversationId: p.conversationId,
+			});
 		},
 		// Emitted by the campaigns service when a customer's message is a campaign's reply.
-		"campaign.replied"(ctx: Context<{ merchantId: string; campaignId: string; contactId: string; messageId: string; conversationId?: string | null }>) {
+		"campaign.replied"(
+			ctx: Context<{ merchantId: string; campaignId: string; contactId: string; messageId: string; conversationId?: string | null }>
+		) {
 			const p = ctx.params;
 			return this.trigger(
 				ctx,
@@ -309,7 +340,13 @@ const FlowsService: ServiceSchema = {
 		},
 
 		/** Starts a run of every active flow of the merchant with this trigger that accepts the event. */
-		async trigger(ctx: Context, type: TriggerType, p: { merchantId?: string; contactId?: string }, info: TriggerInfo, accepts?: (t: FlowTrigger) => boolean) {
+		async trigger(
+			ctx: Context,
+			type: TriggerType,
+			p: { merchantId?: string; contactId?: string },
+			info: TriggerInfo,
+			accepts?: (t: FlowTrigger) => boolean
+		) {
 			if (!p.merchantId || !p.contactId) return;
 			const flows = await FlowModel.find({ status: "active", "trigger.type": type, merchantId: p.merchantId }).lean<Lean[]>();
 			for (const flow of flows) {
@@ -325,7 +362,9 @@ const FlowsService: ServiceSchema = {
 		/** 422 naming every problem of the definition (templates of other merchants count as missing). */
 		async checkDefinition(merchantId: string, input: { trigger?: unknown; nodes?: unknown }) {
 			const ids = templateIdsOf(input.nodes);
-			const rows = ids.length ? await TemplateModel.find({ _id: { $in: ids } }, { merchantId: 1, type: 1, content: 1, options: 1, card: 1 }).lean() : [];
+			const rows = ids.length
+				? await TemplateModel.find({ _id: { $in: ids } }, { merchantId: 1, type: 1, content: 1, options: 1, card: 1 }).lean()
+				: [];
 			const templates = new Map(rows.map(t => [t._id as string, t as unknown as TemplateInfo]));
 			const problems = flowProblems(input, merchantId, templates);
 			if (problems.length) throw new ValidationFailedError(problems);

@@ -49,7 +49,10 @@ const SendParams = Strict({
 	content: Type.String({ minLength: 1, maxLength: 200_000 }),
 	type: Type.Optional(StringEnum(["text", "image"] as const)),
 	attachments: Type.Optional(
-		Type.Array(Strict({ type: StringEnum(["image"] as const), url: Type.String({ format: "uri", maxLength: 2000, pattern: "^https?://" }) }), { maxItems: 1 })
+		Type.Array(
+			Strict({ type: StringEnum(["image"] as const), url: Type.String({ format: "uri", maxLength: 2000, pattern: "^https?://" }) }),
+			{ maxItems: 1 }
+		)
 	),
 });
 const ConversationsOfParams = Strict({ contactId: Id(), status: Type.Optional(StringEnum(CONVERSATION_STATUSES)), ...PageParams });
@@ -60,7 +63,11 @@ const InboxService: ServiceSchema = {
 	mixins: [
 		DbMixin([ConversationModel, MessageModel, IdempotencyKeyModel, InboxActivityModel, PartitionLeaseModel]),
 		TenantMixin,
-		PartitionWorkerMixin({ queue: "inbox", wakeEvent: ACTIVITY_QUEUED, tuning: () => ({ concurrency: config().inbox.writers, batchSize: config().inbox.batchSize }) }),
+		PartitionWorkerMixin({
+			queue: "inbox",
+			wakeEvent: ACTIVITY_QUEUED,
+			tuning: () => ({ concurrency: config().inbox.writers, batchSize: config().inbox.batchSize }),
+		}),
 	],
 
 	created() {
@@ -74,10 +81,17 @@ const InboxService: ServiceSchema = {
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const { accountId, status, assignedTo, needsHuman } = ctx.params;
-				const query = { accountId: accountId || undefined, status: status || undefined, assignedToUserId: assignedTo || undefined, needsHuman };
+				const query = {
+					accountId: accountId || undefined,
+					status: status || undefined,
+					assignedToUserId: assignedTo || undefined,
+					needsHuman,
+				};
 				const sort = { lastMessageAt: -1, startedAt: -1, _id: 1 } as const;
 				return this.findPage(ctx, ConversationModel, { query, sort }, ctx.params, async (rows: Conversation[]) => {
-					const names = await ctx.call<ContactNames, { ids: string[] }>("contacts.namesOf", { ids: [...new Set(rows.map(r => r.contactId))] });
+					const names = await ctx.call<ContactNames, { ids: string[] }>("contacts.namesOf", {
+						ids: [...new Set(rows.map(r => r.contactId))],
+					});
 					return rows.map(r => presentConversation(r, names[r.contactId] ?? null));
 				});
 			},
@@ -93,10 +107,14 @@ const InboxService: ServiceSchema = {
 				if (ctx.params.includeMessages !== false) {
 					const limit = ctx.params.messagesLimit ?? 50;
 					const after = ctx.params.messagesAfter ? readCursor(ctx.params.messagesAfter) : null;
-					if (ctx.params.messagesAfter && !after) throw new ValidationFailedError([{ field: "messagesAfter", message: "is not a valid cursor" }]);
+					if (ctx.params.messagesAfter && !after)
+						throw new ValidationFailedError([{ field: "messagesAfter", message: "is not a valid cursor" }]);
 					const filter: Record<string, unknown> = { conversationId: conversation._id };
 					if (after) filter.$or = [{ sentAt: { $gt: after.at } }, { sentAt: after.at, _id: { $gt: after.id } }];
-					const rows = await MessageModel.find(filter).sort({ sentAt: 1, _id: 1 }).limit(limit + 1).lean<Message[]>();
+					const rows = await MessageModel.find(filter)
+						.sort({ sentAt: 1, _id: 1 })
+						.limit(limit + 1)
+						.lean<Message[]>();
 					const page = rows.slice(0, limit);
 					result.messages = page.map(presentMessage);
 					result.messagesCursor = rows.length > limit ? messageCursor(page[page.length - 1]) : null;
@@ -113,7 +131,15 @@ const InboxService: ServiceSchema = {
 				if (conversation.status === "open") {
 					await ConversationModel.updateOne(
 						{ _id: conversation._id, status: "open" },
-						{ $set: { status: "closed", openKey: `closed:${conversation._id}`, closedAt: new Date(), closeReason: ctx.params.reason ?? null, needsHuman: false } }
+						{
+							$set: {
+								status: "closed",
+								openKey: `closed:${conversation._id}`,
+								closedAt: new Date(),
+								closeReason: ctx.params.reason ?? null,
+								needsHuman: false,
+							},
+						}
 					);
 					ctx.emit("conversation.closed", {
 						merchantId: conversation.merchantId,
@@ -179,7 +205,9 @@ const InboxService: ServiceSchema = {
 			params: ConversationsOfParams,
 			async handler(ctx: TenantContext<Static<typeof ConversationsOfParams>>) {
 				const query = { contactId: ctx.params.contactId, status: ctx.params.status || undefined };
-				return this.findPage(ctx, ConversationModel, { query, sort: { startedAt: -1, _id: 1 } }, ctx.params, (rows: Conversation[]) => rows.map(r => presentConversation(r)));
+				return this.findPage(ctx, ConversationModel, { query, sort: { startedAt: -1, _id: 1 } }, ctx.params, (rows: Conversation[]) =>
+					rows.map(r => presentConversation(r))
+				);
 			},
 		},
 
@@ -235,7 +263,10 @@ const InboxService: ServiceSchema = {
 			async handler(ctx: TenantContext<{ conversationId: string; reason: string }>) {
 				const { conversationId, reason } = ctx.params;
 				const merchantId = merchantOf(ctx);
-				const res = await ConversationModel.updateOne({ _id: conversationId, merchantId, needsHuman: false }, { $set: { needsHuman: true, escalatedAt: new Date() } });
+				const res = await ConversationModel.updateOne(
+					{ _id: conversationId, merchantId, needsHuman: false },
+					{ $set: { needsHuman: true, escalatedAt: new Date() } }
+				);
 				if (res.modifiedCount > 0) ctx.emit("conversation.escalated", { merchantId, conversationId, reason });
 				return { escalated: res.modifiedCount > 0 };
 			},
@@ -255,7 +286,11 @@ const InboxService: ServiceSchema = {
 		/** GDPR erase (a provider the contacts service asks): the contact's messages, conversations and queued rows. */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ contactId: Type.String(), accountId: Type.Optional(Type.String()), twitterUserId: Type.Optional(Type.String()) }),
+			params: Type.Object({
+				contactId: Type.String(),
+				accountId: Type.Optional(Type.String()),
+				twitterUserId: Type.Optional(Type.String()),
+			}),
 			handler(ctx: TenantContext<{ contactId: string; accountId?: string; twitterUserId?: string }>) {
 				return eraseContactThreads({ ...ctx.params, merchantId: merchantOf(ctx) });
 			},

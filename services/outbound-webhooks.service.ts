@@ -44,7 +44,9 @@ const IdParams = Strict({ id: Id() });
 const ListParams = Strict({ ...PageParams });
 const RotateParams = Strict({
 	id: Id(),
-	graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, default: 86_400, description: "how long the previous secret still signs" })),
+	graceSeconds: Type.Optional(
+		Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, default: 86_400, description: "how long the previous secret still signs" })
+	),
 });
 const DeliveriesParams = Strict({ id: Id(), status: Type.Optional(StringEnum(OUTBOUND_STATUSES)), ...PageParams });
 const RedeliverParams = Strict({ id: Id(), deliveryId: Id() });
@@ -114,8 +116,10 @@ const OutboundWebhooksService: ServiceSchema = {
 				if (url !== undefined) $set.url = url;
 				if (events !== undefined) $set.events = events;
 				if (description !== undefined) $set.description = description;
-				if (enabled === true && sub.status !== "active") Object.assign($set, { status: "active", disabledAt: null, disabledReason: null, failingSince: null });
-				if (enabled === false && sub.status === "active") Object.assign($set, { status: "disabled", disabledAt: clock.now(), disabledReason: "disabled by the merchant" });
+				if (enabled === true && sub.status !== "active")
+					Object.assign($set, { status: "active", disabledAt: null, disabledReason: null, failingSince: null });
+				if (enabled === false && sub.status === "active")
+					Object.assign($set, { status: "disabled", disabledAt: clock.now(), disabledReason: "disabled by the merchant" });
 				if (Object.keys($set).length) await WebhookSubscriptionModel.updateOne({ _id: id }, { $set });
 				if ($set.status === "disabled") await failPending(id, "subscription disabled");
 				return presentSubscription(await this.owned(ctx, id));
@@ -145,7 +149,13 @@ const OutboundWebhooksService: ServiceSchema = {
 				const expires = graceSeconds > 0 ? new Date(clock.now().getTime() + graceSeconds * 1000) : null;
 				await WebhookSubscriptionModel.updateOne(
 					{ _id: id },
-					{ $set: { secret: encryptSecret(secret, config().encryptionKey), previousSecret: expires ? sub.secret : null, previousSecretExpiresAt: expires } }
+					{
+						$set: {
+							secret: encryptSecret(secret, config().encryptionKey),
+							previousSecret: expires ? sub.secret : null,
+							previousSecretExpiresAt: expires,
+						},
+					}
 				);
 				return { ...presentSubscription(await this.owned(ctx, id)), secret };
 			},
@@ -175,9 +185,13 @@ const OutboundWebhooksService: ServiceSchema = {
 				const sub = await this.owned(ctx, id);
 				const d = await OutboundDeliveryModel.findById(deliveryId).lean<Delivery>();
 				if (!d || d.subscriptionId !== sub._id) throw new NotFoundError("Delivery");
-				if (sub.status !== "active") throw new ConflictError("The subscription is disabled: enable it first (PUT enabled: true)", "SUBSCRIPTION_DISABLED");
+				if (sub.status !== "active")
+					throw new ConflictError("The subscription is disabled: enable it first (PUT enabled: true)", "SUBSCRIPTION_DISABLED");
 				// A fresh 24 h window; the attempt count goes on, so earlier attempts stay in the log.
-				await OutboundDeliveryModel.updateOne({ _id: deliveryId }, { $set: { status: "pending", nextAttemptAt: clock.now(), windowStartAt: null } });
+				await OutboundDeliveryModel.updateOne(
+					{ _id: deliveryId },
+					{ $set: { status: "pending", nextAttemptAt: clock.now(), windowStartAt: null } }
+				);
 				this.kick();
 				return presentDelivery((await OutboundDeliveryModel.findById(deliveryId).lean<Delivery>())!);
 			},
@@ -191,7 +205,13 @@ const OutboundWebhooksService: ServiceSchema = {
 			async handler(ctx: TenantContext<Static<typeof IdParams>>) {
 				const sub = await this.owned(ctx, ctx.params.id);
 				const now = clock.now();
-				const event = { id: `evt_ping_${randomUUID()}`, type: "ping", createdAt: now.toISOString(), merchantId: sub.merchantId, data: { subscriptionId: sub._id } };
+				const event = {
+					id: `evt_ping_${randomUUID()}`,
+					type: "ping",
+					createdAt: now.toISOString(),
+					merchantId: sub.merchantId,
+					data: { subscriptionId: sub._id },
+				};
 				const _id = deliveryIdOf(sub._id, event.id);
 				// Stored like any delivery (it shows in the list) but not due: this call makes its one attempt.
 				await OutboundDeliveryModel.create({
@@ -226,7 +246,10 @@ const OutboundWebhooksService: ServiceSchema = {
 		Object.entries(SOURCE_EVENTS).map(([source, type]) => [
 			source,
 			{
-				handler(this: { receive(source: string, type: string, params: unknown): Promise<void> | undefined }, ctx: Context<Record<string, unknown>>) {
+				handler(
+					this: { receive(source: string, type: string, params: unknown): Promise<void> | undefined },
+					ctx: Context<Record<string, unknown>>
+				) {
 					return this.receive(source, type, ctx.params);
 				},
 			},

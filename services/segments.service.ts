@@ -51,7 +51,11 @@ export function presentSegment(s: Segment) {
 		name: s.name,
 		description: s.description ?? "",
 		match: s.match ?? "all",
-		conditions: (s.conditions ?? []).map(c => ({ field: c.field, operator: c.operator, ...(c.value === null || c.value === undefined ? {} : { value: c.value }) })),
+		conditions: (s.conditions ?? []).map(c => ({
+			field: c.field,
+			operator: c.operator,
+			...(c.value === null || c.value === undefined ? {} : { value: c.value }),
+		})),
 		createdAt: (s as { createdAt?: Date }).createdAt ?? null,
 		updatedAt: (s as { updatedAt?: Date }).updatedAt ?? null,
 	};
@@ -70,7 +74,13 @@ const SegmentsService = defineService<TenantMethods>()({
 				const { name, description, conditions } = ctx.params;
 				const match = ctx.params.match ?? "all";
 				compileConditions(conditions, match); // 422 naming each bad condition, before anything is stored
-				const doc = new SegmentModel({ merchantId: this.merchantOf(ctx), name: name.trim(), description: description ?? "", match, conditions });
+				const doc = new SegmentModel({
+					merchantId: this.merchantOf(ctx),
+					name: name.trim(),
+					description: description ?? "",
+					match,
+					conditions,
+				});
 				await doc.save();
 				return presentSegment(doc.toObject({ transform: false }) as unknown as Segment);
 			},
@@ -82,7 +92,9 @@ const SegmentsService = defineService<TenantMethods>()({
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const search = ctx.params.search?.trim();
 				const query = { name: search ? { $regex: escapeRegex(search), $options: "i" } : undefined };
-				return this.findPage(ctx, SegmentModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Segment[]) => rows.map(presentSegment));
+				return this.findPage(ctx, SegmentModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Segment[]) =>
+					rows.map(presentSegment)
+				);
 			},
 		},
 

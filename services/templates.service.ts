@@ -15,7 +15,10 @@ import { templateProblems, variablesOf, type TemplateDraft } from "./templates/v
 // Message templates. Rendering lives in ./templates/render.ts (one function for the preview,
 // campaigns and flows); other services read a template with `templates.get` (merchant in meta).
 
-const Option = Strict({ label: Type.String({ minLength: 1, maxLength: 100 }), description: Type.Optional(Type.String({ maxLength: 200 })) });
+const Option = Strict({
+	label: Type.String({ minLength: 1, maxLength: 100 }),
+	description: Type.Optional(Type.String({ maxLength: 200 })),
+});
 const Button = Strict({ label: Type.String({ minLength: 1, maxLength: 100 }), url: Type.String({ minLength: 1, maxLength: 2000 }) });
 const Card = Strict({
 	title: Type.String({ minLength: 1, maxLength: 200 }),
@@ -88,7 +91,8 @@ export function presentTemplate(t: Template) {
 /** The fields to store: checked as a whole, with what does not belong to the type left out. */
 function toStored(draft: TemplateDraft, provided: Partial<Record<"options" | "card", unknown>>) {
 	const problems: ErrorDetail[] = templateProblems(draft);
-	if (draft.type !== "quick_reply" && provided.options !== undefined) problems.push({ field: "options", message: "only quick_reply templates have options" });
+	if (draft.type !== "quick_reply" && provided.options !== undefined)
+		problems.push({ field: "options", message: "only quick_reply templates have options" });
 	if (draft.type !== "card" && provided.card !== undefined) problems.push({ field: "card", message: "only card templates have a card" });
 	if (problems.length) throw new ValidationFailedError(problems);
 	return {
@@ -106,7 +110,11 @@ const isDuplicateKey = (err: unknown) => {
 	const e = err as { code?: number; message?: string };
 	return e.code === 11000 || (typeof e.message === "string" && /UNIQUE constraint failed|\(SQLSTATE 23505\)/.test(e.message));
 };
-const nameTaken = () => new ConflictError("A template with this name already exists", "CONFLICT", { field: "name", message: "is already used by another template" });
+const nameTaken = () =>
+	new ConflictError("A template with this name already exists", "CONFLICT", {
+		field: "name",
+		message: "is already used by another template",
+	});
 
 const TemplatesService: ServiceSchema = {
 	name: "templates",
@@ -137,7 +145,9 @@ const TemplatesService: ServiceSchema = {
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
 				const { type, search } = ctx.params;
 				const query = { type: type || undefined, name: search?.trim() ? { $regex: escapeRegex(search.trim()), $options: "i" } : undefined };
-				return this.findPage(ctx, TemplateModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Template[]) => rows.map(presentTemplate));
+				return this.findPage(ctx, TemplateModel, { query, sort: { createdAt: -1, _id: 1 } }, ctx.params, (rows: Template[]) =>
+					rows.map(presentTemplate)
+				);
 			},
 		},
 
@@ -162,7 +172,8 @@ const TemplatesService: ServiceSchema = {
 					options: changes.options ?? current.options,
 					card: changes.card ?? current.card,
 					// a new text without a new list re-reads the placeholders (the contract's own update example)
-					variables: changes.variables ?? (changes.content !== undefined || changes.options || changes.card ? undefined : current.variables),
+					variables:
+						changes.variables ?? (changes.content !== undefined || changes.options || changes.card ? undefined : current.variables),
 				};
 				const stored = toStored(draft, changes);
 				const $unset: Record<string, ""> = {};
@@ -203,7 +214,8 @@ const TemplatesService: ServiceSchema = {
 				const template: Template = await this.findOwned(ctx, TemplateModel, id, "Template");
 				const problems: ErrorDetail[] = [];
 				for (const [name, value] of Object.entries(variables)) {
-					if (!["string", "number", "boolean"].includes(typeof value)) problems.push({ field: `variables.${name}`, message: "must be a string, number or boolean" });
+					if (!["string", "number", "boolean"].includes(typeof value))
+						problems.push({ field: `variables.${name}`, message: "must be a string, number or boolean" });
 				}
 				let contact: RenderContact | undefined;
 				if (contactId) {

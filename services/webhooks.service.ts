@@ -75,7 +75,12 @@ const WebhooksService: ServiceSchema = {
 				const batch = readActivity(parsed);
 				const id = createHash("sha256").update(ctx.params.payload).digest("hex");
 				try {
-					await WebhookDeliveryModel.create({ _id: id, forUserId: batch.forUserId, payload: ctx.params.payload, eventCount: batch.eventCount });
+					await WebhookDeliveryModel.create({
+						_id: id,
+						forUserId: batch.forUserId,
+						payload: ctx.params.payload,
+						eventCount: batch.eventCount,
+					});
 				} catch (err) {
 					if (!isDuplicateKey(err)) throw err;
 					return { deliveryId: id, duplicate: true };
@@ -98,14 +103,22 @@ const WebhooksService: ServiceSchema = {
 		 */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ contactId: Type.String(), accountId: Type.Optional(Type.String()), twitterUserId: Type.Optional(Type.String()) }),
+			params: Type.Object({
+				contactId: Type.String(),
+				accountId: Type.Optional(Type.String()),
+				twitterUserId: Type.Optional(Type.String()),
+			}),
 			async handler(ctx: TenantContext<{ contactId: string; accountId?: string; twitterUserId?: string }>) {
 				const { accountId, twitterUserId } = ctx.params;
 				if (!accountId || !twitterUserId) return { webhookDeliveries: 0 };
 				const account = await call(ctx, "accounts.ref", { id: accountId });
 				if (!account) return { webhookDeliveries: 0 };
 				const mentions = new RegExp(`"${escapeRegex(twitterUserId)}"`);
-				const res = await WebhookDeliveryModel.deleteMany({ forUserId: account.twitterUserId, status: { $ne: "pending" }, payload: { $regex: mentions } });
+				const res = await WebhookDeliveryModel.deleteMany({
+					forUserId: account.twitterUserId,
+					status: { $ne: "pending" },
+					payload: { $regex: mentions },
+				});
 				return { webhookDeliveries: res.deletedCount };
 			},
 		},

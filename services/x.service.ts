@@ -78,11 +78,15 @@ function asSingleAnswer(r: DmResult) {
 }
 
 function xRateLimitError(failure: Extract<XFailure, { kind: "rate_limited" }>): RateLimitedError {
-	return new RateLimitedError(`X is rate limiting this account (${failure.window}) until ${failure.resetAt.toISOString()}`, failure.retryAfterSeconds, {
-		source: "x",
-		limits: [failure.window],
-		retryAt: failure.resetAt.toISOString(),
-	});
+	return new RateLimitedError(
+		`X is rate limiting this account (${failure.window}) until ${failure.resetAt.toISOString()}`,
+		failure.retryAfterSeconds,
+		{
+			source: "x",
+			limits: [failure.window],
+			retryAt: failure.resetAt.toISOString(),
+		}
+	);
 }
 
 const XService: ServiceSchema = {
@@ -114,7 +118,13 @@ const XService: ServiceSchema = {
 			caPem = this.sandbox.ca;
 		}
 		if (cfg.x.consumerKey && cfg.x.consumerSecret) {
-			this.clientFor = createXClientFactory({ consumerKey: cfg.x.consumerKey, consumerSecret: cfg.x.consumerSecret, apiBaseUrl, caPem, timeoutMs: cfg.x.timeoutMs });
+			this.clientFor = createXClientFactory({
+				consumerKey: cfg.x.consumerKey,
+				consumerSecret: cfg.x.consumerSecret,
+				apiBaseUrl,
+				caPem,
+				timeoutMs: cfg.x.timeoutMs,
+			});
 		} else {
 			this.logger.warn("X_CONSUMER_KEY / X_CONSUMER_SECRET are not set: calls to X will answer 503 X_NOT_CONFIGURED");
 		}
@@ -184,7 +194,12 @@ const XService: ServiceSchema = {
 				const client = this.client({ accessToken: ctx.params.oauthToken, accessSecret: ctx.params.oauthTokenSecret });
 				try {
 					const { data } = await client.v2.me({ "user.fields": ["profile_image_url"] });
-					return { twitterUserId: data.id, username: data.username, displayName: data.name ?? data.username, profileImageUrl: data.profile_image_url ?? null };
+					return {
+						twitterUserId: data.id,
+						username: data.username,
+						displayName: data.name ?? data.username,
+						profileImageUrl: data.profile_image_url ?? null,
+					};
 				} catch (err) {
 					const failure = classifyXError(err, this.now().getTime());
 					if (failure.kind === "rate_limited") throw xRateLimitError(failure);
@@ -207,7 +222,9 @@ const XService: ServiceSchema = {
 			params: SendParams,
 			async handler(ctx: XContext<Static<typeof SendParams>>) {
 				const { accountId, recipientTwitterUserId, text, mediaUrl, kind } = ctx.params;
-				const [result] = await this.sendMany(merchantOf(ctx), accountId, kind, [{ ref: "dm", recipientTwitterUserId, text, ...(mediaUrl ? { mediaUrl } : {}) }]);
+				const [result] = await this.sendMany(merchantOf(ctx), accountId, kind, [
+					{ ref: "dm", recipientTwitterUserId, text, ...(mediaUrl ? { mediaUrl } : {}) },
+				]);
 				return asSingleAnswer(result);
 			},
 		},
@@ -241,7 +258,14 @@ const XService: ServiceSchema = {
 				if (!account) throw new NotFoundError("Account");
 				const { limits, remaining } = await this.quota({ merchantId, accountId: ctx.params.accountId, kind: "agent" });
 				const headline = limits.find((l: { name: string }) => l.name === "account_daily")!;
-				return { limit: headline.limit, used: headline.used, remaining: headline.remaining, resetAt: headline.resetAt, remainingNow: remaining, limits };
+				return {
+					limit: headline.limit,
+					used: headline.used,
+					remaining: headline.remaining,
+					resetAt: headline.resetAt,
+					remainingNow: remaining,
+					limits,
+				};
 			},
 		},
 

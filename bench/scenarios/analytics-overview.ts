@@ -58,7 +58,17 @@ export async function seed(db: Db, merchantId: string, messages: number, seedVal
 		const contactId = `${merchantId}-c${c}`;
 		const accountId = accounts[c % 2];
 		const created = new Date(YEAR_START + Math.floor(rand() * 365 * DAY));
-		buffers.contacts.push({ _id: contactId, merchantId, accountId, twitterUserId: contactId, source: "inbound_message", tags: rand() < 0.1 ? ["vip"] : [], createdAt: created, firstInteractionAt: created, optedOut: false });
+		buffers.contacts.push({
+			_id: contactId,
+			merchantId,
+			accountId,
+			twitterUserId: contactId,
+			source: "inbound_message",
+			tags: rand() < 0.1 ? ["vip"] : [],
+			createdAt: created,
+			firstInteractionAt: created,
+			optedOut: false,
+		});
 		for (let k = 0; k < 2 && made < messages; k++) {
 			const conversationId = `${contactId}-v${k}`;
 			const start = k === 0 ? created.getTime() : created.getTime() + Math.floor(rand() * (YEAR_END - created.getTime()));
@@ -114,7 +124,12 @@ async function rawOverview(db: Db, merchantId: string, period: Period) {
 	const [p0, s0, e0] = [previous.bounds[0], period.bounds[0], period.bounds[period.bounds.length - 1]].map(ms => new Date(ms));
 	const now = { in: 0, out: 0, responses: 0, responseSeconds: 0 };
 	const before = { in: 0, out: 0 };
-	const cursor = db.collection("messages").find({ merchantId, sentAt: { $gte: p0, $lt: e0 } }, { projection: { _id: 0, direction: 1, status: 1, responseSeconds: 1, sentAt: 1 } });
+	const cursor = db
+		.collection("messages")
+		.find(
+			{ merchantId, sentAt: { $gte: p0, $lt: e0 } },
+			{ projection: { _id: 0, direction: 1, status: 1, responseSeconds: 1, sentAt: 1 } }
+		);
 	for await (const m of cursor) {
 		const side = m.sentAt >= s0 ? now : before;
 		if (m.direction === "inbound") side.in++;
@@ -127,16 +142,17 @@ async function rawOverview(db: Db, merchantId: string, period: Period) {
 		}
 	}
 	const count = (name: string, filter: Document) => db.collection(name).countDocuments({ merchantId, ...filter });
-	const [totalContacts, newContacts, contactsBefore, totalConversations, closedByEnd, opened, openedBefore, campaignsCompleted] = await Promise.all([
-		count("contacts", { createdAt: { $lt: e0 } }),
-		count("contacts", { createdAt: { $gte: s0, $lt: e0 } }),
-		count("contacts", { createdAt: { $gte: p0, $lt: s0 } }),
-		count("conversations", { startedAt: { $lt: e0 } }),
-		count("conversations", { status: "closed", closedAt: { $lt: e0 } }),
-		count("conversations", { startedAt: { $gte: s0, $lt: e0 } }),
-		count("conversations", { startedAt: { $gte: p0, $lt: s0 } }),
-		count("campaigns", { status: "completed", completedAt: { $gte: s0, $lt: e0 } }),
-	]);
+	const [totalContacts, newContacts, contactsBefore, totalConversations, closedByEnd, opened, openedBefore, campaignsCompleted] =
+		await Promise.all([
+			count("contacts", { createdAt: { $lt: e0 } }),
+			count("contacts", { createdAt: { $gte: s0, $lt: e0 } }),
+			count("contacts", { createdAt: { $gte: p0, $lt: s0 } }),
+			count("conversations", { startedAt: { $lt: e0 } }),
+			count("conversations", { status: "closed", closedAt: { $lt: e0 } }),
+			count("conversations", { startedAt: { $gte: s0, $lt: e0 } }),
+			count("conversations", { startedAt: { $gte: p0, $lt: s0 } }),
+			count("campaigns", { status: "completed", completedAt: { $gte: s0, $lt: e0 } }),
+		]);
 	const average = averageSeconds(now.responseSeconds, now.responses);
 	return {
 		summary: {
@@ -150,7 +166,11 @@ async function rawOverview(db: Db, merchantId: string, period: Period) {
 			averageResponseTime: formatDuration(average),
 			averageResponseTimeSeconds: average,
 		},
-		trends: { contactsGrowth: growth(newContacts, contactsBefore), conversationsGrowth: growth(opened, openedBefore), messagesGrowth: growth(now.in + now.out, before.in + before.out) },
+		trends: {
+			contactsGrowth: growth(newContacts, contactsBefore),
+			conversationsGrowth: growth(opened, openedBefore),
+			messagesGrowth: growth(now.in + now.out, before.in + before.out),
+		},
 	};
 }
 
@@ -178,7 +198,9 @@ async function compare(name: string, ours: () => Promise<unknown>, raw: () => Pr
 	const commands = counter.stop();
 	const candidate = { ...summary(a), commandsPerRequest: commands.perUnit, byCommand: commands.byCommand };
 	const baseline = summary(b);
-	progress(`analytics-overview: ${name}: ours p50 ${candidate.p50ms} ms p99 ${candidate.p99ms} ms, ${commands.perUnit} commands per request; raw scan p50 ${baseline.p50ms} ms p99 ${baseline.p99ms} ms (${candidate.runs} runs)`);
+	progress(
+		`analytics-overview: ${name}: ours p50 ${candidate.p50ms} ms p99 ${candidate.p99ms} ms, ${commands.perUnit} commands per request; raw scan p50 ${baseline.p50ms} ms p99 ${baseline.p99ms} ms (${candidate.runs} runs)`
+	);
 	return { candidate, baseline, ratio: Math.round((baseline.p50ms / Math.max(candidate.p50ms, 0.01)) * 10) / 10 };
 }
 
@@ -207,18 +229,27 @@ export async function run(opts: { broker?: ServiceBroker; scale?: number; runs?:
 	const rebuilt = await rebuildMerchant(merchantId, { log: line => progress(`analytics-overview: rebuild ${line}`) });
 	await rebuildMerchant(other);
 	const rebuildSeconds = Math.round(performance.now() - t0) / 1000;
-	progress(`analytics-overview: counters rebuilt from the raw rows in ${rebuildSeconds} s (${rebuilt.facts} facts, ${rebuilt.quarterRows} quarter rows, ${rebuilt.dayRows} day rows)`);
+	progress(
+		`analytics-overview: counters rebuilt from the raw rows in ${rebuildSeconds} s (${rebuilt.facts} facts, ${rebuilt.quarterRows} quarter rows, ${rebuilt.dayRows} day rows)`
+	);
 
 	const periods = { days30: { startDate: "2025-12-02", endDate: END_DATE }, days365: { startDate: "2025-01-01", endDate: END_DATE } };
 	const results: Record<string, Awaited<ReturnType<typeof compare>>> = {};
 	for (const [name, dates] of Object.entries(periods)) {
 		const parsed = parsePeriod({ ...dates, timezone: TZ });
 		if ("problems" in parsed) throw new Error(JSON.stringify(parsed.problems));
-		const ours = () => broker.call<Record<string, unknown>, Record<string, unknown>>("analytics.overview", { ...dates, timezone: TZ }, { meta: { merchantId }, timeout: 10 * 60_000 });
+		const ours = () =>
+			broker.call<Record<string, unknown>, Record<string, unknown>>(
+				"analytics.overview",
+				{ ...dates, timezone: TZ },
+				{ meta: { merchantId }, timeout: 10 * 60_000 }
+			);
 		const raw = () => rawOverview(db, merchantId, parsed.period);
 		const [a, b] = [await ours(), await raw()];
 		if (JSON.stringify({ summary: a.summary, trends: a.trends }) !== JSON.stringify(b)) {
-			throw new Error(`analytics-overview: ${name} disagrees:\n ours ${JSON.stringify({ summary: a.summary, trends: a.trends })}\n raw  ${JSON.stringify(b)}`);
+			throw new Error(
+				`analytics-overview: ${name} disagrees:\n ours ${JSON.stringify({ summary: a.summary, trends: a.trends })}\n raw  ${JSON.stringify(b)}`
+			);
 		}
 		progress(`analytics-overview: ${name} answers agree (${JSON.stringify(a.summary)}); measuring`);
 		results[name] = await compare(name, ours, raw, runs, budgetMs);
@@ -235,6 +266,12 @@ export async function run(opts: { broker?: ServiceBroker; scale?: number; runs?:
 		scale,
 		messages,
 		seedSeconds,
-		rebuild: { seconds: rebuildSeconds, facts: rebuilt.facts, quarterRows: rebuilt.quarterRows, dayRows: rebuilt.dayRows, totalRows: rebuilt.totalRows },
+		rebuild: {
+			seconds: rebuildSeconds,
+			facts: rebuilt.facts,
+			quarterRows: rebuilt.quarterRows,
+			dayRows: rebuilt.dayRows,
+			totalRows: rebuilt.totalRows,
+		},
 	};
 }

@@ -60,7 +60,12 @@ function perDm(count: CommandCount, dms: number) {
 		.filter(([target]) => target.endsWith(` ${AGENDA}`))
 		.reduce((sum, [, n]) => sum + n, 0);
 	const round = (n: number) => Math.round((n / Math.max(1, dms)) * 100) / 100;
-	return { commands: count.total, commandsPerDm: round(count.total), commandsPerDmWithoutAgenda: round(count.total - agenda), byCommand: count.byTarget };
+	return {
+		commands: count.total,
+		commandsPerDm: round(count.total),
+		commandsPerDmWithoutAgenda: round(count.total - agenda),
+		byCommand: count.byTarget,
+	};
 }
 
 function memorySampler() {
@@ -136,8 +141,19 @@ async function merchantSetup(merchantId: string, tag: string, account: { twitter
 		oauthTokenEnc: encryptSecret(account.token, key),
 		oauthTokenSecretEnc: encryptSecret(account.secret, key),
 	});
-	const template = await TemplateModel.create({ merchantId, name: `Tết ${tag}`, type: "text", content: "Chào {{name}}, mã {{discount_code}} giảm 10% dịp Tết!", variables: ["name", "discount_code"] });
-	const segment = await SegmentModel.create({ merchantId, name: `Khách ${tag}`, match: "all", conditions: [{ field: "tags", operator: "contains", value: tag }] });
+	const template = await TemplateModel.create({
+		merchantId,
+		name: `Tết ${tag}`,
+		type: "text",
+		content: "Chào {{name}}, mã {{discount_code}} giảm 10% dịp Tết!",
+		variables: ["name", "discount_code"],
+	});
+	const segment = await SegmentModel.create({
+		merchantId,
+		name: `Khách ${tag}`,
+		match: "all",
+		conditions: [{ field: "tags", operator: "contains", value: tag }],
+	});
 	return { accountId: acc._id as string, templateId: template._id as string, segmentId: segment._id as string };
 }
 
@@ -163,13 +179,18 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 	});
 	resetConfig();
 	const broker: ServiceBroker = await startBroker(["campaigns", "inbox", "x", "templates", "segments", "contacts"]);
-	const call = <T>(action: string, params: object, merchantId: string) => broker.call<T, object>(action, params, { meta: { merchantId }, timeout: 0 });
+	const call = <T>(action: string, params: object, merchantId: string) =>
+		broker.call<T, object>(action, params, { meta: { merchantId }, timeout: 0 });
 
 	try {
 		// ---- 1. plan and snapshot
 		const planMerchant = `bench-plan-${randomUUID().slice(0, 8)}`;
 		const planUser = sandbox.addUser({ token: `tok-${randomUUID()}`, tokenSecret: `sec-${randomUUID()}` });
-		const planParts = await merchantSetup(planMerchant, "plan", { twitterUserId: planUser.id, token: planUser.token, secret: planUser.tokenSecret });
+		const planParts = await merchantSetup(planMerchant, "plan", {
+			twitterUserId: planUser.id,
+			token: planUser.token,
+			secret: planUser.tokenSecret,
+		});
 		progress(`campaign-send: seeding ${recipients} contacts`);
 		await seedContacts(planMerchant, planParts.accountId, recipients, "plan", 6_000_000_000);
 		const created = await call<{ id: string }>(
@@ -177,9 +198,17 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 			{ name: "Plan", templateId: planParts.templateId, segmentIds: [planParts.segmentId], variables: { discount_code: "TET2026" } },
 			planMerchant
 		);
-		const plan = await measured("plan (preview-launch)", () => call<{ eligible: number; skipped: { total: number }; estimatedFinishAt: string }>("campaigns.previewLaunch", { id: created.id }, planMerchant));
+		const plan = await measured("plan (preview-launch)", () =>
+			call<{ eligible: number; skipped: { total: number }; estimatedFinishAt: string }>(
+				"campaigns.previewLaunch",
+				{ id: created.id },
+				planMerchant
+			)
+		);
 		const campaign = (await CampaignModel.findById(created.id).lean())!;
-		const segments = [{ id: planParts.segmentId, match: "all" as const, conditions: [{ field: "tags", operator: "contains", value: "plan" }] }];
+		const segments = [
+			{ id: planParts.segmentId, match: "all" as const, conditions: [{ field: "tags", operator: "contains", value: "plan" }] },
+		];
 		const snapshot = await measured("snapshot", () =>
 			snapshotAudience({ _id: campaign._id, merchantId: planMerchant, segments }, new Date(), n => {
 				if (n.total % 20_000 === 0) progress(`campaign-send: snapshot ${n.total}/${recipients}`);
@@ -225,13 +254,18 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 		oursCommands.total -= polls;
 		oursCommands.byTarget["find campaigns"] -= polls;
 		const commands = perDm(oursCommands, oursSent);
-		progress(`campaign-send: ours ${oursSent} DMs in ${oursSeconds.toFixed(1)}s, ${commands.commandsPerDm} database commands per DM (${commands.commandsPerDmWithoutAgenda} without Agenda's polling)`);
+		progress(
+			`campaign-send: ours ${oursSent} DMs in ${oursSeconds.toFixed(1)}s, ${commands.commandsPerDm} database commands per DM (${commands.commandsPerDmWithoutAgenda} without Agenda's polling)`
+		);
 
 		// The inbox's own send path alone (what every automated sender goes through: the x service,
 		// its send ledger, the conversation), from the same empty ledger and inbox: the rest of
 		// the campaign's time is its own (claims, rendering, links, delivery rows, jobs).
 		const template = (await TemplateModel.findById(parts.templateId).lean())!;
-		const people = await ContactModel.find({ merchantId, optedOut: { $ne: true }, lastInboundAt: { $ne: null } }, { twitterUserId: 1, username: 1, displayName: 1, attributes: 1 }).lean();
+		const people = await ContactModel.find(
+			{ merchantId, optedOut: { $ne: true }, lastInboundAt: { $ne: null } },
+			{ twitterUserId: 1, username: 1, displayName: 1, attributes: 1 }
+		).lean();
 		await resetSendState();
 		const inboxCounter = countCommands();
 		const i0 = performance.now();
@@ -259,9 +293,19 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 		}
 		const bareSeconds = (performance.now() - b0) / 1000;
 
-		const candidate = { sent: oursSent, seconds: Math.round(oursSeconds * 100) / 100, messagesPerSecond: Math.round((oursSent / oursSeconds) * 100) / 100 };
-		const baseline = { sent: people.length, seconds: Math.round(bareSeconds * 100) / 100, messagesPerSecond: Math.round((people.length / bareSeconds) * 100) / 100 };
-		progress(`campaign-send: bare ${baseline.messagesPerSecond} DMs/s, ours ${candidate.messagesPerSecond} DMs/s, ${commands.commandsPerDm} commands per DM`);
+		const candidate = {
+			sent: oursSent,
+			seconds: Math.round(oursSeconds * 100) / 100,
+			messagesPerSecond: Math.round((oursSent / oursSeconds) * 100) / 100,
+		};
+		const baseline = {
+			sent: people.length,
+			seconds: Math.round(bareSeconds * 100) / 100,
+			messagesPerSecond: Math.round((people.length / bareSeconds) * 100) / 100,
+		};
+		progress(
+			`campaign-send: bare ${baseline.messagesPerSecond} DMs/s, ours ${candidate.messagesPerSecond} DMs/s, ${commands.commandsPerDm} commands per DM`
+		);
 		return {
 			scenario: "campaign-send",
 			scale,
@@ -272,7 +316,15 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 			commandsPerDmWithoutAgenda: commands.commandsPerDmWithoutAgenda,
 			commands: { total: commands.commands, byCommand: commands.byCommand },
 			inboxOnly,
-			plan: { recipients, eligible: plan.result.eligible, skipped: plan.result.skipped.total, seconds: plan.seconds, peakRssMB: plan.peakRssMB, peakHeapMB: plan.peakHeapMB, heapBeforeMB: plan.heapBeforeMB },
+			plan: {
+				recipients,
+				eligible: plan.result.eligible,
+				skipped: plan.result.skipped.total,
+				seconds: plan.seconds,
+				peakRssMB: plan.peakRssMB,
+				peakHeapMB: plan.peakHeapMB,
+				heapBeforeMB: plan.heapBeforeMB,
+			},
 			snapshot: {
 				recipients,
 				rowsPerSecond: Math.round(recipients / snapshot.seconds),

@@ -54,7 +54,12 @@ function queries(coll: mongoose.mongo.Collection<Doc>, n: number) {
 	const next = () => (i = (i + 7919) % n);
 	return {
 		_id: () => coll.findOne({ _id: `c-${next()}` }),
-		"list merchant (sort, 20)": () => coll.find({ merchantId: `m-${next() % MERCHANTS}` }).sort({ lastMessageAt: -1 }).limit(20).toArray(),
+		"list merchant (sort, 20)": () =>
+			coll
+				.find({ merchantId: `m-${next() % MERCHANTS}` })
+				.sort({ lastMessageAt: -1 })
+				.limit(20)
+				.toArray(),
 		"count merchant+status": () => coll.countDocuments({ merchantId: `m-${next() % MERCHANTS}`, status: "open" }),
 		"accountId+twitterUserId": () => {
 			const k = next();
@@ -105,7 +110,9 @@ async function insertCost(url: string, from: number): Promise<number> {
 	const conn = await mongoose.createConnection(url, { maxPoolSize: 20, retryWrites: false }).asPromise();
 	try {
 		const coll = conn.db!.collection<Doc>("conversations");
-		const extra = docs(from + 200).slice(from).map(d => ({ ...d, _id: `${d._id}-x`, twitterUserId: `${d.twitterUserId}-x`, openKey: `${d.openKey}-x` }));
+		const extra = docs(from + 200)
+			.slice(from)
+			.map(d => ({ ...d, _id: `${d._id}-x`, twitterUserId: `${d.twitterUserId}-x`, openKey: `${d.openKey}-x` }));
 		const t0 = performance.now();
 		for (const d of extra) await coll.insertOne(d);
 		return Math.round(performance.now() - t0);
@@ -129,13 +136,16 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		const sqlite = await start("sqlite");
 		const sqliteLoadMs = await load(`${sqlite.url}bench`, n);
 		// SQLite reads every row for every query: fewer runs, or 100k documents take a quarter of an hour.
-		const sqliteFig = n > 20_000 ? await measure("SQLite", `${sqlite.url}bench`, n, 1, 0) : await measure("SQLite", `${sqlite.url}bench`, n, 3, 1);
+		const sqliteFig =
+			n > 20_000 ? await measure("SQLite", `${sqlite.url}bench`, n, 1, 0) : await measure("SQLite", `${sqlite.url}bench`, n, 3, 1);
 
 		// Generic plans allowed: FerretDB's URL with plan_cache_mode=auto (the server's default).
 		const pgAuto = await start("postgresql", `${pgUrl}?plan_cache_mode=auto`);
 		const pgLoadMs = await load(`${pgAuto.url}bench`, n);
 		await pgQuery(pgUrl, "VACUUM ANALYZE");
-		const table = (await pgQuery(pgUrl, `SELECT _jsonb->>'table' FROM bench._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'conversations'`))[0]![0]!;
+		const table = (
+			await pgQuery(pgUrl, `SELECT _jsonb->>'table' FROM bench._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'conversations'`)
+		)[0]![0]!;
 		const btree = await measure("PostgreSQL, FerretDB's btree indexes", `${pgAuto.url}bench`, n, 10);
 		const insertBtreeMs = await insertCost(`${pgAuto.url}bench`, n);
 
@@ -159,7 +169,13 @@ export async function run({ scale = 1 }: { scale?: number }) {
 			scenario: "embedded-engine",
 			ratio: Math.round((sqliteFig[list]! / shipped[list]!) * 10) / 10,
 			documents: n,
-			candidate: { label: "PostgreSQL + field GIN + custom plans", p50ms: shipped, ginIndexes: created, indexBuildMs, insert200Ms: insertGinMs },
+			candidate: {
+				label: "PostgreSQL + field GIN + custom plans",
+				p50ms: shipped,
+				ginIndexes: created,
+				indexBuildMs,
+				insert200Ms: insertGinMs,
+			},
 			baseline: { label: "SQLite", p50ms: sqliteFig, loadMs: sqliteLoadMs },
 			others: {
 				"PostgreSQL, btree only": { p50ms: btree, loadMs: pgLoadMs, insert200Ms: insertBtreeMs },

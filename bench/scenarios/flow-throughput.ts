@@ -72,7 +72,11 @@ export async function run({ scale = 0.02 }: { scale?: number } = {}) {
 			{
 				name: "bench",
 				trigger: { type: "contact_created" },
-				nodes: [{ type: "send_message", templateId: template.id }, { type: "wait", duration: 3600 }, { type: "add_tag", tag: "followed-up" }],
+				nodes: [
+					{ type: "send_message", templateId: template.id },
+					{ type: "wait", duration: 3600 },
+					{ type: "add_tag", tag: "followed-up" },
+				],
 			},
 			meta
 		)) as { id: string };
@@ -80,7 +84,14 @@ export async function run({ scale = 0.02 }: { scale?: number } = {}) {
 		progress(`flow-throughput: seeding ${n} contacts`);
 		// They never wrote: the send is decided by the inbox (skipped, no_prior_contact), not by X.
 		const contacts = await ContactModel.insertMany(
-			Array.from({ length: n }, (_, i) => ({ _id: randomUUID(), merchantId, accountId, twitterUserId: String(5_000_000_000 + i), username: `c${i}`, displayName: `C ${i}` })),
+			Array.from({ length: n }, (_, i) => ({
+				_id: randomUUID(),
+				merchantId,
+				accountId,
+				twitterUserId: String(5_000_000_000 + i),
+				username: `c${i}`,
+				displayName: `C ${i}`,
+			})),
 			{ lean: true }
 		);
 
@@ -89,7 +100,11 @@ export async function run({ scale = 0.02 }: { scale?: number } = {}) {
 		const firstCounter = countCommands();
 		const t0 = Date.now();
 		for (let i = 0; i < contacts.length; i += EMIT_WINDOW) {
-			await Promise.all(contacts.slice(i, i + EMIT_WINDOW).map(c => broker.emit("contact.created", { merchantId, accountId, contactId: c._id, source: "manual" })));
+			await Promise.all(
+				contacts
+					.slice(i, i + EMIT_WINDOW)
+					.map(c => broker.emit("contact.created", { merchantId, accountId, contactId: c._id, source: "manual" }))
+			);
 		}
 		await waitFor(async () => (await FlowRunModel.countDocuments({ flowId: flow.id, position: "2" })) >= n, 60 * 60_000, "first steps");
 		const firstSteps = (Date.now() - t0) / 1000;
@@ -126,7 +141,12 @@ export async function run({ scale = 0.02 }: { scale?: number } = {}) {
 				resumeCommandsPerRun: resumeCommands.perUnit,
 			},
 			commands: { firstSteps: firstCommands, resume: resumeCommands },
-			baseline: { agendaEmptyJobs: n, agendaJobsDone: baseline.done, seconds: Number(baseline.seconds.toFixed(2)), jobsPerSecond: Number(baseline.perSecond.toFixed(1)) },
+			baseline: {
+				agendaEmptyJobs: n,
+				agendaJobsDone: baseline.done,
+				seconds: Number(baseline.seconds.toFixed(2)),
+				jobsPerSecond: Number(baseline.perSecond.toFixed(1)),
+			},
 		};
 	} finally {
 		clock.now = () => new Date();

@@ -28,7 +28,9 @@ export async function run({ scale = 1 }: { scale?: number }) {
 	const collection = mongoose.connection.db!.collection("accounts");
 	const bare = http.createServer(async (req, res) => {
 		try {
-			const claims = jwt.verify((req.headers.authorization ?? "").slice(7), config().jwt.secret, { algorithms: ["HS256"] }) as { merchantId: string };
+			const claims = jwt.verify((req.headers.authorization ?? "").slice(7), config().jwt.secret, { algorithms: ["HS256"] }) as {
+				merchantId: string;
+			};
 			const filter = { merchantId: claims.merchantId };
 			const [rows, total] = await Promise.all([
 				collection.find(filter).sort({ connectedAt: -1, _id: 1 }).limit(20).toArray(),
@@ -59,7 +61,9 @@ export async function run({ scale = 1 }: { scale?: number }) {
 	const ours = await counted(() => load(get(gatewayUrl), requests, concurrency));
 	const commands = perUnit(ours.commands, requests);
 	const candidate = { ...ours.result, commandsPerRequest: commands.perUnit };
-	progress(`gateway-list: gateway ${candidate.rps} req/s, ${commands.perUnit} database commands per request (bare ${baseline.commandsPerRequest})`);
+	progress(
+		`gateway-list: gateway ${candidate.rps} req/s, ${commands.perUnit} database commands per request (bare ${baseline.commandsPerRequest})`
+	);
 
 	await new Promise(r => bare.close(r));
 	await broker.stop();

@@ -45,9 +45,25 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		const merchantId = "bench-reads";
 		const account = await AccountModel.create({ merchantId, twitterUserId: "424200003", username: "shop_reads" });
 		const other = await AccountModel.create({ merchantId: "bench-reads-other", twitterUserId: "424200004", username: "shop_other" });
-		progress(`reads-at-size: seeding ${contacts} contacts and ${messages} messages (and a tenth as much for another merchant) on ${database}`);
-		const seeded = await seedInbox(db, { merchantId, accountId: account._id as string, contacts, perContact: PER_CONTACT, firstXId: 9_000_000, label: "reads-at-size" });
-		await seedInbox(db, { merchantId: "bench-reads-other", accountId: other._id as string, contacts: Math.ceil(contacts / 10), perContact: PER_CONTACT, firstXId: 9_500_000, label: "reads-at-size-other" });
+		progress(
+			`reads-at-size: seeding ${contacts} contacts and ${messages} messages (and a tenth as much for another merchant) on ${database}`
+		);
+		const seeded = await seedInbox(db, {
+			merchantId,
+			accountId: account._id as string,
+			contacts,
+			perContact: PER_CONTACT,
+			firstXId: 9_000_000,
+			label: "reads-at-size",
+		});
+		await seedInbox(db, {
+			merchantId: "bench-reads-other",
+			accountId: other._id as string,
+			contacts: Math.ceil(contacts / 10),
+			perContact: PER_CONTACT,
+			firstXId: 9_500_000,
+			label: "reads-at-size-other",
+		});
 		progress(`reads-at-size: seeded in ${seeded.seconds} s`);
 
 		const token = signToken({ merchantId }, config().jwt);
@@ -65,11 +81,17 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		const M = db.collection("messages");
 		const listContacts = (params: { tags?: string; search?: string }) => async () => {
 			const filter = { ...contactFilter(params), merchantId };
-			const [rows, total] = await Promise.all([C.find(filter).sort({ lastInteractionAt: -1, _id: 1 }).limit(20).toArray(), C.countDocuments(filter)]);
+			const [rows, total] = await Promise.all([
+				C.find(filter).sort({ lastInteractionAt: -1, _id: 1 }).limit(20).toArray(),
+				C.countDocuments(filter),
+			]);
 			return { rows: rows.length, total };
 		};
 		const listConversations = async () => {
-			const [rows, total] = await Promise.all([V.find({ merchantId }).sort({ lastMessageAt: -1, startedAt: -1, _id: 1 }).limit(20).toArray(), V.countDocuments({ merchantId })]);
+			const [rows, total] = await Promise.all([
+				V.find({ merchantId }).sort({ lastMessageAt: -1, startedAt: -1, _id: 1 }).limit(20).toArray(),
+				V.countDocuments({ merchantId }),
+			]);
 			await C.find({ _id: { $in: rows.map(r => r.contactId) }, merchantId }, { projection: { username: 1, displayName: 1 } }).toArray();
 			return { rows: rows.length, total };
 		};
@@ -94,12 +116,24 @@ export async function run({ scale = 1 }: { scale?: number }) {
 			contactsTag: [(await reads.contactsTag.ours()).pagination!.total, (await reads.contactsTag.driver()).total],
 			contactsSearch: [(await reads.contactsSearch.ours()).pagination!.total, (await reads.contactsSearch.driver()).total],
 			conversations: [(await reads.conversations.ours()).pagination!.total, (await reads.conversations.driver()).total],
-			conversation: [((await reads.conversation.ours()).data as { messages: unknown[] }).messages.length, (await reads.conversation.driver()).length],
+			conversation: [
+				((await reads.conversation.ours()).data as { messages: unknown[] }).messages.length,
+				(await reads.conversation.driver()).length,
+			],
 		};
-		for (const [name, [a, b]] of Object.entries(agree)) if (a !== b) throw new Error(`reads-at-size: ${name} disagrees: ours ${a}, driver ${b}`);
-		progress(`reads-at-size: answers agree (${JSON.stringify(Object.fromEntries(Object.entries(agree).map(([k, v]) => [k, v[0]])))}); measuring`);
+		for (const [name, [a, b]] of Object.entries(agree))
+			if (a !== b) throw new Error(`reads-at-size: ${name} disagrees: ours ${a}, driver ${b}`);
+		progress(
+			`reads-at-size: answers agree (${JSON.stringify(Object.fromEntries(Object.entries(agree).map(([k, v]) => [k, v[0]])))}); measuring`
+		);
 
-		const results: Record<string, { candidate: ReturnType<typeof summary> & { commandsPerRequest: number; byCommand: Record<string, number> }; baseline: ReturnType<typeof summary> }> = {};
+		const results: Record<
+			string,
+			{
+				candidate: ReturnType<typeof summary> & { commandsPerRequest: number; byCommand: Record<string, number> };
+				baseline: ReturnType<typeof summary>;
+			}
+		> = {};
 		for (const [name, r] of Object.entries(reads)) {
 			const a: number[] = [];
 			const b: number[] = [];
@@ -115,7 +149,10 @@ export async function run({ scale = 1 }: { scale?: number }) {
 				if (i + 1 >= 5 && performance.now() - started > budgetMs) break;
 			}
 			const commands = counter.stop();
-			results[name] = { candidate: { ...summary(a), commandsPerRequest: commands.perUnit, byCommand: commands.byCommand }, baseline: summary(b) };
+			results[name] = {
+				candidate: { ...summary(a), commandsPerRequest: commands.perUnit, byCommand: commands.byCommand },
+				baseline: summary(b),
+			};
 			progress(
 				`reads-at-size: ${name}: ours p50 ${results[name].candidate.p50ms} ms p99 ${results[name].candidate.p99ms} ms, ${commands.perUnit} commands per request; driver p50 ${results[name].baseline.p50ms} ms (${a.length} runs)`
 			);
@@ -128,7 +165,12 @@ export async function run({ scale = 1 }: { scale?: number }) {
 			ratio: Math.round((ratios.reduce((x, y) => x + y, 0) / ratios.length) * 100) / 100,
 			candidate: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.candidate])),
 			baseline: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.baseline])),
-			seed: { contacts: seeded.contacts, messages: seeded.messages, seconds: seeded.seconds, otherMerchantContacts: Math.ceil(contacts / 10) },
+			seed: {
+				contacts: seeded.contacts,
+				messages: seeded.messages,
+				seconds: seeded.seconds,
+				otherMerchantContacts: Math.ceil(contacts / 10),
+			},
 		};
 	} finally {
 		await broker.stop();

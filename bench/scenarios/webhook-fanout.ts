@@ -24,14 +24,28 @@ async function bareLoop(receiver: Receiver, posts: number, concurrency: number) 
 	await Promise.all(
 		Array.from({ length: concurrency }, async () => {
 			while (next < posts) {
-				const body = JSON.stringify({ id: `evt_${next++}`, type: "message.received", createdAt: new Date().toISOString(), merchantId: "bare", data: { n: next } });
+				const body = JSON.stringify({
+					id: `evt_${next++}`,
+					type: "message.received",
+					createdAt: new Date().toISOString(),
+					merchantId: "bare",
+					data: { n: next },
+				});
 				const ts = Math.floor(Date.now() / 1000);
 				const signature = createHmac("sha256", "whsec_bare").update(`${ts}.${body}`).digest("hex");
 				await new Promise<void>((resolve, reject) => {
-					const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "x-mktx-timestamp": String(ts), "x-mktx-signature": `sha256=${signature}` } }, res => {
-						res.resume();
-						res.on("end", resolve);
-					});
+					const req = request(
+						url,
+						{
+							method: "POST",
+							agent,
+							headers: { "content-type": "application/json", "x-mktx-timestamp": String(ts), "x-mktx-signature": `sha256=${signature}` },
+						},
+						res => {
+							res.resume();
+							res.on("end", resolve);
+						}
+					);
 					req.on("error", reject);
 					req.end(body);
 				});
@@ -47,20 +61,34 @@ async function fanout(broker: Awaited<ReturnType<typeof startBroker>>, receiver:
 	const merchantId = `bench-fanout-${subscriptions}-${randomUUID().slice(0, 6)}`;
 	const path = `/fanout-${subscriptions}`;
 	for (let i = 0; i < subscriptions; i++) {
-		await broker.call("outbound-webhooks.create", { url: `${receiver.url}${path}`, events: ["message.received"] }, { meta: { merchantId } });
+		await broker.call(
+			"outbound-webhooks.create",
+			{ url: `${receiver.url}${path}`, events: ["message.received"] },
+			{ meta: { merchantId } }
+		);
 	}
 	const conversations = Array.from({ length: CONVERSATIONS }, () => randomUUID());
 	const expected = events * subscriptions;
 	const delivered = () => receiver.received.filter(r => r.path === path).length;
 	const t0 = performance.now();
 	for (let i = 0; i < events; i++) {
-		broker.emit("message.received", { merchantId, accountId: "acc", contactId: "c", conversationId: conversations[i % CONVERSATIONS], messageId: randomUUID(), content: `m${i}`, at: new Date().toISOString() });
+		broker.emit("message.received", {
+			merchantId,
+			accountId: "acc",
+			contactId: "c",
+			conversationId: conversations[i % CONVERSATIONS],
+			messageId: randomUUID(),
+			content: `m${i}`,
+			at: new Date().toISOString(),
+		});
 	}
 	while (delivered() < expected) await new Promise(r => setTimeout(r, 20));
 	const seconds = (performance.now() - t0) / 1000;
 	// with one subscription, each conversation's events must have arrived in emit order
 	const outOfOrder = conversations.filter(c => {
-		const seen = receiver.received.filter(r => r.path === path && r.body.data.conversationId === c).map(r => Number(String(r.body.data.content).slice(1)));
+		const seen = receiver.received
+			.filter(r => r.path === path && r.body.data.conversationId === c)
+			.map(r => Number(String(r.body.data.content).slice(1)));
 		return seen.some((n, i) => i > 0 && n < seen[i - 1]);
 	}).length;
 	return {

@@ -50,7 +50,11 @@ function delivery(i: number, tag: string): { body: string; eventId: string } {
 				type: "message_create",
 				id: eventId,
 				created_timestamp: String(Date.now()),
-				message_create: { target: { recipient_id: ACCOUNT_X_ID }, sender_id: customer, message_data: { text: `Shop ơi, đơn ${i} giao chưa?` } },
+				message_create: {
+					target: { recipient_id: ACCOUNT_X_ID },
+					sender_id: customer,
+					message_data: { text: `Shop ơi, đơn ${i} giao chưa?` },
+				},
 			},
 		],
 		users: { [customer]: { id_str: customer, screen_name: `khach_${customer}`, name: `Khách ${customer}` } },
@@ -59,7 +63,11 @@ function delivery(i: number, tag: string): { body: string; eventId: string } {
 }
 
 async function post(url: string, body: string): Promise<boolean> {
-	const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", "x-twitter-webhooks-signature": signWebhook(SECRET, body) }, body });
+	const res = await fetch(url, {
+		method: "POST",
+		headers: { "content-type": "application/json", "x-twitter-webhooks-signature": signWebhook(SECRET, body) },
+		body,
+	});
 	await res.arrayBuffer();
 	return res.status === 200;
 }
@@ -82,7 +90,9 @@ export async function run({ scale = 1 }: { scale?: number }) {
 	const info = (await db.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
 	const database = info.ferretdbVersion ? `FerretDB ${info.ferretdbVersion}` : `MongoDB ${info.version}`;
 	// Progress polls on a connection of their own: not counted among the nodes' commands.
-	const watcher = await mongoose.createConnection(config().mongoUrl!.replace(/[?&]monitorCommands=true/, ""), { serverSelectionTimeoutMS: 10_000, ...SIDE_POOL }).asPromise();
+	const watcher = await mongoose
+		.createConnection(config().mongoUrl!.replace(/[?&]monitorCommands=true/, ""), { serverSelectionTimeoutMS: 10_000, ...SIDE_POOL })
+		.asPromise();
 
 	try {
 		const merchantId = "bench-ingest";
@@ -91,7 +101,14 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		await AccountLinkModel.create({ _id: ACCOUNT_X_ID, merchantId, accountId });
 
 		progress(`webhook-ingest: seeding ${contacts} contacts and ${messages} messages on ${database}`);
-		const seeded = await seedInbox(db, { merchantId, accountId, contacts, perContact: PER_CONTACT, firstXId: FIRST_CUSTOMER, label: "webhook-ingest" });
+		const seeded = await seedInbox(db, {
+			merchantId,
+			accountId,
+			contacts,
+			perContact: PER_CONTACT,
+			firstXId: FIRST_CUSTOMER,
+			label: "webhook-ingest",
+		});
 		progress(`webhook-ingest: seeded ${seeded.messages} messages, ${seeded.contacts} contacts and conversations in ${seeded.seconds} s`);
 
 		const api = gateway.getLocalService("api") as unknown as { server: Server };
@@ -174,7 +191,8 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		progress(
 			`webhook-ingest: ${acked.length} acknowledged, ${rows.length} stored (${distinct} distinct) in ${round(seconds, 1)} s: ${eventsPerMinute} events/min, ack p50 ${ack.p50ms} ms p99 ${ack.p99ms} ms, ${commands.perUnit} commands per event; drain ${drain.withinBound ? "within" : "NOT within"} 1.5 × ${drain.predictedSeconds} s`
 		);
-		if (rows.length !== acked.length || distinct !== rows.length) throw new Error(`acknowledged ${acked.length}, stored ${rows.length}, distinct ${distinct}`);
+		if (rows.length !== acked.length || distinct !== rows.length)
+			throw new Error(`acknowledged ${acked.length}, stored ${rows.length}, distinct ${distinct}`);
 
 		// Baseline: verify and insert the raw body, nothing more, at the same concurrency.
 		const raw = db.collection("bench_raw_events");
@@ -195,7 +213,14 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		progress(`webhook-ingest: baseline, ${burst} deliveries to a bare verify+insert handler`);
 		const base = await load(() => post(bareUrl, baseBodies[n++]), burst, CONCURRENCY);
 		await new Promise(r => bare.close(r));
-		const baseline = { events: burst, errors: base.errors, seconds: base.seconds, eventsPerMinute: round((burst / base.seconds) * 60, 0), ackP50ms: base.p50ms, ackP99ms: base.p99ms };
+		const baseline = {
+			events: burst,
+			errors: base.errors,
+			seconds: base.seconds,
+			eventsPerMinute: round((burst / base.seconds) * 60, 0),
+			ackP50ms: base.p50ms,
+			ackP99ms: base.p99ms,
+		};
 		progress(`webhook-ingest: baseline ${baseline.eventsPerMinute} events/min`);
 
 		return {

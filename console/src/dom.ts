@@ -35,7 +35,13 @@ export function replace(el: Element, ...children: Child[]) {
 export function field(label: string, name: string, control: HTMLElement): HTMLElement {
 	control.setAttribute("name", name);
 	control.id ||= `f-${name}-${Math.random().toString(36).slice(2, 7)}`;
-	return h("div", { class: "field", "data-field": name }, h("label", { for: control.id }, label), control, h("div", { class: "field-error", role: "alert" }));
+	return h(
+		"div",
+		{ class: "field", "data-field": name },
+		h("label", { for: control.id }, label),
+		control,
+		h("div", { class: "field-error", role: "alert" })
+	);
 }
 
 export function clearErrors(scope: Element) {
@@ -104,7 +110,10 @@ export function toast(text: string) {
 
 export function fmtDate(iso: string | null | undefined): string {
 	if (!iso) return "—";
-	return new Date(iso).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN", { dateStyle: "short", timeStyle: "short" });
+	return new Date(iso).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "vi-VN", {
+		dateStyle: "short",
+		timeStyle: "short",
+	});
 }
 
 export function badge(text: string, kind = "") {

@@ -74,7 +74,17 @@ function route() {
 				liveDot,
 				h("span", { class: "muted" }, `${s.merchantId} · ${s.userId || "—"}${s.readOnly ? ` · ${t("role.viewer")}` : ""}`),
 				langSwitch(),
-				h("button", { class: "link", onclick: () => { signOut(); route(); } }, t("signOut"))
+				h(
+					"button",
+					{
+						class: "link",
+						onclick: () => {
+							signOut();
+							route();
+						},
+					},
+					t("signOut")
+				)
 			)
 		),
 		main
@@ -83,9 +93,19 @@ function route() {
 }
 
 function langSwitch() {
-	const select = h("select", { class: "lang", "aria-label": "Language", onchange: () => { setLang(select.value as "vi" | "en"); route(); } },
+	const select = h(
+		"select",
+		{
+			class: "lang",
+			"aria-label": "Language",
+			onchange: () => {
+				setLang(select.value as "vi" | "en");
+				route();
+			},
+		},
 		h("option", { value: "vi" }, "Tiếng Việt"),
-		h("option", { value: "en" }, "English"));
+		h("option", { value: "en" }, "English")
+	);
 	select.value = getLang();
 	return select;
 }

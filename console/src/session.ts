@@ -19,7 +19,13 @@ function decode(token: string): Session | null {
 		const claims = JSON.parse(json) as { merchantId?: unknown; sub?: unknown; roles?: unknown };
 		if (typeof claims.merchantId !== "string") return null;
 		const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === "string") : [];
-		return { token, merchantId: claims.merchantId, userId: typeof claims.sub === "string" ? claims.sub : "", roles, readOnly: roles.length > 0 && roles.every(r => r === "viewer") };
+		return {
+			token,
+			merchantId: claims.merchantId,
+			userId: typeof claims.sub === "string" ? claims.sub : "",
+			roles,
+			readOnly: roles.length > 0 && roles.every(r => r === "viewer"),
+		};
 	} catch {
 		return null;
 	}

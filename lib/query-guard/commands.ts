@@ -14,7 +14,8 @@ export interface QueryUse extends Query {
 	key?: string;
 }
 
-const asObject = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const asObject = (v: unknown): Record<string, unknown> =>
+	v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 function fromAggregate(collection: string, pipeline: Record<string, unknown>[]): QueryUse[] {
 	const uses: QueryUse[] = [];
@@ -35,7 +36,13 @@ function fromAggregate(collection: string, pipeline: Record<string, unknown>[]):
 		if (typeof lookup.foreignField === "string") {
 			uses.push({ op: "aggregate $lookup", collection: lookup.from, filter: { [lookup.foreignField]: "<each>" }, limited: false });
 		} else {
-			uses.push({ op: "aggregate $lookup", collection: lookup.from, filter: {}, limited: false, unfiltered: "$lookup with a pipeline and no foreignField" });
+			uses.push({
+				op: "aggregate $lookup",
+				collection: lookup.from,
+				filter: {},
+				limited: false,
+				unfiltered: "$lookup with a pipeline and no foreignField",
+			});
 		}
 	}
 	return uses;
@@ -48,7 +55,15 @@ export function queriesOf(commandName: string, command: Record<string, unknown>)
 	const collection = target;
 	switch (commandName) {
 		case "find":
-			return [{ op: "find", collection, filter: asObject(command.filter), sort: keyPatternOf(command.sort), limited: Number(command.limit ?? 0) > 0 }];
+			return [
+				{
+					op: "find",
+					collection,
+					filter: asObject(command.filter),
+					sort: keyPatternOf(command.sort),
+					limited: Number(command.limit ?? 0) > 0,
+				},
+			];
 		case "count": {
 			const filter = asObject(command.query);
 			return [{ op: "count", collection, filter, limited: false, skip: Object.keys(filter).length === 0 }];

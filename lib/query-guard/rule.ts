@@ -29,7 +29,10 @@ export interface Query {
 export type Verdict = { served: true; index: string } | { served: false; why: string };
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-	typeof v === "object" && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+	typeof v === "object" &&
+	v !== null &&
+	!Array.isArray(v) &&
+	(Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 
 function regexParts(v: unknown): { pattern: string; flags: string } | null {
 	if (v instanceof RegExp) return { pattern: v.source, flags: v.flags };
@@ -63,7 +66,10 @@ function boundOf(value: unknown): Bound | null {
 		if (op === "$eq") bound = "eq";
 		else if (op === "$in" || op === "$all") bound = Array.isArray(arg) && arg.every(a => !regexParts(a)) ? "eq" : null;
 		else if (op === "$gt" || op === "$gte" || op === "$lt" || op === "$lte") bound = "range";
-		else if (op === "$regex") bound = isPrefixRegex(regexParts(arg)?.pattern ?? String(arg), regexParts(arg)?.flags ?? String(value.$options ?? "")) ? "range" : null;
+		else if (op === "$regex")
+			bound = isPrefixRegex(regexParts(arg)?.pattern ?? String(arg), regexParts(arg)?.flags ?? String(value.$options ?? ""))
+				? "range"
+				: null;
 		else if (op === "$elemMatch" && isPlainObject(arg)) bound = boundOf(arg) ? "range" : null;
 		// $ne, $nin, $not, $exists, $type, $size, $mod…: no bounds on the index.
 		if (bound === "eq") return "eq";
@@ -92,7 +98,8 @@ function conjunctionOf(filter: unknown): Conjunction {
 			const bound = boundOf(value);
 			if (bound) conj.fields.set(key, tighter(conj.fields.get(key), bound));
 			if (isPlainObject(value) && isPlainObject(value.$elemMatch)) {
-				for (const [sub, b] of conjunctionOf(value.$elemMatch).fields) conj.fields.set(`${key}.${sub}`, tighter(conj.fields.get(`${key}.${sub}`), b));
+				for (const [sub, b] of conjunctionOf(value.$elemMatch).fields)
+					conj.fields.set(`${key}.${sub}`, tighter(conj.fields.get(`${key}.${sub}`), b));
 			}
 		}
 	}
@@ -167,7 +174,10 @@ export function verdict(query: Query, indexes: DeclaredIndex[]): Verdict {
 	if (empty && Object.keys(query.filter ?? {}).length === 0) return { served: false, why: "empty filter: reads the whole collection" };
 	const leadServed = servedConj(conj, { ...query, limited: false }, indexes);
 	if (leadServed && query.sort) {
-		return { served: false, why: `sort ${keyText(query.sort)} with a limit is not in the order of an index that serves the filter (${describe(conj)}): an in-memory sort` };
+		return {
+			served: false,
+			why: `sort ${keyText(query.sort)} with a limit is not in the order of an index that serves the filter (${describe(conj)}): an in-memory sort`,
+		};
 	}
 	return { served: false, why: `no declared index leads with a field the filter bounds (bounded: ${describe(conj)})` };
 }

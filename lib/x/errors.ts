@@ -61,7 +61,12 @@ export function retryFromRateLimitHeaders(headers: IncomingHttpHeaders | undefin
 
 /** X's own words for a refusal: v2 problem detail, v2 errors[], or v1 errors[]. */
 export function reasonOf(data: unknown, fallback: string): { reason: string; xCode?: string | number } {
-	const d = (data ?? {}) as { detail?: string; title?: string; type?: string; errors?: { message?: string; detail?: string; code?: number }[] };
+	const d = (data ?? {}) as {
+		detail?: string;
+		title?: string;
+		type?: string;
+		errors?: { message?: string; detail?: string; code?: number }[];
+	};
 	const first = Array.isArray(d.errors) ? d.errors[0] : undefined;
 	const reason = d.detail || first?.message || first?.detail || d.title || fallback;
 	const xCode = first?.code ?? (d.type && d.type !== "about:blank" ? d.type : undefined);
@@ -74,7 +79,14 @@ export function classifyXError(err: unknown, nowMs: number): XFailure {
 		const { reason, xCode } = reasonOf(err.data, `X answered ${status}`);
 		if (status === 429) {
 			const { resetAt, window } = retryFromRateLimitHeaders(err.headers, nowMs);
-			return { kind: "rate_limited", status: 429, retryAfterSeconds: Math.max(1, Math.ceil((resetAt.getTime() - nowMs) / 1000)), resetAt, window, reason };
+			return {
+				kind: "rate_limited",
+				status: 429,
+				retryAfterSeconds: Math.max(1, Math.ceil((resetAt.getTime() - nowMs) / 1000)),
+				resetAt,
+				window,
+				reason,
+			};
 		}
 		if (status >= 400 && status < 500) return { kind: "rejected", status, reason, xCode };
 		if (status >= 500) return { kind: "unavailable", status, reason };

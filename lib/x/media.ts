@@ -117,7 +117,8 @@ function checkUrlShape(rawUrl: string | URL, allowPrivateHosts: boolean, field?:
 	if (url.username || url.password) throw refused("credentials in the URL are not allowed", field);
 	// The URL parser already turned decimal, octal and hex IPv4 forms into a.b.c.d.
 	const literal = url.hostname.replace(/^\[|\]$/g, "");
-	if (isIP(literal) && isPrivateAddress(literal) && !allowPrivateHosts) throw refused("private and loopback addresses are not fetched", field);
+	if (isIP(literal) && isPrivateAddress(literal) && !allowPrivateHosts)
+		throw refused("private and loopback addresses are not fetched", field);
 	return url;
 }
 
@@ -126,11 +127,16 @@ function checkUrlShape(rawUrl: string | URL, allowPrivateHosts: boolean, field?:
  * refuse for its shape or its address, the host's DNS answers included. The fetch checks the
  * address it connects to again (a DNS answer may change in between).
  */
-export async function checkMediaUrl(rawUrl: string, { allowPrivateHosts = false, field = "mediaUrl" }: { allowPrivateHosts?: boolean; field?: string } = {}): Promise<void> {
+export async function checkMediaUrl(
+	rawUrl: string,
+	{ allowPrivateHosts = false, field = "mediaUrl" }: { allowPrivateHosts?: boolean; field?: string } = {}
+): Promise<void> {
 	const url = checkUrlShape(rawUrl, allowPrivateHosts, field);
 	const host = url.hostname.replace(/^\[|\]$/g, "");
 	if (allowPrivateHosts || isIP(host)) return;
-	const addresses = await new Promise<LookupAddress[]>(resolve => dnsLookup(host, { all: true }, (err, found) => resolve(err ? [] : found)));
+	const addresses = await new Promise<LookupAddress[]>(resolve =>
+		dnsLookup(host, { all: true }, (err, found) => resolve(err ? [] : found))
+	);
 	// A name that does not resolve is left to the fetch (it fails there, with its reason).
 	if (addresses.some(a => isPrivateAddress(a.address))) throw refused(`${host} resolves to a private address`, field);
 }
@@ -155,14 +161,19 @@ export function sniffImageType(bytes: Buffer): MediaType | null {
 	if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "image/jpeg";
 	if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return "image/png";
 	if (bytes.length >= 6 && /^GIF8[79]a$/.test(bytes.subarray(0, 6).toString("latin1"))) return "image/gif";
-	if (bytes.length >= 12 && bytes.subarray(0, 4).toString("latin1") === "RIFF" && bytes.subarray(8, 12).toString("latin1") === "WEBP") return "image/webp";
+	if (bytes.length >= 12 && bytes.subarray(0, 4).toString("latin1") === "RIFF" && bytes.subarray(8, 12).toString("latin1") === "WEBP")
+		return "image/webp";
 	return null;
 }
 
 function get(url: URL, opts: MediaFetchOptions, signal: AbortSignal): Promise<IncomingMessage> {
 	const request = url.protocol === "https:" ? httpsRequest : httpRequest;
 	return new Promise((resolve, reject) => {
-		const req = request(url, { method: "GET", signal, lookup: guardedLookup(opts.allowPrivateHosts), headers: { accept: MEDIA_TYPES.join(", ") } }, resolve);
+		const req = request(
+			url,
+			{ method: "GET", signal, lookup: guardedLookup(opts.allowPrivateHosts), headers: { accept: MEDIA_TYPES.join(", ") } },
+			resolve
+		);
 		req.on("error", reject);
 		req.end();
 	});
@@ -209,7 +220,10 @@ export async function fetchMedia(rawUrl: string, opts: MediaFetchOptions): Promi
 			res.resume();
 			throw refused(`answered HTTP ${status}`);
 		}
-		const declared = String(res.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+		const declared = String(res.headers["content-type"] ?? "")
+			.split(";")[0]
+			.trim()
+			.toLowerCase();
 		if (!(MEDIA_TYPES as readonly string[]).includes(declared)) {
 			res.resume();
 			throw refused(`content type "${declared || "none"}" is not one of ${MEDIA_TYPES.join(", ")}`);

@@ -32,7 +32,9 @@ export function signatureBaseString(method: string, url: URL, params: Param[]): 
 }
 
 export function hmacSha1Signature(baseString: string, consumerSecret: string, tokenSecret: string): string {
-	return createHmac("sha1", `${percentEncode(consumerSecret)}&${percentEncode(tokenSecret)}`).update(baseString).digest("base64");
+	return createHmac("sha1", `${percentEncode(consumerSecret)}&${percentEncode(tokenSecret)}`)
+		.update(baseString)
+		.digest("base64");
 }
 
 /** The oauth_* parameters of an `Authorization: OAuth ...` header (§3.5.1), decoded; null if none. */
@@ -101,7 +103,16 @@ export function authorizationHeader(opts: {
 		oauth_token: opts.token,
 		oauth_version: "1.0",
 	};
-	const base = signatureBaseString(opts.method, opts.url, signedParameters({ method: opts.method, url: opts.url, formParams: opts.formParams, oauth }));
+	const base = signatureBaseString(
+		opts.method,
+		opts.url,
+		signedParameters({ method: opts.method, url: opts.url, formParams: opts.formParams, oauth })
+	);
 	oauth.oauth_signature = hmacSha1Signature(base, opts.consumerSecret, opts.tokenSecret);
-	return "OAuth " + Object.entries(oauth).map(([k, v]) => `${percentEncode(k)}="${percentEncode(v)}"`).join(", ");
+	return (
+		"OAuth " +
+		Object.entries(oauth)
+			.map(([k, v]) => `${percentEncode(k)}="${percentEncode(v)}"`)
+			.join(", ")
+	);
 }

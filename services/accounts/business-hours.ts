@@ -26,7 +26,10 @@ export function isTimezone(tz: string): boolean {
 }
 
 /** What JSON Schema cannot say: a real IANA zone, and each day's start before its end. */
-export function businessHoursProblems(hours: { timezone?: string; schedule?: Record<string, { start: string; end: string } | undefined> }): ErrorDetail[] {
+export function businessHoursProblems(hours: {
+	timezone?: string;
+	schedule?: Record<string, { start: string; end: string } | undefined>;
+}): ErrorDetail[] {
 	const problems: ErrorDetail[] = [];
 	if (hours.timezone !== undefined && !isTimezone(hours.timezone)) {
 		problems.push({ field: "businessHours.timezone", message: "must be an IANA timezone such as Asia/Ho_Chi_Minh" });

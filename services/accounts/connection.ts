@@ -26,7 +26,11 @@ export interface XProfile {
  * it: the first insert wins, anyone else gets 409. A link whose account never got written (its
  * node died in between) or was disconnected is stale and is taken over.
  */
-export async function connectAccount(merchantId: string, profile: XProfile, tokens: { oauthToken: string; oauthTokenSecret: string }): Promise<Account> {
+export async function connectAccount(
+	merchantId: string,
+	profile: XProfile,
+	tokens: { oauthToken: string; oauthTokenSecret: string }
+): Promise<Account> {
 	const key = config().encryptionKey;
 	const previous = await AccountModel.findOne({ merchantId, twitterUserId: profile.twitterUserId }).lean<Account>();
 	const accountId = previous?._id ?? randomUUID();

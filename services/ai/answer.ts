@@ -43,7 +43,12 @@ export async function answerMessage(input: AnswerInput): Promise<AnswerResult> {
 	let fallback: string | null = null;
 
 	const result = input.claude
-		? await input.claude.reply({ model: modelFor(settings), system: systemPrompt({ systemPrompt: settings.systemPrompt, maxReplyChars: cap }), turns: input.turns, maxTokens: maxTokensFor(cap) })
+		? await input.claude.reply({
+				model: modelFor(settings),
+				system: systemPrompt({ systemPrompt: settings.systemPrompt, maxReplyChars: cap }),
+				turns: input.turns,
+				maxTokens: maxTokensFor(cap),
+			})
 		: null;
 	if (result?.output) {
 		({ reply, intent, confidence } = result.output);

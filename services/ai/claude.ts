@@ -46,8 +46,7 @@ export function describeFailure(err: unknown): string {
 	return `unexpected: ${(err as Error)?.message ?? String(err)}`;
 }
 
-const refusesForcedTool = (err: unknown) =>
-	err instanceof Anthropic.BadRequestError && /tool_choice|thinking|prefill/i.test(err.message);
+const refusesForcedTool = (err: unknown) => err instanceof Anthropic.BadRequestError && /tool_choice|thinking|prefill/i.test(err.message);
 
 export function createClaude(opts: ClaudeOptions): Claude {
 	const client = new Anthropic({
@@ -88,7 +87,8 @@ export function createClaude(opts: ClaudeOptions): Claude {
 					}
 				}
 				const block = message.content.find(b => b.type === "tool_use" && b.name === REPLY_TOOL_NAME);
-				if (!block || block.type !== "tool_use") return { output: null, failure: `no ${REPLY_TOOL_NAME} call in the answer (stop_reason ${message.stop_reason})` };
+				if (!block || block.type !== "tool_use")
+					return { output: null, failure: `no ${REPLY_TOOL_NAME} call in the answer (stop_reason ${message.stop_reason})` };
 				const parsed = parseReplyOutput(block.input);
 				if (!parsed.output) return { output: null, failure: `malformed tool answer: ${parsed.problem}` };
 				return { output: parsed.output, failure: null };

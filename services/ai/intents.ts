@@ -1,6 +1,16 @@
 // What the chatbot says it understood, whichever provider answered.
 
-export const INTENTS = ["greeting", "check_order", "product_info", "pricing", "shipping", "complaint", "human_request", "opt_out", "other"] as const;
+export const INTENTS = [
+	"greeting",
+	"check_order",
+	"product_info",
+	"pricing",
+	"shipping",
+	"complaint",
+	"human_request",
+	"opt_out",
+	"other",
+] as const;
 export type Intent = (typeof INTENTS)[number];
 
 export type Language = "vi" | "en";
@@ -31,5 +41,10 @@ export function escalationReasonOf(intent: Intent, confidence: number, threshold
 export function capReply(text: string, max: number): string {
 	const chars = Array.from(text.trim());
 	if (chars.length <= max) return chars.join("");
-	return chars.slice(0, Math.max(0, max - 1)).join("").trimEnd() + "…";
+	return (
+		chars
+			.slice(0, Math.max(0, max - 1))
+			.join("")
+			.trimEnd() + "…"
+	);
 }

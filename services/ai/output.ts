@@ -14,7 +14,11 @@ export const ReplyOutput = Type.Object(
 	{
 		reply: Type.String({ minLength: 1, description: "The message to send to the customer, in the customer's language, plain text." }),
 		intent: StringEnum(INTENTS, { description: "What the customer's latest message is about." }),
-		confidence: Type.Number({ minimum: 0, maximum: 1, description: "How sure you are that the reply answers the customer correctly, 0 to 1." }),
+		confidence: Type.Number({
+			minimum: 0,
+			maximum: 1,
+			description: "How sure you are that the reply answers the customer correctly, 0 to 1.",
+		}),
 	},
 	{ additionalProperties: false }
 );

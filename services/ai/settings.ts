@@ -12,7 +12,13 @@ type SdkModelId = Model extends infer M ? (M extends string ? (string extends M 
 // id the SDK names is either a default or one the SDK marks deprecated (its DEPRECATED_MODELS).
 // An SDK upgrade that adds or drops a model fails `tsc` here until the list follows.
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- a value only for its type-level check
-const SDK_DEPRECATED = ["claude-mythos-preview", "claude-opus-4-5", "claude-opus-4-5-20251101", "claude-sonnet-4-5", "claude-sonnet-4-5-20250929"] as const satisfies readonly SdkModelId[];
+const SDK_DEPRECATED = [
+	"claude-mythos-preview",
+	"claude-opus-4-5",
+	"claude-opus-4-5-20251101",
+	"claude-sonnet-4-5",
+	"claude-sonnet-4-5-20250929",
+] as const satisfies readonly SdkModelId[];
 DEFAULT_AI_MODELS satisfies readonly SdkModelId[];
 type Unlisted = Exclude<SdkModelId, (typeof DEFAULT_AI_MODELS)[number] | (typeof SDK_DEPRECATED)[number]>;
 true satisfies [Unlisted] extends [never] ? true : { unlisted: Unlisted };

@@ -7,7 +7,8 @@ const REPLIES: Record<Language, Record<Intent, string>> = {
 	vi: {
 		greeting: "Dạ, xin chào anh/chị! Shop có thể giúp gì cho anh/chị ạ?",
 		check_order: "Dạ, tôi có thể giúp bạn kiểm tra đơn hàng. Vui lòng cho tôi biết mã đơn hàng của bạn.",
-		product_info: "Dạ, anh/chị đang quan tâm sản phẩm nào ạ? Anh/chị gửi giúp shop tên hoặc hình sản phẩm, shop sẽ gửi thông tin chi tiết ạ.",
+		product_info:
+			"Dạ, anh/chị đang quan tâm sản phẩm nào ạ? Anh/chị gửi giúp shop tên hoặc hình sản phẩm, shop sẽ gửi thông tin chi tiết ạ.",
 		pricing: "Dạ, anh/chị cho shop biết sản phẩm mình quan tâm, shop sẽ báo giá và ưu đãi hiện có ạ.",
 		shipping: "Dạ, anh/chị cho shop biết địa chỉ nhận hàng để shop báo thời gian và phí giao hàng ạ.",
 		complaint: "Dạ, shop rất xin lỗi vì trải nghiệm chưa tốt của anh/chị. Nhân viên chăm sóc khách hàng sẽ liên hệ với anh/chị ngay ạ.",

@@ -80,12 +80,17 @@ export function countDay(rows: { q: number; n: number; s: number; cells?: Quarte
 }
 
 /** The totals row of a merchant, account and day, from its day rows (one per type), as stored. */
-export function totalsRowOf(dayRows: { type: string; n: number; s: number; cells?: DayCell[] | null }[]): { totals: string; quarters: string } | null {
+export function totalsRowOf(
+	dayRows: { type: string; n: number; s: number; cells?: DayCell[] | null }[]
+): { totals: string; quarters: string } | null {
 	const { totals, quarters } = totalsOf(dayRows);
 	return Object.keys(totals).length ? { totals: canonical(totals), quarters: canonical(quarters) } : null;
 }
 
-export function totalsOf(dayRows: { type: string; n: number; s: number; cells?: DayCell[] | null }[]): { totals: DayTotals; quarters: DayQuarters } {
+export function totalsOf(dayRows: { type: string; n: number; s: number; cells?: DayCell[] | null }[]): {
+	totals: DayTotals;
+	quarters: DayQuarters;
+} {
 	const totals: DayTotals = {};
 	const quarters: DayQuarters = {};
 	for (const r of [...dayRows].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0))) {
@@ -114,7 +119,10 @@ export function canonical(value: unknown): string {
 	return JSON.stringify(value ?? null);
 }
 
-export function sameQuarter(row: { n?: number | null; s?: number | null; cells?: QuarterCell[] | null } | null, want: QuarterCount): boolean {
+export function sameQuarter(
+	row: { n?: number | null; s?: number | null; cells?: QuarterCell[] | null } | null,
+	want: QuarterCount
+): boolean {
 	if (!row) return want.n === 0;
 	const cells = row.cells ?? [];
 	return (
@@ -135,4 +143,3 @@ export function sameDay(row: { n?: number | null; s?: number | null; cells?: Day
 		cells.every((c, i) => c.k === want.cells[i].k && c.q === want.cells[i].q && c.n === want.cells[i].n && c.s === want.cells[i].s)
 	);
 }
-

@@ -102,8 +102,26 @@ function originKeys(origin: string | null | undefined): string[] {
 
 const SENT = new Set(["sent", "read"]);
 
-function fact(base: { merchantId: string; accountId: string; contactId: string | null }, id: string, type: FactType, at: number, dims: string[] = [], value = 0, ref: string | null = null): FactDraft {
-	return { _id: id, merchantId: base.merchantId, accountId: base.accountId, contactId: base.contactId, type, quarter: quarterOf(at), dims: [...new Set(dims)].sort(), value, ref };
+function fact(
+	base: { merchantId: string; accountId: string; contactId: string | null },
+	id: string,
+	type: FactType,
+	at: number,
+	dims: string[] = [],
+	value = 0,
+	ref: string | null = null
+): FactDraft {
+	return {
+		_id: id,
+		merchantId: base.merchantId,
+		accountId: base.accountId,
+		contactId: base.contactId,
+		type,
+		quarter: quarterOf(at),
+		dims: [...new Set(dims)].sort(),
+		value,
+		ref,
+	};
 }
 
 export const messageSlotIds = (messageId: string) => ["in", "out", "resp", "read", "fail"].map(t => `${t}:${messageId}`);
@@ -141,7 +159,8 @@ export const firstSlotId = (conversationId: string) => `first:${conversationId}`
 
 /** Could `m` be the conversation's first response? (a sent reply at its `firstResponseAt`) */
 export function isFirstResponse(m: MessageLike, conversation: ConversationLike): boolean {
-	if (m.direction !== "outbound" || !SENT.has(m.status) || typeof m.responseSeconds !== "number" || m.conversationId !== conversation._id) return false;
+	if (m.direction !== "outbound" || !SENT.has(m.status) || typeof m.responseSeconds !== "number" || m.conversationId !== conversation._id)
+		return false;
 	const first = time(conversation.firstResponseAt);
 	return first !== null && first === time(m.sentAt);
 }
@@ -213,7 +232,11 @@ export function campaignFacts(c: CampaignLike): Slots {
 	const id = campaignSlotId(c.merchantId, c.campaignId);
 	const at = time(c.completedAt);
 	if (at === null) return { [id]: null };
-	return { [id]: fact({ merchantId: c.merchantId, accountId: c.accountId ?? "", contactId: null }, id, "campaign", at, [`campaign:${c.campaignId}`]) };
+	return {
+		[id]: fact({ merchantId: c.merchantId, accountId: c.accountId ?? "", contactId: null }, id, "campaign", at, [
+			`campaign:${c.campaignId}`,
+		]),
+	};
 }
 
 /** Same fact? (what a slot holds against what it should hold) */

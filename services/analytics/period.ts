@@ -107,7 +107,11 @@ function build(startDay: number, endDay: number, timeZone: string): Period {
  * Checks the query's dates and zone and builds the period, or lists every problem by field
  * (both dates required as real `YYYY-MM-DD` dates, start not after end, at most 366 days).
  */
-export function parsePeriod(input: { startDate: string; endDate: string; timezone?: string }): { period: Period } | { problems: ErrorDetail[] } {
+export function parsePeriod(input: {
+	startDate: string;
+	endDate: string;
+	timezone?: string;
+}): { period: Period } | { problems: ErrorDetail[] } {
 	const problems: ErrorDetail[] = [];
 	const timezone = input.timezone ?? DEFAULT_TIMEZONE;
 	const start = dayNumber(input.startDate);
@@ -116,7 +120,8 @@ export function parsePeriod(input: { startDate: string; endDate: string; timezon
 	if (end === null) problems.push({ field: "endDate", message: "must be a date as YYYY-MM-DD" });
 	if (start !== null && end !== null) {
 		if (start > end) problems.push({ field: "endDate", message: "must not be before startDate" });
-		else if (end - start + 1 > MAX_PERIOD_DAYS) problems.push({ field: "endDate", message: `the period must be at most ${MAX_PERIOD_DAYS} days` });
+		else if (end - start + 1 > MAX_PERIOD_DAYS)
+			problems.push({ field: "endDate", message: `the period must be at most ${MAX_PERIOD_DAYS} days` });
 	}
 	if (!isTimeZone(timezone)) problems.push({ field: "timezone", message: "must be an IANA time zone such as Asia/Ho_Chi_Minh" });
 	if (problems.length) return { problems };

@@ -35,17 +35,35 @@ export interface Sum {
 	s: number;
 }
 
-const scoped = (scope: Scope, filter: Record<string, unknown>) => ({ merchantId: scope.merchantId, ...(scope.accountId ? { accountId: scope.accountId } : {}), ...filter });
+const scoped = (scope: Scope, filter: Record<string, unknown>) => ({
+	merchantId: scope.merchantId,
+	...(scope.accountId ? { accountId: scope.accountId } : {}),
+	...filter,
+});
 
 /** The totals rows of every UTC day up to `toDay`: one query. */
 export async function readTotals(scope: Scope, toDay: number): Promise<TotalRow[]> {
-	const rows = await AnalyticsDayTotalModel.find(scoped(scope, { day: { $lte: toDay } }), { _id: 0, accountId: 1, day: 1, totals: 1, quarters: 1 }).lean<{ accountId: string; day: number; totals: string; quarters: string }[]>();
+	const rows = await AnalyticsDayTotalModel.find(scoped(scope, { day: { $lte: toDay } }), {
+		_id: 0,
+		accountId: 1,
+		day: 1,
+		totals: 1,
+		quarters: 1,
+	}).lean<{ accountId: string; day: number; totals: string; quarters: string }[]>();
 	return rows.map(r => ({ accountId: r.accountId, day: r.day, t: JSON.parse(r.totals) as DayTotals, quarters: r.quarters }));
 }
 
 /** Day rows at quarter detail of `types` for UTC days fromDay..toDay. */
 export function readDetails(scope: Scope, types: string[], fromDay: number, toDay: number): Promise<DetailRow[]> {
-	return AnalyticsDayModel.find(scoped(scope, { type: { $in: types }, day: { $gte: fromDay, $lte: toDay } }), { _id: 0, accountId: 1, type: 1, day: 1, n: 1, s: 1, cells: 1 }).lean<DetailRow[]>();
+	return AnalyticsDayModel.find(scoped(scope, { type: { $in: types }, day: { $gte: fromDay, $lte: toDay } }), {
+		_id: 0,
+		accountId: 1,
+		type: 1,
+		day: 1,
+		n: 1,
+		s: 1,
+		cells: 1,
+	}).lean<DetailRow[]>();
 }
 
 /** The total of `type` over [from, to) (from may be -Infinity): whole days from totals, cut days from their quarters. */
@@ -128,4 +146,7 @@ export function byAccount(rows: DetailRow[], period: Period, type: string): Map<
 }
 
 /** The UTC days a period's rows live on. */
-export const utcDaysOf = (period: Period) => ({ from: utcDayOf(period.bounds[0]), to: utcDayOf(period.bounds[period.bounds.length - 1] - 1) });
+export const utcDaysOf = (period: Period) => ({
+	from: utcDayOf(period.bounds[0]),
+	to: utcDayOf(period.bounds[period.bounds.length - 1] - 1),
+});

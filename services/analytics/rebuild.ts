@@ -8,7 +8,17 @@ import { AnalyticsQuarterModel } from "../../models/analytics-quarter.model.ts";
 import { AnalyticsDayModel } from "../../models/analytics-day.model.ts";
 import { AnalyticsDayTotalModel } from "../../models/analytics-day-total.model.ts";
 import { dayOfQuarter, dayRowId, dayTotalsRowId, quarterInDay, quarterRowId } from "./buckets.ts";
-import { canonical, countDay, finishTally, newTally, tallyFact, totalsRowOf, type DayCell, type QuarterCount, type QuarterTally } from "./cells.ts";
+import {
+	canonical,
+	countDay,
+	finishTally,
+	newTally,
+	tallyFact,
+	totalsRowOf,
+	type DayCell,
+	type QuarterCount,
+	type QuarterTally,
+} from "./cells.ts";
 import {
 	campaignFacts,
 	conversationFacts,
@@ -66,7 +76,10 @@ async function insertNew(collection: Collection<Document>, docs: Document[]): Pr
 	}
 }
 
-const digest = (doc: Document, fields: readonly string[]) => createHash("sha1").update(canonical(Object.fromEntries(fields.map(f => [f, doc[f] ?? null])))).digest("base64");
+const digest = (doc: Document, fields: readonly string[]) =>
+	createHash("sha1")
+		.update(canonical(Object.fromEntries(fields.map(f => [f, doc[f] ?? null]))))
+		.digest("base64");
 
 /**
  * Brings a merchant's rows of one collection to what the rebuild computes: loads what is held
@@ -87,7 +100,13 @@ class Reconciler {
 	/** Told of each computed row that was not written because the live path's copy is newer. */
 	readonly onSkip: (doc: Document) => void;
 
-	constructor(collection: Collection<Document>, fields: readonly string[], stamp: string, t0: Date, onSkip: (doc: Document) => void = () => {}) {
+	constructor(
+		collection: Collection<Document>,
+		fields: readonly string[],
+		stamp: string,
+		t0: Date,
+		onSkip: (doc: Document) => void = () => {}
+	) {
 		this.collection = collection;
 		this.fields = fields;
 		this.stamp = stamp;
@@ -132,7 +151,10 @@ class Reconciler {
 		await this.flush();
 		const stale = [...this.held.keys()];
 		for (let i = 0; i < stale.length; i += DELETE_CHUNK) {
-			const res = await this.collection.deleteMany({ _id: { $in: stale.slice(i, i + DELETE_CHUNK) }, [this.stamp]: { $lte: this.t0 } } as Document);
+			const res = await this.collection.deleteMany({
+				_id: { $in: stale.slice(i, i + DELETE_CHUNK) },
+				[this.stamp]: { $lte: this.t0 },
+			} as Document);
 			this.stats.deleted += res.deletedCount;
 		}
 		this.held.clear();
@@ -174,7 +196,19 @@ class FactWriter {
 	}
 }
 
-const MESSAGE_FIELDS = { merchantId: 1, accountId: 1, conversationId: 1, contactId: 1, direction: 1, status: 1, origin: 1, sentAt: 1, readAt: 1, createdAt: 1, responseSeconds: 1 };
+const MESSAGE_FIELDS = {
+	merchantId: 1,
+	accountId: 1,
+	conversationId: 1,
+	contactId: 1,
+	direction: 1,
+	status: 1,
+	origin: 1,
+	sentAt: 1,
+	readAt: 1,
+	createdAt: 1,
+	responseSeconds: 1,
+};
 
 async function deriveFacts(merchantId: string, writer: FactWriter, log: (line: string) => void): Promise<void> {
 	// Facts recorded from campaign.completed events (no campaign row to derive them from).
@@ -222,7 +256,20 @@ async function deriveFacts(merchantId: string, writer: FactWriter, log: (line: s
 	}
 	for (const f of fromEvents) {
 		const campaignId = f._id.slice(`campaign:${merchantId}:`.length);
-		if (!rowsSeen.has(campaignId)) await writer.add({ [f._id]: { _id: f._id, merchantId: f.merchantId, accountId: f.accountId ?? "", contactId: f.contactId ?? null, type: f.type, quarter: f.quarter, dims: f.dims ?? [], value: f.value ?? 0, ref: f.ref ?? null } });
+		if (!rowsSeen.has(campaignId))
+			await writer.add({
+				[f._id]: {
+					_id: f._id,
+					merchantId: f.merchantId,
+					accountId: f.accountId ?? "",
+					contactId: f.contactId ?? null,
+					type: f.type,
+					quarter: f.quarter,
+					dims: f.dims ?? [],
+					value: f.value ?? 0,
+					ref: f.ref ?? null,
+				},
+			});
 	}
 }
 
@@ -264,13 +311,18 @@ async function rebuildCounters(merchantId: string, tallies: Map<string, Tally>, 
 	return { quarterRows, dayRows, totalRows: totals.size };
 }
 
-export async function rebuildMerchant(merchantId: string, opts: { log?: (line: string) => void; logger?: StoreLogger; now?: () => Date } = {}): Promise<RebuildResult> {
+export async function rebuildMerchant(
+	merchantId: string,
+	opts: { log?: (line: string) => void; logger?: StoreLogger; now?: () => Date } = {}
+): Promise<RebuildResult> {
 	const log = (line: string) => opts.log?.(`${merchantId}: ${line}`);
 	const started = performance.now();
 	const t0 = (opts.now ?? (() => new Date()))();
 	// Quarters where the rebuild counted its own copy of a fact the live path holds newer: recounted at the end.
 	const liveWon = new Set<string>();
-	const facts = new Reconciler(collectionOf(AnalyticsFactModel), FACT_FIELDS, "recordedAt", t0, doc => liveWon.add(quarterKeyOf(doc as FactDraft)));
+	const facts = new Reconciler(collectionOf(AnalyticsFactModel), FACT_FIELDS, "recordedAt", t0, doc =>
+		liveWon.add(quarterKeyOf(doc as FactDraft))
+	);
 	await facts.load(merchantId);
 	const writer = new FactWriter(facts);
 	await deriveFacts(merchantId, writer, log);
@@ -286,7 +338,10 @@ export async function rebuildMerchant(merchantId: string, opts: { log?: (line: s
 	const { quarterRows, dayRows, totalRows } = await rebuildCounters(merchantId, writer.tallies, targets);
 	log(`rows: ${quarterRows} quarter, ${dayRows} day, ${totalRows} totals`);
 
-	const after = await AnalyticsFactModel.find({ merchantId, recordedAt: { $gt: t0 } }, { merchantId: 1, accountId: 1, type: 1, quarter: 1 }).lean();
+	const after = await AnalyticsFactModel.find(
+		{ merchantId, recordedAt: { $gt: t0 } },
+		{ merchantId: 1, accountId: 1, type: 1, quarter: 1 }
+	).lean();
 	await recount(
 		[...after.map(f => quarterKeyOf(f)), ...liveWon],
 		opts.logger ?? { warn: (...args: unknown[]) => log(args.map(String).join(" ")) }

@@ -22,8 +22,17 @@ export async function overview(scope: Scope, period: Period) {
 	const totals = await readTotals(scope, utcDayOf(e0 - 1));
 	const sum = (type: string, from: number, to: number) => sumRange(totals, type, from, to);
 
-	const now = { contacts: sum("contact", s0, e0).n, conversations: sum("conv", s0, e0).n, sent: sum("out", s0, e0).n, received: sum("in", s0, e0).n };
-	const before = { contacts: sum("contact", p0, s0).n, conversations: sum("conv", p0, s0).n, messages: sum("out", p0, s0).n + sum("in", p0, s0).n };
+	const now = {
+		contacts: sum("contact", s0, e0).n,
+		conversations: sum("conv", s0, e0).n,
+		sent: sum("out", s0, e0).n,
+		received: sum("in", s0, e0).n,
+	};
+	const before = {
+		contacts: sum("contact", p0, s0).n,
+		conversations: sum("conv", p0, s0).n,
+		messages: sum("out", p0, s0).n + sum("in", p0, s0).n,
+	};
 	const totalConversations = sum("conv", -Infinity, e0).n;
 	const response = duration(sum("resp", s0, e0));
 	return {
@@ -66,8 +75,13 @@ export async function contacts(scope: Scope, period: Period) {
 			optedOut: optedOut.reduce((a, d) => a + d.n, 0),
 		},
 		daily: period.days.map((date, i) => ({ date, newContacts: created[i].n, optedOut: optedOut[i].n })),
-		bySource: [...knownSources, ...[...sources.keys()].filter(s => !knownSources.includes(s)).sort()].map(source => ({ source, count: sources.get(source)?.n ?? 0 })),
-		byAccount: [...accounts].map(([accountId, s]) => ({ accountId, newContacts: s.n })).sort((a, b) => b.newContacts - a.newContacts || a.accountId.localeCompare(b.accountId)),
+		bySource: [...knownSources, ...[...sources.keys()].filter(s => !knownSources.includes(s)).sort()].map(source => ({
+			source,
+			count: sources.get(source)?.n ?? 0,
+		})),
+		byAccount: [...accounts]
+			.map(([accountId, s]) => ({ accountId, newContacts: s.n }))
+			.sort((a, b) => b.newContacts - a.newContacts || a.accountId.localeCompare(b.accountId)),
 		topTags: [...tags]
 			.map(([tag, s]) => ({ tag, count: s.n }))
 			.sort((a, b) => b.count - a.count || a.tag.localeCompare(b.tag))

@@ -32,7 +32,19 @@ type QuarterRow = Sum & { q: number; cells: QuarterCell[] };
 type DayRow = Sum & { cells: DayCell[] };
 
 const asDraft = (f: StoredFact | null): FactDraft | null =>
-	f && !f.deleted ? { _id: f._id, merchantId: f.merchantId, accountId: f.accountId ?? "", contactId: f.contactId ?? null, type: f.type, quarter: f.quarter, dims: f.dims ?? [], value: f.value ?? 0, ref: f.ref ?? null } : null;
+	f && !f.deleted
+		? {
+				_id: f._id,
+				merchantId: f.merchantId,
+				accountId: f.accountId ?? "",
+				contactId: f.contactId ?? null,
+				type: f.type,
+				quarter: f.quarter,
+				dims: f.dims ?? [],
+				value: f.value ?? 0,
+				ref: f.ref ?? null,
+			}
+		: null;
 
 /** (merchant, account, type, quarter): a quarter row to recount. */
 export type QuarterKey = string;
@@ -41,7 +53,18 @@ export const quarterKeyOf = (f: { merchantId: string; accountId?: string | null;
 
 /** A fact that no longer holds: kept (for the rebuild's bookkeeping) without its contact. */
 function tombstone(f: StoredFact, now: Date) {
-	return { merchantId: f.merchantId, accountId: f.accountId ?? "", contactId: null, type: f.type, quarter: f.quarter, dims: [], value: 0, ref: null, deleted: true, recordedAt: now };
+	return {
+		merchantId: f.merchantId,
+		accountId: f.accountId ?? "",
+		contactId: null,
+		type: f.type,
+		quarter: f.quarter,
+		dims: [],
+		value: 0,
+		ref: null,
+		deleted: true,
+		recordedAt: now,
+	};
 }
 
 const backoff = (round: number) => new Promise(r => setTimeout(r, Math.random() * 5 * round));
@@ -50,7 +73,11 @@ const backoff = (round: number) => new Promise(r => setTimeout(r, Math.random() 
  * Makes the slots of one entity hold what `derive` says (re-derived every round, from the
  * entity's current state). Returns the quarter rows whose facts changed.
  */
-export async function syncSlots(derive: () => Promise<Slots>, log: StoreLogger, now: () => Date = () => new Date()): Promise<Set<QuarterKey>> {
+export async function syncSlots(
+	derive: () => Promise<Slots>,
+	log: StoreLogger,
+	now: () => Date = () => new Date()
+): Promise<Set<QuarterKey>> {
 	const touched = new Set<QuarterKey>();
 	for (let round = 0; round < MAX_ROUNDS; round++) {
 		const desired = await derive();
@@ -67,7 +94,8 @@ export async function syncSlots(derive: () => Promise<Slots>, log: StoreLogger, 
 				if (want) touched.add(quarterKeyOf(want));
 				try {
 					if (want && !have) await AnalyticsFactModel.collection.insertOne({ ...want, deleted: false, recordedAt: now() } as never);
-					else if (want) await AnalyticsFactModel.collection.replaceOne({ _id: id } as never, { ...want, deleted: false, recordedAt: now() });
+					else if (want)
+						await AnalyticsFactModel.collection.replaceOne({ _id: id } as never, { ...want, deleted: false, recordedAt: now() });
 					else if (have) await AnalyticsFactModel.collection.replaceOne({ _id: id } as never, tombstone(have, now()));
 				} catch (err) {
 					if (!isDuplicateKey(err)) throw err;
@@ -82,7 +110,11 @@ export async function syncSlots(derive: () => Promise<Slots>, log: StoreLogger, 
 }
 
 /** Tombstones every fact about a contact (it was erased); returns the quarter rows to recount. */
-export async function dropContactFacts(merchantId: string, contactId: string, now: () => Date = () => new Date()): Promise<Set<QuarterKey>> {
+export async function dropContactFacts(
+	merchantId: string,
+	contactId: string,
+	now: () => Date = () => new Date()
+): Promise<Set<QuarterKey>> {
 	const touched = new Set<QuarterKey>();
 	const facts = await AnalyticsFactModel.find({ contactId, merchantId }).lean<StoredFact[]>();
 	for (const f of facts) {
@@ -96,7 +128,9 @@ export async function dropContactFacts(merchantId: string, contactId: string, no
 export async function recount(keys: Iterable<QuarterKey>, log: StoreLogger, now: () => Date = () => new Date()): Promise<void> {
 	const quarters = [...new Set(keys)].map(k => JSON.parse(k) as [string, string, FactType, number]);
 	await Promise.all(quarters.map(([m, a, t, q]) => recountQuarter(m, a, t, q, log, now)));
-	const days = [...new Set(quarters.map(([m, a, t, q]) => JSON.stringify([m, a, t, dayOfQuarter(q)])))].map(d => JSON.parse(d) as [string, string, string, number]);
+	const days = [...new Set(quarters.map(([m, a, t, q]) => JSON.stringify([m, a, t, dayOfQuarter(q)])))].map(
+		d => JSON.parse(d) as [string, string, string, number]
+	);
 	await Promise.all(days.map(([m, a, t, d]) => recountDay(m, a, t, d, log, now)));
 	const totals = [...new Set(days.map(([m, a, , d]) => JSON.stringify([m, a, d])))].map(d => JSON.parse(d) as [string, string, number]);
 	await Promise.all(totals.map(([m, a, d]) => recountDayTotals(m, a, d, log, now)));
@@ -111,23 +145,45 @@ async function upsertOrDelete(model: { collection: Collection<Document> }, id: s
 	}
 }
 
-export async function recountQuarter(merchantId: string, accountId: string, type: FactType, quarter: number, log: StoreLogger, now: () => Date = () => new Date()) {
+export async function recountQuarter(
+	merchantId: string,
+	accountId: string,
+	type: FactType,
+	quarter: number,
+	log: StoreLogger,
+	now: () => Date = () => new Date()
+) {
 	const id = quarterRowId(merchantId, accountId, type, quarter);
 	for (let round = 0; round < MAX_ROUNDS; round++) {
-		const facts = await AnalyticsFactModel.find({ merchantId, accountId, type, quarter, deleted: false }, { dims: 1, value: 1 }).lean<{ dims: string[]; value: number }[]>();
+		const facts = await AnalyticsFactModel.find({ merchantId, accountId, type, quarter, deleted: false }, { dims: 1, value: 1 }).lean<
+			{ dims: string[]; value: number }[]
+		>();
 		const want = countQuarter(facts);
 		const row = await AnalyticsQuarterModel.findById(id).lean<QuarterRow>();
 		if (sameQuarter(row, want)) return;
-		await upsertOrDelete(AnalyticsQuarterModel as never, id, want.n ? { merchantId, accountId, type, day: dayOfQuarter(quarter), q: quarterInDay(quarter), ...want, at: now() } : null);
+		await upsertOrDelete(
+			AnalyticsQuarterModel as never,
+			id,
+			want.n ? { merchantId, accountId, type, day: dayOfQuarter(quarter), q: quarterInDay(quarter), ...want, at: now() } : null
+		);
 		if (round > 0) await backoff(round);
 	}
 	log.warn("analytics: quarter row still changing after", MAX_ROUNDS, "rounds", { merchantId, accountId, type, quarter });
 }
 
-export async function recountDay(merchantId: string, accountId: string, type: string, day: number, log: StoreLogger, now: () => Date = () => new Date()) {
+export async function recountDay(
+	merchantId: string,
+	accountId: string,
+	type: string,
+	day: number,
+	log: StoreLogger,
+	now: () => Date = () => new Date()
+) {
 	const id = dayRowId(merchantId, accountId, type, day);
 	for (let round = 0; round < MAX_ROUNDS; round++) {
-		const rows = await AnalyticsQuarterModel.find({ merchantId, accountId, type, day }, { q: 1, n: 1, s: 1, cells: 1 }).lean<QuarterRow[]>();
+		const rows = await AnalyticsQuarterModel.find({ merchantId, accountId, type, day }, { q: 1, n: 1, s: 1, cells: 1 }).lean<
+			QuarterRow[]
+		>();
 		const want = countDay(rows.filter(r => r.q >= 0 && r.q < QUARTERS_PER_DAY));
 		const row = await AnalyticsDayModel.findById(id).lean<DayRow>();
 		if (sameDay(row, want)) return;
@@ -138,10 +194,18 @@ export async function recountDay(merchantId: string, accountId: string, type: st
 }
 
 /** The account's totals row of the day: every type at once, from the day rows (one per type). */
-export async function recountDayTotals(merchantId: string, accountId: string, day: number, log: StoreLogger, now: () => Date = () => new Date()) {
+export async function recountDayTotals(
+	merchantId: string,
+	accountId: string,
+	day: number,
+	log: StoreLogger,
+	now: () => Date = () => new Date()
+) {
 	const id = dayTotalsRowId(merchantId, accountId, day);
 	for (let round = 0; round < MAX_ROUNDS; round++) {
-		const rows = await AnalyticsDayModel.find({ merchantId, accountId, day }, { type: 1, n: 1, s: 1, cells: 1 }).lean<(DayRow & { type: string })[]>();
+		const rows = await AnalyticsDayModel.find({ merchantId, accountId, day }, { type: 1, n: 1, s: 1, cells: 1 }).lean<
+			(DayRow & { type: string })[]
+		>();
 		const want = totalsRowOf(rows);
 		const held = await AnalyticsDayTotalModel.findById(id, { totals: 1, quarters: 1 }).lean<{ totals: string; quarters: string }>();
 		if (held ? want !== null && held.totals === want.totals && held.quarters === want.quarters : want === null) return;

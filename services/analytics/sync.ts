@@ -36,7 +36,12 @@ export const campaignsCollection = () => mongoose.connection.db!.collection<Camp
 /** A completed campaign row as a fact source (completedAt, else its last update). */
 export function campaignFromRow(row: CampaignRow): CampaignLike | null {
 	if (row.status !== "completed") return null;
-	return { merchantId: row.merchantId, campaignId: row._id, accountId: row.accountId ?? null, completedAt: row.completedAt ?? row.updatedAt ?? null };
+	return {
+		merchantId: row.merchantId,
+		campaignId: row._id,
+		accountId: row.accountId ?? null,
+		completedAt: row.completedAt ?? row.updatedAt ?? null,
+	};
 }
 
 export async function syncMessage(messageId: string, log: StoreLogger): Promise<Set<QuarterKey>> {
@@ -65,7 +70,11 @@ export async function syncContact(contactId: string, log: StoreLogger): Promise<
  * the event (`completedAt` or `at`, else now; `accountId` if given). A campaign row that is not
  * completed (restarted?) holds no fact.
  */
-export async function syncCampaign(payload: { merchantId: string; campaignId: string; accountId?: string | null; completedAt?: string; at?: string }, log: StoreLogger, now: () => Date = () => new Date()): Promise<Set<QuarterKey>> {
+export async function syncCampaign(
+	payload: { merchantId: string; campaignId: string; accountId?: string | null; completedAt?: string; at?: string },
+	log: StoreLogger,
+	now: () => Date = () => new Date()
+): Promise<Set<QuarterKey>> {
 	const fromEvent: CampaignLike = {
 		merchantId: payload.merchantId,
 		campaignId: payload.campaignId,

@@ -143,6 +143,9 @@ export async function snapshotAudience(
 	});
 	// Counted from the whole audience on every pass, so a snapshot finished after a crash sets the same.
 	const accounts = [...byAccount].sort(([a, n], [b, m]) => m - n || a.localeCompare(b));
-	await CampaignModel.updateOne({ _id: campaign._id }, { $set: { accountIds: accounts.map(([id]) => id).sort(), accountId: accounts[0]?.[0] ?? null } });
+	await CampaignModel.updateOne(
+		{ _id: campaign._id },
+		{ $set: { accountIds: accounts.map(([id]) => id).sort(), accountId: accounts[0]?.[0] ?? null } }
+	);
 	return counts;
 }

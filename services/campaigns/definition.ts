@@ -18,7 +18,12 @@ export interface CampaignDefinition {
 }
 
 /** The definition of a stored campaign. */
-export function definitionOf(c: { templateId: string; segmentIds?: string[] | null; schedule?: { startAt?: Date | null; endAt?: Date | null } | null; variables?: unknown }): CampaignDefinition {
+export function definitionOf(c: {
+	templateId: string;
+	segmentIds?: string[] | null;
+	schedule?: { startAt?: Date | null; endAt?: Date | null } | null;
+	variables?: unknown;
+}): CampaignDefinition {
 	const date = (d: Date | null | undefined) => (d ? new Date(d) : null);
 	return {
 		templateId: c.templateId,
@@ -42,7 +47,12 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 type Presented = Record<string, unknown> & { id: string; name: string };
 
-async function fetchOwned(ctx: Context, action: "templates.get" | "segments.get", id: string, merchantId: string): Promise<Presented | null> {
+async function fetchOwned(
+	ctx: Context,
+	action: "templates.get" | "segments.get",
+	id: string,
+	merchantId: string
+): Promise<Presented | null> {
 	try {
 		return await callFor(ctx, merchantId, action, { id });
 	} catch (err) {
@@ -54,7 +64,8 @@ async function fetchOwned(ctx: Context, action: "templates.get" | "segments.get"
 export function scheduleProblems(schedule: CampaignDefinition["schedule"], now: Date): ErrorDetail[] {
 	const problems: ErrorDetail[] = [];
 	const { startAt, endAt } = schedule;
-	if (startAt && endAt && endAt.getTime() <= startAt.getTime()) problems.push({ field: "schedule.endAt", message: "must be after schedule.startAt" });
+	if (startAt && endAt && endAt.getTime() <= startAt.getTime())
+		problems.push({ field: "schedule.endAt", message: "must be after schedule.startAt" });
 	else if (endAt && endAt.getTime() <= now.getTime()) problems.push({ field: "schedule.endAt", message: "must be in the future" });
 	return problems;
 }
@@ -63,8 +74,10 @@ export function variableProblems(template: RenderableTemplate | null, variables:
 	const problems: ErrorDetail[] = [];
 	for (const [name, value] of Object.entries(variables)) {
 		// Stored as keys of a document: no "." or "$" may reach one.
-		if (!VARIABLE_NAME.test(name)) problems.push({ field: `variables.${name}`, message: "is not a valid variable name (letters, digits and _)" });
-		else if (!["string", "number", "boolean"].includes(typeof value)) problems.push({ field: `variables.${name}`, message: "must be a string, number or boolean" });
+		if (!VARIABLE_NAME.test(name))
+			problems.push({ field: `variables.${name}`, message: "is not a valid variable name (letters, digits and _)" });
+		else if (!["string", "number", "boolean"].includes(typeof value))
+			problems.push({ field: `variables.${name}`, message: "must be a string, number or boolean" });
 	}
 	if (template) {
 		for (const name of placeholdersOf(template)) {
@@ -80,7 +93,13 @@ export function variableProblems(template: RenderableTemplate | null, variables:
  * Fetches the template and segments and checks the whole definition (422 listing every
  * problem). `checkSchedule` is off when a campaign starts: a schedule already accepted stands.
  */
-export async function resolveDefinition(ctx: Context, merchantId: string, def: CampaignDefinition, now: Date, checkSchedule = true): Promise<Resolved> {
+export async function resolveDefinition(
+	ctx: Context,
+	merchantId: string,
+	def: CampaignDefinition,
+	now: Date,
+	checkSchedule = true
+): Promise<Resolved> {
 	const problems: ErrorDetail[] = [];
 	const template = await fetchOwned(ctx, "templates.get", def.templateId, merchantId);
 	if (!template) problems.push({ field: "templateId", message: "no such template" });

@@ -12,7 +12,11 @@ import { CampaignSendClaimModel } from "../../models/campaign-send-claim.model.t
 const CAMPAIGN_ORIGIN = /^campaign:(.+)$/;
 
 /** `message.read`: the recipient read campaign messages. */
-export async function recordReads(event: { contactId: string; messages: { messageId: string; origin?: string | null }[]; at: string | Date }): Promise<number> {
+export async function recordReads(event: {
+	contactId: string;
+	messages: { messageId: string; origin?: string | null }[];
+	at: string | Date;
+}): Promise<number> {
 	let opened = 0;
 	const at = new Date(event.at);
 	for (const m of event.messages ?? []) {
@@ -33,16 +37,27 @@ export async function recordReads(event: { contactId: string; messages: { messag
  * campaign's reply is the contact's first message after it: the answer names the campaign when
  * this message is that reply (also when it is replayed), null otherwise.
  */
-export async function recordReply(event: { merchantId: string; contactId: string; messageId: string; at: string | Date }, windowMs: number): Promise<{ campaignId: string } | null> {
+export async function recordReply(
+	event: { merchantId: string; contactId: string; messageId: string; at: string | Date },
+	windowMs: number
+): Promise<{ campaignId: string } | null> {
 	const at = new Date(event.at);
 	const delivery = await CampaignDeliveryModel.findOne(
-		{ contactId: event.contactId, merchantId: event.merchantId, status: "sent", sentAt: { $lte: at, $gte: new Date(at.getTime() - windowMs) } },
+		{
+			contactId: event.contactId,
+			merchantId: event.merchantId,
+			status: "sent",
+			sentAt: { $lte: at, $gte: new Date(at.getTime() - windowMs) },
+		},
 		{ _id: 1, campaignId: 1 }
 	)
 		.sort({ sentAt: -1 })
 		.lean();
 	if (!delivery) return null;
-	const res = await CampaignDeliveryModel.updateOne({ _id: delivery._id, repliedAt: null }, { $set: { repliedAt: at, replyMessageId: event.messageId } });
+	const res = await CampaignDeliveryModel.updateOne(
+		{ _id: delivery._id, repliedAt: null },
+		{ $set: { repliedAt: at, replyMessageId: event.messageId } }
+	);
 	await CampaignDeliveryModel.updateOne({ _id: delivery._id, openedAt: null }, { $set: { openedAt: at } });
 	if (res.modifiedCount) return { campaignId: delivery.campaignId };
 	const stored = await CampaignDeliveryModel.findById(delivery._id, { replyMessageId: 1 }).lean();

@@ -30,7 +30,11 @@ const STALL_MS = 2 * 60_000;
 type Lean = Campaign & { _id: string };
 
 const CampaignRef = Type.Object({ campaignId: Type.String({ minLength: 1 }) });
-const StepParams = Type.Object({ campaignId: Type.String({ minLength: 1 }), chain: Type.String({ minLength: 1 }), step: Type.Integer({ minimum: 0 }) });
+const StepParams = Type.Object({
+	campaignId: Type.String({ minLength: 1 }),
+	chain: Type.String({ minLength: 1 }),
+	step: Type.Integer({ minimum: 0 }),
+});
 
 export const CampaignJobsMixin: Partial<ServiceSchema> = {
 	mixins: [
@@ -138,7 +142,10 @@ export const CampaignJobsMixin: Partial<ServiceSchema> = {
 				const e = err as { code?: number; message?: string; data?: unknown };
 				if (e.code === 422) {
 					this.logger.warn(`campaign ${c._id} cannot start: ${e.message} ${JSON.stringify(e.data)}`);
-					await CampaignModel.updateOne({ _id: c._id, status: "scheduled" }, { $set: { status: "cancelled", cancelledAt: clock.now(), cancelReason: `invalid at start: ${JSON.stringify(e.data)}` } });
+					await CampaignModel.updateOne(
+						{ _id: c._id, status: "scheduled" },
+						{ $set: { status: "cancelled", cancelledAt: clock.now(), cancelReason: `invalid at start: ${JSON.stringify(e.data)}` } }
+					);
 				} else if (e.code !== 409) throw err;
 			}
 		},
@@ -172,22 +179,37 @@ export const CampaignJobsMixin: Partial<ServiceSchema> = {
 
 		async snapshot(ctx: Context, c: Lean) {
 			const t0 = Date.now();
-			const counts = await snapshotAudience({ _id: c._id, merchantId: c.merchantId, segments: c.segments as never }, clock.now(), async n => {
-				this.logger.info(`campaign ${c._id} snapshot progress: ${n.total} recipients (${n.eligible} eligible, ${n.skipped} skipped)`);
-				await CampaignModel.updateOne({ _id: c._id }, { $set: { heartbeatAt: clock.now() } });
-			});
+			const counts = await snapshotAudience(
+				{ _id: c._id, merchantId: c.merchantId, segments: c.segments as never },
+				clock.now(),
+				async n => {
+					this.logger.info(`campaign ${c._id} snapshot progress: ${n.total} recipients (${n.eligible} eligible, ${n.skipped} skipped)`);
+					await CampaignModel.updateOne({ _id: c._id }, { $set: { heartbeatAt: clock.now() } });
+				}
+			);
 			await CampaignModel.updateOne({ _id: c._id }, { $set: { snapshotAt: clock.now(), targetContactCount: counts.eligible } });
-			this.logger.info(`campaign ${c._id} snapshot done in ${Date.now() - t0} ms: ${counts.total} recipients, ${counts.eligible} eligible, ${counts.skipped} skipped`);
-			if (await this.once(`started:${c._id}`, c._id)) ctx.emit("campaign.started", { merchantId: c.merchantId, campaignId: c._id, ...counts });
+			this.logger.info(
+				`campaign ${c._id} snapshot done in ${Date.now() - t0} ms: ${counts.total} recipients, ${counts.eligible} eligible, ${counts.skipped} skipped`
+			);
+			if (await this.once(`started:${c._id}`, c._id))
+				ctx.emit("campaign.started", { merchantId: c.merchantId, campaignId: c._id, ...counts });
 		},
 
 		async complete(ctx: Context, c: Lean, counts: Awaited<ReturnType<typeof countDeliveries>>) {
-			await CampaignModel.updateOne({ _id: c._id, status: { $in: statusesFor("complete") } }, { $set: { status: "completed", completedAt: clock.now(), chain: null, holds: [] } });
+			await CampaignModel.updateOne(
+				{ _id: c._id, status: { $in: statusesFor("complete") } },
+				{ $set: { status: "completed", completedAt: clock.now(), chain: null, holds: [] } }
+			);
 			// Cancelled meanwhile: a cancelled campaign does not complete.
 			if ((await CampaignModel.findById(c._id, { status: 1 }).lean())?.status !== "completed") return;
 			if (await this.once(`completed:${c._id}`, c._id)) {
 				this.logger.info(`campaign ${c._id} completed: ${JSON.stringify(progressOf(counts))}`);
-				ctx.emit("campaign.completed", { merchantId: c.merchantId, campaignId: c._id, progress: progressOf(counts), metrics: campaignCounts(counts) });
+				ctx.emit("campaign.completed", {
+					merchantId: c.merchantId,
+					campaignId: c._id,
+					progress: progressOf(counts),
+					metrics: campaignCounts(counts),
+				});
 			}
 		},
 
@@ -204,12 +226,16 @@ export const CampaignJobsMixin: Partial<ServiceSchema> = {
 		async sweep(ctx: Context) {
 			const now = clock.now();
 			const report = { started: 0, completed: 0, restarted: 0, unknown: 0, expired: 0 };
-			const due = await CampaignModel.find({ status: "scheduled", "schedule.startAt": { $lte: now } }).limit(50).lean<Lean[]>();
+			const due = await CampaignModel.find({ status: "scheduled", "schedule.startAt": { $lte: now } })
+				.limit(50)
+				.lean<Lean[]>();
 			for (const c of due) {
 				await this.beginScheduled(ctx, c);
 				report.started++;
 			}
-			const active = await CampaignModel.find({ status: { $in: ["running", "paused"] } }).limit(500).lean<Lean[]>();
+			const active = await CampaignModel.find({ status: { $in: ["running", "paused"] } })
+				.limit(500)
+				.lean<Lean[]>();
 			for (const c of active) {
 				// Before its snapshot a campaign has no rows yet: only a stalled chain is looked at.
 				if (c.snapshotAt) {

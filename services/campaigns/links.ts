@@ -26,7 +26,11 @@ export function findLinks(text: string): FoundLink[] {
 		const trailing = TRAILING.exec(url);
 		if (trailing) {
 			let cut = trailing[0];
-			while (cut.startsWith(")") && (url.slice(0, url.length - cut.length).match(/\(/g)?.length ?? 0) > (url.slice(0, url.length - cut.length).match(/\)/g)?.length ?? 0)) {
+			while (
+				cut.startsWith(")") &&
+				(url.slice(0, url.length - cut.length).match(/\(/g)?.length ?? 0) >
+					(url.slice(0, url.length - cut.length).match(/\)/g)?.length ?? 0)
+			) {
 				cut = cut.slice(1);
 			}
 			url = url.slice(0, url.length - cut.length);

@@ -15,7 +15,19 @@ export interface DeliveryCounts {
 	replied: number;
 }
 
-export const EMPTY_COUNTS: DeliveryCounts = { pending: 0, sending: 0, sent: 0, failed: 0, skipped: 0, unknown: 0, expired: 0, cancelled: 0, opened: 0, clicked: 0, replied: 0 };
+export const EMPTY_COUNTS: DeliveryCounts = {
+	pending: 0,
+	sending: 0,
+	sent: 0,
+	failed: 0,
+	skipped: 0,
+	unknown: 0,
+	expired: 0,
+	cancelled: 0,
+	opened: 0,
+	clicked: 0,
+	replied: 0,
+};
 
 /** A percentage with one decimal; 0 when there is nothing to divide by. */
 export function percent(part: number, whole: number): number {

@@ -116,6 +116,11 @@ export function estimateFinish(input: { start: Date; endAt?: Date | null; accoun
 		sendable,
 		expiring: input.endAt ? recipients - sendable : 0,
 		finishAt: unreachable ? null : new Date(last),
-		accounts: lanes.map(l => ({ accountId: l.load.accountId, recipients: l.load.recipients, sendable: l.sent, finishAt: l.finish === null ? null : new Date(l.finish) })),
+		accounts: lanes.map(l => ({
+			accountId: l.load.accountId,
+			recipients: l.load.recipients,
+			sendable: l.sent,
+			finishAt: l.finish === null ? null : new Date(l.finish),
+		})),
 	};
 }

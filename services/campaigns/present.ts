@@ -33,6 +33,9 @@ export async function countDeliveries(campaignId: string): Promise<DeliveryCount
 		CampaignDeliveryModel.countDocuments({ campaignId, clickedAt: { $gt: EPOCH } }),
 		CampaignDeliveryModel.countDocuments({ campaignId, repliedAt: { $gt: EPOCH } }),
 	]);
-	const counts = Object.fromEntries(DELIVERY_STATUSES.map((s, i) => [s, byStatus[i]])) as Record<(typeof DELIVERY_STATUSES)[number], number>;
+	const counts = Object.fromEntries(DELIVERY_STATUSES.map((s, i) => [s, byStatus[i]])) as Record<
+		(typeof DELIVERY_STATUSES)[number],
+		number
+	>;
 	return { ...counts, opened, clicked, replied };
 }

@@ -14,7 +14,12 @@ import { callFor } from "../../lib/calls.ts";
 
 const SAMPLES = 3;
 
-export async function previewLaunch(ctx: Context, c: Campaign & { _id: string }, resolved: { template: unknown; segments: unknown }, now: Date) {
+export async function previewLaunch(
+	ctx: Context,
+	c: Campaign & { _id: string },
+	resolved: { template: unknown; segments: unknown },
+	now: Date
+) {
 	const plan = await planAudience(c.merchantId, resolved.segments as SegmentSnapshot[], now, SAMPLES);
 	const accounts = await Promise.all(
 		Object.entries(plan.byAccount).map(async ([accountId, recipients]) => {
@@ -29,17 +34,25 @@ export async function previewLaunch(ctx: Context, c: Campaign & { _id: string },
 				resetAt: l.resetAt ? new Date(l.resetAt) : null,
 			}));
 			const daily = answer.limits.find(l => l.name === "account_daily");
-			return { load: { accountId, recipients, rules } as AccountLoad, sendQuota: daily ? { limit: daily.limit, used: daily.used, remaining: daily.remaining, resetAt: daily.resetAt } : null };
+			return {
+				load: { accountId, recipients, rules } as AccountLoad,
+				sendQuota: daily ? { limit: daily.limit, used: daily.used, remaining: daily.remaining, resetAt: daily.resetAt } : null,
+			};
 		})
 	);
 	const startAt = c.schedule?.startAt && new Date(c.schedule.startAt) > now ? new Date(c.schedule.startAt) : now;
 	const endAt = c.schedule?.endAt ? new Date(c.schedule.endAt) : null;
 	const estimate = estimateFinish({ start: startAt, endAt, accounts: accounts.map(a => a.load) });
 
-	const contacts = await Promise.all(plan.sampleContactIds.map(id => ContactModel.findById(id, { username: 1, displayName: 1, attributes: 1 }).lean()));
+	const contacts = await Promise.all(
+		plan.sampleContactIds.map(id => ContactModel.findById(id, { username: 1, displayName: 1, attributes: 1 }).lean())
+	);
 	const samples = contacts.flatMap(contact => {
 		if (!contact) return [];
-		const rendered = renderTemplate(resolved.template as RenderableTemplate, { contact, variables: (c.variables as Record<string, unknown>) ?? {} });
+		const rendered = renderTemplate(resolved.template as RenderableTemplate, {
+			contact,
+			variables: (c.variables as Record<string, unknown>) ?? {},
+		});
 		return [
 			{
 				contactId: contact._id,

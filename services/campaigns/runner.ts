@@ -83,7 +83,8 @@ export function mergeHolds(previous: Hold[] | null | undefined, added: Hold[], s
 		const keep = until > now || (h.outages && !sentAccounts.has(h.accountId));
 		if (!keep) continue;
 		const before = byAccount.get(h.accountId);
-		if (!before || new Date(before.until) <= until) byAccount.set(h.accountId, { accountId: h.accountId, until, ...(h.outages ? { outages: h.outages } : {}) });
+		if (!before || new Date(before.until) <= until)
+			byAccount.set(h.accountId, { accountId: h.accountId, until, ...(h.outages ? { outages: h.outages } : {}) });
 	}
 	return [...byAccount.values()];
 }
@@ -109,7 +110,10 @@ export async function endPending(campaignId: string, status: "expired" | "cancel
 	for (;;) {
 		const ids = (await CampaignDeliveryModel.find({ campaignId, status: "pending" }, { _id: 1 }).limit(PAGE).lean()).map(r => r._id);
 		if (!ids.length) return total;
-		const res = await CampaignDeliveryModel.updateMany({ _id: { $in: ids }, status: "pending" }, { $set: { status, reason, finishedAt: now } });
+		const res = await CampaignDeliveryModel.updateMany(
+			{ _id: { $in: ids }, status: "pending" },
+			{ $set: { status, reason, finishedAt: now } }
+		);
 		total += res.modifiedCount ?? 0;
 		if (!res.modifiedCount) return total; // another worker ended them meanwhile
 	}
@@ -132,12 +136,23 @@ type Sendable = { d: LeanDelivery; text: string; mediaUrl: string | null };
  * contacts, one insert of tracked links, one call of the inbox's batch pipeline, one write of
  * the outcomes (and, only when something was not sent, one delete of its claims).
  */
-async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[]): Promise<{ tally: Tally; holds: Hold[]; sentAccounts: Set<string> }> {
+async function sendBatchOf(
+	env: RunnerEnv,
+	c: LeanCampaign,
+	batch: LeanDelivery[]
+): Promise<{ tally: Tally; holds: Hold[]; sentAccounts: Set<string> }> {
 	const tally = emptyTally();
 	const holds: Hold[] = [];
 	const sentAccounts = new Set<string>();
 	const now = clock.now();
-	const claims = batch.map(d => ({ _id: d._id, merchantId: c.merchantId, campaignId: c._id, contactId: d.contactId, nodeID: env.nodeID, claimedAt: now }));
+	const claims = batch.map(d => ({
+		_id: d._id,
+		merchantId: c.merchantId,
+		campaignId: c._id,
+		contactId: d.contactId,
+		nodeID: env.nodeID,
+		claimedAt: now,
+	}));
 	let taken = new Set<number>();
 	try {
 		await CampaignSendClaimModel.collection.insertMany(claims as never[], { ordered: false });
@@ -150,7 +165,10 @@ async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[
 		// Claimed by another worker: in flight, or its worker died between the claim and the
 		// delivery's update (then, once old enough, its outcome is unknown).
 		const ids = batch.filter((_, i) => taken.has(i)).map(d => d._id);
-		const stale = await CampaignSendClaimModel.find({ _id: { $in: ids }, claimedAt: { $lt: new Date(now.getTime() - unknownAfterMs()) } }, { _id: 1 }).lean();
+		const stale = await CampaignSendClaimModel.find(
+			{ _id: { $in: ids }, claimedAt: { $lt: new Date(now.getTime() - unknownAfterMs()) } },
+			{ _id: 1 }
+		).lean();
 		if (stale.length) {
 			await CampaignDeliveryModel.updateMany(
 				{ _id: { $in: stale.map(s => s._id) }, status: { $in: ["pending", "sending"] } },
@@ -163,10 +181,17 @@ async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[
 	let mine = batch.filter((_, i) => !taken.has(i));
 	if (!mine.length) return { tally, holds, sentAccounts };
 
-	const marked = await CampaignDeliveryModel.updateMany({ _id: { $in: mine.map(d => d._id) }, status: "pending" }, { $set: { status: "sending", claimedAt: now } });
+	const marked = await CampaignDeliveryModel.updateMany(
+		{ _id: { $in: mine.map(d => d._id) }, status: "pending" },
+		{ $set: { status: "sending", claimedAt: now } }
+	);
 	if ((marked.matchedCount ?? 0) < mine.length) {
 		// Cancelled, expired or erased meanwhile: nothing was sent to those, so their claims go.
-		const still = new Set((await CampaignDeliveryModel.find({ _id: { $in: mine.map(d => d._id) }, status: "sending", claimedAt: now }, { _id: 1 }).lean()).map(d => d._id));
+		const still = new Set(
+			(await CampaignDeliveryModel.find({ _id: { $in: mine.map(d => d._id) }, status: "sending", claimedAt: now }, { _id: 1 }).lean()).map(
+				d => d._id
+			)
+		);
 		const gone = mine.filter(d => !still.has(d._id));
 		await CampaignSendClaimModel.deleteMany({ _id: { $in: gone.map(d => d._id) } });
 		tally.gone += gone.length;
@@ -179,7 +204,10 @@ async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[
 		finals.push({ updateOne: { filter: { _id: id }, update: { $set: { status, finishedAt: at, ...fields } } } });
 		tally[status]++;
 	};
-	const contacts = await ContactModel.find({ _id: { $in: mine.map(d => d.contactId) }, merchantId: c.merchantId }, { username: 1, displayName: 1, attributes: 1 }).lean();
+	const contacts = await ContactModel.find(
+		{ _id: { $in: mine.map(d => d.contactId) }, merchantId: c.merchantId },
+		{ username: 1, displayName: 1, attributes: 1 }
+	).lean();
 	const contactById = new Map(contacts.map(p => [p._id as string, p]));
 	const key = config().encryptionKey;
 	const base = config().publicBaseUrl;
@@ -201,7 +229,15 @@ async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[
 			continue;
 		}
 		for (const l of (tracked as ReturnType<typeof rewriteLinks> | null)?.links ?? []) {
-			links.push({ _id: l.token, merchantId: c.merchantId, campaignId: c._id, contactId: d.contactId, deliveryId: d._id, url: l.url, createdAt: now });
+			links.push({
+				_id: l.token,
+				merchantId: c.merchantId,
+				campaignId: c._id,
+				contactId: d.contactId,
+				deliveryId: d._id,
+				url: l.url,
+				createdAt: now,
+			});
 		}
 		sendable.push({ d, text: composed.text, mediaUrl: composed.mediaUrl });
 	}
@@ -221,7 +257,12 @@ async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[
 				"inbox.sendBatch",
 				{
 					origin: `campaign:${c._id}`,
-					items: sendable.map(s => ({ key: s.d._id, contactId: s.d.contactId, content: s.text, ...(s.mediaUrl ? { imageUrl: s.mediaUrl } : {}) })),
+					items: sendable.map(s => ({
+						key: s.d._id,
+						contactId: s.d.contactId,
+						content: s.text,
+						...(s.mediaUrl ? { imageUrl: s.mediaUrl } : {}),
+					})),
 				},
 				{ timeout: 15 * 60_000 }
 			);
@@ -230,13 +271,24 @@ async function sendBatchOf(env: RunnerEnv, c: LeanCampaign, batch: LeanDelivery[
 			// A timeout or a lost node: the DMs may or may not have gone out.
 			const e = err as { message?: string };
 			env.logger.warn(`campaign ${c._id}: outcome of a batch of ${sendable.length} sends is unknown: ${e.message}`);
-			results = sendable.map(s => ({ key: s.d._id, status: "unknown", messageId: null, conversationId: null, reason: `outcome_unknown: ${e.message ?? "error"}` }));
+			results = sendable.map(s => ({
+				key: s.d._id,
+				status: "unknown",
+				messageId: null,
+				conversationId: null,
+				reason: `outcome_unknown: ${e.message ?? "error"}`,
+			}));
 		}
 		const at = clock.now();
 		for (const [i, r] of results.entries()) {
 			const d = sendable[i].d;
 			if (r.status === "sent") {
-				finish(d._id, "sent", { messageId: r.messageId, conversationId: r.conversationId, twitterMessageId: r.twitterMessageId, sentAt: at, reason: null }, at);
+				finish(
+					d._id,
+					"sent",
+					{ messageId: r.messageId, conversationId: r.conversationId, twitterMessageId: r.twitterMessageId, sentAt: at, reason: null },
+					at
+				);
 				sentAccounts.add(d.accountId);
 			} else if (r.status === "failed" || r.status === "unknown") {
 				const reason = r.status === "unknown" ? `x_delivery_unknown: ${r.reason}` : r.reason;
@@ -298,18 +350,27 @@ export async function runCampaign(env: RunnerEnv, campaignId: string, budgetMs: 
 		const holds = activeHolds(c.holds as Hold[], now);
 		if (holds.has(ALL_ACCOUNTS)) return { state: "waiting", nextAt: capAtEnd(holds.get(ALL_ACCOUNTS)!, c), tally };
 		const held = [...holds.keys()];
-		const batch = await CampaignDeliveryModel.find({ campaignId: c._id, status: "pending", ...(held.length ? { accountId: { $nin: held } } : {}) })
+		const batch = await CampaignDeliveryModel.find({
+			campaignId: c._id,
+			status: "pending",
+			...(held.length ? { accountId: { $nin: held } } : {}),
+		})
 			.limit(batchSize)
 			.lean<LeanDelivery[]>();
 
 		if (!batch.length) {
-			const open = await CampaignDeliveryModel.find({ campaignId: c._id, status: { $in: ["pending", "sending"] } }, { status: 1, accountId: 1, claimedAt: 1 })
+			const open = await CampaignDeliveryModel.find(
+				{ campaignId: c._id, status: { $in: ["pending", "sending"] } },
+				{ status: 1, accountId: 1, claimedAt: 1 }
+			)
 				.limit(500)
 				.lean<LeanDelivery[]>();
 			if (!open.length) return { state: "done", nextAt: null, tally };
 			// Waiting for a held account, or for a send in flight elsewhere (or lost with its worker).
 			const times = open.map(d =>
-				d.status === "pending" ? (holds.get(d.accountId)?.getTime() ?? now.getTime()) : new Date(d.claimedAt ?? now).getTime() + unknownAfterMs() + 1000
+				d.status === "pending"
+					? (holds.get(d.accountId)?.getTime() ?? now.getTime())
+					: new Date(d.claimedAt ?? now).getTime() + unknownAfterMs() + 1000
 			);
 			return { state: "waiting", nextAt: capAtEnd(new Date(Math.max(now.getTime(), Math.min(...times))), c), tally };
 		}
@@ -324,15 +385,21 @@ export async function runCampaign(env: RunnerEnv, campaignId: string, budgetMs: 
 		);
 		const remembered = ((c.holds as Hold[]) ?? []).filter(h => h.outages && !sentAccounts.has(h.accountId));
 		if (newHolds.length || remembered.length !== ((c.holds as Hold[]) ?? []).filter(h => h.outages).length) {
-			await CampaignModel.updateOne({ _id: c._id }, { $set: { holds: mergeHolds(c.holds as Hold[], newHolds, sentAccounts, clock.now()) } });
+			await CampaignModel.updateOne(
+				{ _id: c._id },
+				{ $set: { holds: mergeHolds(c.holds as Hold[], newHolds, sentAccounts, clock.now()) } }
+			);
 			for (const h of newHolds) {
 				const why = h.outages ? `X unavailable (${h.outages} in a row)` : "send limit reached";
-				env.logger.info(`campaign ${c._id}: ${why} for ${h.accountId === ALL_ACCOUNTS ? "every account" : `account ${h.accountId}`}, continuing at ${h.until.toISOString()}`);
+				env.logger.info(
+					`campaign ${c._id}: ${why} for ${h.accountId === ALL_ACCOUNTS ? "every account" : `account ${h.accountId}`}, continuing at ${h.until.toISOString()}`
+				);
 			}
 		}
 		const interrupted = env.stopping();
 		if (interrupted) return { state: "stopped", nextAt: null, tally };
-		if (done + batchTally.gone === 0 && batchTally.held === 0) return { state: "waiting", nextAt: new Date(clock.now().getTime() + BUSY_RETRY_MS), tally };
+		if (done + batchTally.gone === 0 && batchTally.held === 0)
+			return { state: "waiting", nextAt: new Date(clock.now().getTime() + BUSY_RETRY_MS), tally };
 		if (Date.now() >= deadline) return { state: "waiting", nextAt: clock.now(), tally };
 	}
 }

@@ -33,7 +33,10 @@ export interface AttributeChanges {
  * Checks a patch of attributes (null removes a key) against the contact's current keys and
  * splits it into what to set and what to remove. Problems name `attributes.<key>`.
  */
-export function planAttributeChanges(patch: Record<string, unknown>, currentKeys: string[]): { problems: ErrorDetail[]; changes: AttributeChanges } {
+export function planAttributeChanges(
+	patch: Record<string, unknown>,
+	currentKeys: string[]
+): { problems: ErrorDetail[]; changes: AttributeChanges } {
 	const problems: ErrorDetail[] = [];
 	const set: Record<string, AttributeValue> = {};
 	const unset: string[] = [];
@@ -52,7 +55,8 @@ export function planAttributeChanges(patch: Record<string, unknown>, currentKeys
 	const after = new Set(currentKeys);
 	for (const key of Object.keys(set)) after.add(key);
 	for (const key of unset) after.delete(key);
-	if (after.size > MAX_ATTRIBUTES) problems.push({ field: "attributes", message: `a contact has at most ${MAX_ATTRIBUTES} attributes (this would make ${after.size})` });
+	if (after.size > MAX_ATTRIBUTES)
+		problems.push({ field: "attributes", message: `a contact has at most ${MAX_ATTRIBUTES} attributes (this would make ${after.size})` });
 	return { problems, changes: { set, unset } };
 }
 

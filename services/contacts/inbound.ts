@@ -11,12 +11,19 @@ import { applyContactActivity, type ContactActivity } from "../inbox/tally.ts";
 
 const Profile = Type.Union([
 	Type.Null(),
-	Type.Object({ id: Type.String(), username: Type.String(), displayName: Type.String(), profileImageUrl: Type.Union([Type.Null(), Type.String()]) }),
+	Type.Object({
+		id: Type.String(),
+		username: Type.String(),
+		displayName: Type.String(),
+		profileImageUrl: Type.Union([Type.Null(), Type.String()]),
+	}),
 ]);
 
 export const InboundPeopleParams = Type.Object({
 	accountId: Type.String({ minLength: 1 }),
-	people: Type.Array(Type.Object({ twitterUserId: Type.String({ minLength: 1 }), profile: Profile, at: Type.String() }), { maxItems: 1000 }),
+	people: Type.Array(Type.Object({ twitterUserId: Type.String({ minLength: 1 }), profile: Profile, at: Type.String() }), {
+		maxItems: 1000,
+	}),
 });
 
 const Iso = Type.Union([Type.Null(), Type.String()]);
@@ -25,7 +32,13 @@ export const ActivityParams = Type.Object({
 	updates: Type.Array(
 		Type.Object({
 			contactId: Type.String(),
-			inc: Type.Object({ messagesReceived: Count, messagesSent: Count, conversationCount: Count, responseCount: Count, responseTimeTotalSeconds: Type.Number({ minimum: 0 }) }),
+			inc: Type.Object({
+				messagesReceived: Count,
+				messagesSent: Count,
+				conversationCount: Count,
+				responseCount: Count,
+				responseTimeTotalSeconds: Type.Number({ minimum: 0 }),
+			}),
 			lastInteractionAt: Iso,
 			lastInboundAt: Iso,
 			firstInteractionAt: Iso,
@@ -50,11 +63,16 @@ function newContact(merchantId: string, accountId: string, p: Person) {
 	}).toObject();
 }
 
-export async function ensureFromInbound(params: Static<typeof InboundPeopleParams> & { merchantId: string }): Promise<Record<string, { contactId: string; created: boolean }>> {
+export async function ensureFromInbound(
+	params: Static<typeof InboundPeopleParams> & { merchantId: string }
+): Promise<Record<string, { contactId: string; created: boolean }>> {
 	const { merchantId, accountId, people } = params;
 	const result: Record<string, { contactId: string; created: boolean }> = {};
 	const ids = people.map(p => p.twitterUserId);
-	const found = await ContactModel.find({ accountId, twitterUserId: { $in: ids } }, { twitterUserId: 1, username: 1, profileImageUrl: 1 }).lean<Contact[]>();
+	const found = await ContactModel.find(
+		{ accountId, twitterUserId: { $in: ids } },
+		{ twitterUserId: 1, username: 1, profileImageUrl: 1 }
+	).lean<Contact[]>();
 	const byXId = new Map(found.map(c => [c.twitterUserId, c]));
 
 	const missing = people.filter(p => !byXId.has(p.twitterUserId));
@@ -70,7 +88,10 @@ export async function ensureFromInbound(params: Static<typeof InboundPeopleParam
 		});
 		if (lost.size) {
 			// Created meanwhile (by hand, or by an import): that one is the contact.
-			const winners = await ContactModel.find({ accountId, twitterUserId: { $in: [...lost].map(i => docs[i].twitterUserId) } }, { twitterUserId: 1 }).lean<Contact[]>();
+			const winners = await ContactModel.find(
+				{ accountId, twitterUserId: { $in: [...lost].map(i => docs[i].twitterUserId) } },
+				{ twitterUserId: 1 }
+			).lean<Contact[]>();
 			for (const c of winners) result[c.twitterUserId] = { contactId: c._id, created: false };
 		}
 	}
@@ -84,7 +105,13 @@ export async function ensureFromInbound(params: Static<typeof InboundPeopleParam
 			profileUpdates.push({
 				updateOne: {
 					filter: { _id: c._id },
-					update: { $set: { username: p.profile.username, usernameLower: p.profile.username.toLowerCase(), profileImageUrl: p.profile.profileImageUrl } },
+					update: {
+						$set: {
+							username: p.profile.username,
+							usernameLower: p.profile.username.toLowerCase(),
+							profileImageUrl: p.profile.profileImageUrl,
+						},
+					},
 				},
 			});
 		}
@@ -100,20 +127,33 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 		(
 			await ContactModel.find(
 				{ _id: { $in: updates.map(u => u.contactId) }, merchantId },
-				{ messagesReceived: 1, messagesSent: 1, conversationCount: 1, responseCount: 1, responseTimeTotalSeconds: 1, lastInteractionAt: 1, lastInboundAt: 1, firstInteractionAt: 1 }
+				{
+					messagesReceived: 1,
+					messagesSent: 1,
+					conversationCount: 1,
+					responseCount: 1,
+					responseTimeTotalSeconds: 1,
+					lastInteractionAt: 1,
+					lastInboundAt: 1,
+					firstInteractionAt: 1,
+				}
 			).lean<Contact[]>()
 		).map(c => [c._id, c])
 	);
 	const ops = updates
 		.filter(u => current.has(u.contactId)) // erased meanwhile
-		.map(u => ({ updateOne: { filter: { _id: u.contactId }, update: { $set: applyContactActivity(current.get(u.contactId)!, u as ContactActivity) } } }));
+		.map(u => ({
+			updateOne: { filter: { _id: u.contactId }, update: { $set: applyContactActivity(current.get(u.contactId)!, u as ContactActivity) } },
+		}));
 	if (ops.length) await ContactModel.bulkWrite(ops, { ordered: false });
 	return { updated: ops.length };
 }
 
 export const ReconcileActivityParams = Type.Object({
 	merchantId: Type.String({ minLength: 1 }),
-	figures: Type.Array(Type.Object({ contactId: Type.String(), messagesReceived: Count, messagesSent: Count, conversationCount: Count }), { maxItems: 1000 }),
+	figures: Type.Array(Type.Object({ contactId: Type.String(), messagesReceived: Count, messagesSent: Count, conversationCount: Count }), {
+		maxItems: 1000,
+	}),
 	fix: Type.Boolean(),
 });
 
@@ -121,10 +161,12 @@ const FIGURES = ["messagesReceived", "messagesSent", "conversationCount"] as con
 
 export async function reconcileActivity(params: Static<typeof ReconcileActivityParams>) {
 	const stored = new Map(
-		(await ContactModel.find({ _id: { $in: params.figures.map(f => f.contactId) }, merchantId: params.merchantId }, { messagesReceived: 1, messagesSent: 1, conversationCount: 1 }).lean<Contact[]>()).map(c => [
-			c._id,
-			c,
-		])
+		(
+			await ContactModel.find(
+				{ _id: { $in: params.figures.map(f => f.contactId) }, merchantId: params.merchantId },
+				{ messagesReceived: 1, messagesSent: 1, conversationCount: 1 }
+			).lean<Contact[]>()
+		).map(c => [c._id, c])
 	);
 	const drift = [];
 	const ops = [];

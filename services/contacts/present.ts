@@ -61,7 +61,9 @@ export function formatDuration(totalSeconds: number): string {
 /** Average response time from the contact's running totals (kept by the inbox). */
 export function averageResponse(totalSeconds: number | null | undefined, count: number | null | undefined) {
 	if (!count || count <= 0 || !totalSeconds || totalSeconds < 0) {
-		return count && count > 0 ? { averageResponseTime: "0s", averageResponseTimeSeconds: 0 } : { averageResponseTime: null, averageResponseTimeSeconds: null };
+		return count && count > 0
+			? { averageResponseTime: "0s", averageResponseTimeSeconds: 0 }
+			: { averageResponseTime: null, averageResponseTimeSeconds: null };
 	}
 	const seconds = Math.round(totalSeconds / count);
 	return { averageResponseTime: formatDuration(seconds), averageResponseTimeSeconds: seconds };

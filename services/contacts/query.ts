@@ -10,7 +10,14 @@ export interface ContactFilterParams {
 
 /** "vip, customer,,vip" → ["vip", "customer"] */
 export function tagList(tags: string | undefined): string[] {
-	return [...new Set((tags ?? "").split(",").map(t => t.trim()).filter(Boolean))];
+	return [
+		...new Set(
+			(tags ?? "")
+				.split(",")
+				.map(t => t.trim())
+				.filter(Boolean)
+		),
+	];
 }
 
 export function contactFilter(p: ContactFilterParams): Record<string, unknown> {

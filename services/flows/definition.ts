@@ -125,18 +125,25 @@ export function triggerProblems(trigger: unknown): ErrorDetail[] {
 		campaign_replied: ["campaignId"],
 	};
 	for (const key of Object.keys(config)) {
-		if (!allowed[type as TriggerType].includes(key)) problems.push({ field: `trigger.config.${key}`, message: `is not a setting of ${type}` });
+		if (!allowed[type as TriggerType].includes(key))
+			problems.push({ field: `trigger.config.${key}`, message: `is not a setting of ${type}` });
 	}
 	if (type === "message_received") {
 		const { keywords, match } = config;
 		if (keywords !== undefined) {
-			if (!Array.isArray(keywords) || keywords.length > MAX_KEYWORDS) problems.push({ field: "trigger.config.keywords", message: `must be a list of at most ${MAX_KEYWORDS} keywords` });
+			if (!Array.isArray(keywords) || keywords.length > MAX_KEYWORDS)
+				problems.push({ field: "trigger.config.keywords", message: `must be a list of at most ${MAX_KEYWORDS} keywords` });
 			else
 				keywords.forEach((k, i) => {
-					if (typeof k !== "string" || !foldText(k) || k.length > 100) problems.push({ field: `trigger.config.keywords[${i}]`, message: "must be a word or phrase of letters or digits (at most 100 characters)" });
+					if (typeof k !== "string" || !foldText(k) || k.length > 100)
+						problems.push({
+							field: `trigger.config.keywords[${i}]`,
+							message: "must be a word or phrase of letters or digits (at most 100 characters)",
+						});
 				});
 		}
-		if (match !== undefined && match !== "any" && match !== "all") problems.push({ field: "trigger.config.match", message: "must be one of: any, all" });
+		if (match !== undefined && match !== "any" && match !== "all")
+			problems.push({ field: "trigger.config.match", message: "must be one of: any, all" });
 	}
 	if (type === "tag_added") {
 		const problem = tagProblem(config.tag);
@@ -148,14 +155,22 @@ export function triggerProblems(trigger: unknown): ErrorDetail[] {
 	return problems;
 }
 
-function nodeProblems(node: Record<string, unknown>, at: string, depth: number, merchantId: string, templates: Map<string, TemplateInfo>, problems: ErrorDetail[]) {
+function nodeProblems(
+	node: Record<string, unknown>,
+	at: string,
+	depth: number,
+	merchantId: string,
+	templates: Map<string, TemplateInfo>,
+	problems: ErrorDetail[]
+) {
 	const type = node.type as NodeType;
 	if (typeof type !== "string" || !(NODE_TYPES as readonly string[]).includes(type)) {
 		problems.push({ field: `${at}.type`, message: `must be one of: ${NODE_TYPES.join(", ")}` });
 		return;
 	}
 	for (const key of Object.keys(node)) {
-		if (!COMMON.includes(key) && !FIELDS[type].includes(key)) problems.push({ field: `${at}.${key}`, message: `is not a field of ${type}` });
+		if (!COMMON.includes(key) && !FIELDS[type].includes(key))
+			problems.push({ field: `${at}.${key}`, message: `is not a field of ${type}` });
 	}
 	if (node.id !== undefined && (typeof node.id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(node.id))) {
 		problems.push({ field: `${at}.id`, message: "must be 1-64 letters, digits, _ or -" });
@@ -165,13 +180,16 @@ function nodeProblems(node: Record<string, unknown>, at: string, depth: number, 
 		case "send_message": {
 			const variables = node.variables ?? {};
 			if (!isObject(variables)) problems.push({ field: `${at}.variables`, message: "must be an object of names to values" });
-			else for (const [k, v] of Object.entries(variables)) if (!isScalar(v)) problems.push({ field: `${at}.variables.${k}`, message: "must be a string, number or boolean" });
+			else
+				for (const [k, v] of Object.entries(variables))
+					if (!isScalar(v)) problems.push({ field: `${at}.variables.${k}`, message: "must be a string, number or boolean" });
 			const template = typeof node.templateId === "string" ? templates.get(node.templateId) : undefined;
 			if (!template || template.merchantId !== merchantId) {
 				problems.push({ field: `${at}.templateId`, message: "must be one of your templates" });
 			} else if (isObject(variables)) {
 				for (const name of placeholdersOf(template)) {
-					if (!isBuiltinVariable(name) && !Object.hasOwn(variables, name)) problems.push({ field: `${at}.variables.${name}`, message: "is used by the template but neither built-in nor given" });
+					if (!isBuiltinVariable(name) && !Object.hasOwn(variables, name))
+						problems.push({ field: `${at}.variables.${name}`, message: "is used by the template but neither built-in nor given" });
 				}
 			}
 			break;
@@ -197,19 +215,30 @@ function nodeProblems(node: Record<string, unknown>, at: string, depth: number, 
 			const strategy = node.strategy ?? (node.userIds ? "round_robin" : "fixed");
 			if (strategy === "round_robin") {
 				const ids = node.userIds;
-				if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_ROUND_ROBIN || ids.some(u => typeof u !== "string" || !u || u.length > 100)) {
+				if (
+					!Array.isArray(ids) ||
+					ids.length === 0 ||
+					ids.length > MAX_ROUND_ROBIN ||
+					ids.some(u => typeof u !== "string" || !u || u.length > 100)
+				) {
 					problems.push({ field: `${at}.userIds`, message: `must be a list of 1 to ${MAX_ROUND_ROBIN} user ids` });
 				}
 			} else if (strategy === "fixed") {
-				if (typeof node.userId !== "string" || !node.userId || node.userId.length > 100) problems.push({ field: `${at}.userId`, message: "must be a user id" });
+				if (typeof node.userId !== "string" || !node.userId || node.userId.length > 100)
+					problems.push({ field: `${at}.userId`, message: "must be a user id" });
 			} else problems.push({ field: `${at}.strategy`, message: "must be one of: fixed, round_robin" });
 			break;
 		}
 		case "close_conversation":
-			if (node.reason !== undefined && (typeof node.reason !== "string" || node.reason.length > 200)) problems.push({ field: `${at}.reason`, message: "must be at most 200 characters" });
+			if (node.reason !== undefined && (typeof node.reason !== "string" || node.reason.length > 200))
+				problems.push({ field: `${at}.reason`, message: "must be at most 200 characters" });
 			break;
 		case "condition":
-			problems.push(...conditionProblems(node.conditions, node.match ?? "all", `${at}.conditions`).map(p => (p.field === "match" ? { ...p, field: `${at}.match` } : p)));
+			problems.push(
+				...conditionProblems(node.conditions, node.match ?? "all", `${at}.conditions`).map(p =>
+					p.field === "match" ? { ...p, field: `${at}.match` } : p
+				)
+			);
 			if (!Array.isArray(node.then)) problems.push({ field: `${at}.then`, message: "must be a list of nodes" });
 			if (node.else !== undefined && !Array.isArray(node.else)) problems.push({ field: `${at}.else`, message: "must be a list of nodes" });
 			if (depth > MAX_DEPTH && [...((node.then as unknown[]) ?? []), ...((node.else as unknown[]) ?? [])].length > 0) {
@@ -220,13 +249,19 @@ function nodeProblems(node: Record<string, unknown>, at: string, depth: number, 
 }
 
 /** Every problem of a definition; `templates` holds the templates it names (any merchant's). */
-export function flowProblems(input: { trigger?: unknown; nodes?: unknown }, merchantId: string, templates: Map<string, TemplateInfo>): ErrorDetail[] {
+export function flowProblems(
+	input: { trigger?: unknown; nodes?: unknown },
+	merchantId: string,
+	templates: Map<string, TemplateInfo>
+): ErrorDetail[] {
 	const problems: ErrorDetail[] = [];
 	if (input.trigger !== undefined) problems.push(...triggerProblems(input.trigger));
 	if (input.nodes === undefined) return problems;
-	if (!Array.isArray(input.nodes) || input.nodes.length === 0) return [...problems, { field: "nodes", message: "must be a list of at least 1 node" }];
+	if (!Array.isArray(input.nodes) || input.nodes.length === 0)
+		return [...problems, { field: "nodes", message: "must be a list of at least 1 node" }];
 	const all = walkNodes(input.nodes).filter(n => n.depth <= MAX_DEPTH + 1);
-	if (all.length > MAX_NODES) return [...problems, { field: "nodes", message: `a flow has at most ${MAX_NODES} nodes (conditions' branches included)` }];
+	if (all.length > MAX_NODES)
+		return [...problems, { field: "nodes", message: `a flow has at most ${MAX_NODES} nodes (conditions' branches included)` }];
 	const check = (list: unknown[], prefix: string, depth: number) =>
 		list.forEach((node, i) => {
 			const at = `${prefix}[${i}]`;

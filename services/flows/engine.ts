@@ -79,7 +79,12 @@ async function takeEntry(flow: Lean<Flow>, contactId: string, runId: string): Pr
 }
 
 /** Starts the run of `flow` for this contact and event, once; then does its first steps. */
-export async function enterFlow(env: EngineEnv, flow: Lean<Flow>, contactId: string, trigger: TriggerInfo): Promise<{ started: boolean; runId: string; reason?: string }> {
+export async function enterFlow(
+	env: EngineEnv,
+	flow: Lean<Flow>,
+	contactId: string,
+	trigger: TriggerInfo
+): Promise<{ started: boolean; runId: string; reason?: string }> {
 	const runId = uuidFromName(`${flow._id}:${contactId}:${trigger.eventKey}`);
 	if (!flow.allowReentry && !(await takeEntry(flow, contactId, runId))) return { started: false, runId, reason: "already_in_flow" };
 	const now = clock.now();
@@ -90,7 +95,12 @@ export async function enterFlow(env: EngineEnv, flow: Lean<Flow>, contactId: str
 			flowId: flow._id,
 			contactId,
 			activation: flow.activation,
-			trigger: { type: trigger.type, eventKey: trigger.eventKey, conversationId: trigger.conversationId ?? null, messageId: trigger.messageId ?? null },
+			trigger: {
+				type: trigger.type,
+				eventKey: trigger.eventKey,
+				conversationId: trigger.conversationId ?? null,
+				messageId: trigger.messageId ?? null,
+			},
 			status: "active",
 			position: "0",
 			dueAt: now,
@@ -154,7 +164,14 @@ export async function advance(env: EngineEnv, runId: string, at?: Date): Promise
 		const nodes = flow.nodes as FlowNode[];
 		const node = nodeAt(nodes, path);
 		if (!node) return finish(run, "failed", { ...base, outcome: "failed", detail: "step not found" }, "step not found");
-		const entryOf = (outcome: string, detail: string | null = null): LogEntry => ({ at: now, step: path, nodeId: node.id ?? null, type: node.type, outcome, detail });
+		const entryOf = (outcome: string, detail: string | null = null): LogEntry => ({
+			at: now,
+			step: path,
+			nodeId: node.id ?? null,
+			type: node.type,
+			outcome,
+			detail,
+		});
 
 		if (node.delay && run.delayedStep !== path) {
 			const dueAt = new Date(now.getTime() + node.delay * 1000);
@@ -193,10 +210,19 @@ export async function advance(env: EngineEnv, runId: string, at?: Date): Promise
 }
 
 async function openConversation(merchantId: string, contactId: string) {
-	return ConversationModel.findOne({ openKey: `open:${contactId}` }, { _id: 1, merchantId: 1 }).lean().then(c => (c && c.merchantId === merchantId ? c : null));
+	return ConversationModel.findOne({ openKey: `open:${contactId}` }, { _id: 1, merchantId: 1 })
+		.lean()
+		.then(c => (c && c.merchantId === merchantId ? c : null));
 }
 
-async function executeStep(env: EngineEnv, run: Lean<FlowRun>, flow: Lean<Flow>, node: FlowNode, path: string, now: Date): Promise<StepResult> {
+async function executeStep(
+	env: EngineEnv,
+	run: Lean<FlowRun>,
+	flow: Lean<Flow>,
+	node: FlowNode,
+	path: string,
+	now: Date
+): Promise<StepResult> {
 	const { merchantId, contactId } = run;
 	const meta = { meta: { merchantId } };
 	const call = (action: string, params: Record<string, unknown>) => env.ctx.call(action, params, meta);
@@ -249,7 +275,10 @@ async function sendStep(env: EngineEnv, run: Lean<FlowRun>, node: FlowNode, path
 	if (!template || template.merchantId !== run.merchantId) return { outcome: "failed", detail: "template_missing" };
 	if (!contact || contact.merchantId !== run.merchantId) return { outcome: "skipped", detail: "contact_missing" };
 	const composed = composeMessage(template, contact, node.variables ?? {});
-	if (!composed.ok) return composed.reason.startsWith("missing_variables") ? { outcome: "skipped", detail: composed.reason } : { outcome: "failed", detail: composed.reason };
+	if (!composed.ok)
+		return composed.reason.startsWith("missing_variables")
+			? { outcome: "skipped", detail: composed.reason }
+			: { outcome: "failed", detail: composed.reason };
 	let res: SendToContactResult;
 	try {
 		res = await callFor(env.ctx, run.merchantId, "inbox.sendToContact", {
@@ -262,7 +291,12 @@ async function sendStep(env: EngineEnv, run: Lean<FlowRun>, node: FlowNode, path
 	} catch (err) {
 		// Another node is sending this very step (its key is taken): try again after it.
 		if ((err as { type?: string }).type === "IDEMPOTENCY_IN_PROGRESS" || (err as { retryable?: boolean }).retryable) {
-			return { outcome: "retrying", detail: errText(err), retry: true, dueAt: new Date(clock.now().getTime() + RETRY_TRANSIENT_SECONDS * 1000) };
+			return {
+				outcome: "retrying",
+				detail: errText(err),
+				retry: true,
+				dueAt: new Date(clock.now().getTime() + RETRY_TRANSIENT_SECONDS * 1000),
+			};
 		}
 		throw err;
 	}
@@ -274,7 +308,12 @@ async function sendStep(env: EngineEnv, run: Lean<FlowRun>, node: FlowNode, path
 		case "held": {
 			// Nothing went out (a send limit, X's 429, X out): the same step again when it may go.
 			const retryAt = new Date(Math.max(new Date(res.retryAt).getTime(), clock.now().getTime() + 1000));
-			return { outcome: res.cause === "rate_limited" ? "rate_limited" : "x_unavailable", detail: `retry at ${retryAt.toISOString()}`, retry: true, dueAt: retryAt };
+			return {
+				outcome: res.cause === "rate_limited" ? "rate_limited" : "x_unavailable",
+				detail: `retry at ${retryAt.toISOString()}`,
+				retry: true,
+				dueAt: retryAt,
+			};
 		}
 		case "unknown":
 			// The DM may or may not have reached X: never sent again (the message is recorded "unknown").
@@ -286,6 +325,9 @@ async function sendStep(env: EngineEnv, run: Lean<FlowRun>, node: FlowNode, path
 
 /** Runs whose next step is due (oldest first), for the sweep and for tests moving the clock. */
 export async function dueRunIds(now: Date, limit: number): Promise<string[]> {
-	const rows = await FlowRunModel.find({ status: "active", dueAt: { $lte: now } }, { _id: 1 }).sort({ dueAt: 1 }).limit(limit).lean();
+	const rows = await FlowRunModel.find({ status: "active", dueAt: { $lte: now } }, { _id: 1 })
+		.sort({ dueAt: 1 })
+		.limit(limit)
+		.lean();
 	return rows.map(r => r._id as string);
 }

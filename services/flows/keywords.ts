@@ -12,7 +12,11 @@ export function containsKeyword(foldedText: string, keyword: string): boolean {
 }
 
 /** True when `text` matches the keywords (`any` of them or `all`); no keywords matches every message. */
-export function matchesKeywords(text: string | null | undefined, keywords: readonly string[] | undefined, match: KeywordMatch = "any"): boolean {
+export function matchesKeywords(
+	text: string | null | undefined,
+	keywords: readonly string[] | undefined,
+	match: KeywordMatch = "any"
+): boolean {
 	const list = (keywords ?? []).filter(k => foldText(k).length > 0);
 	if (list.length === 0) return true;
 	const folded = foldText(text ?? "");

@@ -51,6 +51,13 @@ export function presentRun(r: FlowRun & { _id: string }) {
 		startedAt: r.startedAt,
 		finishedAt: r.finishedAt ?? null,
 		error: r.error ?? null,
-		log: (r.log ?? []).map(e => ({ at: e.at, node: fieldOf(e.step), nodeId: e.nodeId ?? null, type: e.type, outcome: e.outcome, detail: e.detail ?? null })),
+		log: (r.log ?? []).map(e => ({
+			at: e.at,
+			node: fieldOf(e.step),
+			nodeId: e.nodeId ?? null,
+			type: e.type,
+			outcome: e.outcome,
+			detail: e.detail ?? null,
+		})),
 	};
 }

@@ -18,7 +18,13 @@ export async function takeTurn(flow: { _id: string; merchantId: string }, path: 
 	const start = Math.max(0, Number((hint?.turns as Record<string, number> | undefined)?.[key]) || 0);
 	for (let n = start; n < start + MAX_PROBES; n++) {
 		try {
-			await FlowClaimModel.create({ _id: turnId(flow._id, path, n), merchantId: flow.merchantId, runId, token: path, claimedAt: new Date() });
+			await FlowClaimModel.create({
+				_id: turnId(flow._id, path, n),
+				merchantId: flow.merchantId,
+				runId,
+				token: path,
+				claimedAt: new Date(),
+			});
 		} catch (err) {
 			if (isDuplicateKey(err)) continue;
 			throw err;

@@ -85,8 +85,22 @@ export async function enqueue(emitter: Emitter, rows: Row[]): Promise<number> {
 
 export function dmRows(merchantId: string, accountId: string, dms: DmActivity[], reads: ReadActivity[]): Row[] {
 	return [
-		...dms.map(d => ({ _id: `dm:${accountId}:${d.eventId}`, accountId, merchantId, kind: "dm" as const, at: new Date(d.createdAt), data: d })),
-		...reads.map(r => ({ _id: `read:${accountId}:${r.readerId}:${r.lastReadEventId}`, accountId, merchantId, kind: "read" as const, at: new Date(r.at), data: r })),
+		...dms.map(d => ({
+			_id: `dm:${accountId}:${d.eventId}`,
+			accountId,
+			merchantId,
+			kind: "dm" as const,
+			at: new Date(d.createdAt),
+			data: d,
+		})),
+		...reads.map(r => ({
+			_id: `read:${accountId}:${r.readerId}:${r.lastReadEventId}`,
+			accountId,
+			merchantId,
+			kind: "read" as const,
+			at: new Date(r.at),
+			data: r,
+		})),
 	];
 }
 
@@ -100,7 +114,14 @@ export async function recordSent(ctx: Emitter, items: SentActivity[]): Promise<v
 			merchantId: i.merchantId,
 			kind: "sent" as const,
 			at: i.sentAt,
-			data: { messageId: i.messageId, conversationId: i.conversationId, contactId: i.contactId, sentAt: i.sentAt.toISOString(), kind: i.kind, twitterMessageId: i.twitterMessageId ?? null },
+			data: {
+				messageId: i.messageId,
+				conversationId: i.conversationId,
+				contactId: i.contactId,
+				sentAt: i.sentAt.toISOString(),
+				kind: i.kind,
+				twitterMessageId: i.twitterMessageId ?? null,
+			},
 		}))
 	);
 }

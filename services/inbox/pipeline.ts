@@ -50,7 +50,15 @@ export type SendOutcome =
 	| (Base & { status: "failed" | "unknown"; messageId: string | null; conversationId: string | null; reason: string })
 	| (Base & { status: "skipped"; reason: SkipReason })
 	/** Nothing was sent and nothing is left behind: try again at retryAt. */
-	| (Base & { status: "held"; cause: "rate_limited" | "x_unavailable"; reason: string; retryAt: string; retryAfter: number; source: string; limits: string[] })
+	| (Base & {
+			status: "held";
+			cause: "rate_limited" | "x_unavailable";
+			reason: string;
+			retryAt: string;
+			retryAfter: number;
+			source: string;
+			limits: string[];
+	  })
 	/** The same Idempotency-Key is being sent by another request right now. */
 	| (Base & { status: "in_progress" });
 
@@ -70,7 +78,10 @@ function duplicateIndexes(err: unknown): Set<number> | null {
 }
 
 /** Inserts rows, tolerating duplicates of the unique index; the indexes that were duplicates. */
-async function insertAll(model: { collection: { insertMany(docs: never[], opts: object): Promise<unknown> } }, rows: object[]): Promise<Set<number>> {
+async function insertAll(
+	model: { collection: { insertMany(docs: never[], opts: object): Promise<unknown> } },
+	rows: object[]
+): Promise<Set<number>> {
 	if (!rows.length) return new Set();
 	try {
 		await model.collection.insertMany(rows as never[], { ordered: false });
@@ -82,25 +93,71 @@ async function insertAll(model: { collection: { insertMany(docs: never[], opts: 
 	}
 }
 
-function earlierOutcome(key: string, m: { _id: string; status: string; conversationId: string; twitterMessageId?: string | null; sentAt?: Date | null; failureReason?: string | null } | undefined): SendOutcome {
+function earlierOutcome(
+	key: string,
+	m:
+		| {
+				_id: string;
+				status: string;
+				conversationId: string;
+				twitterMessageId?: string | null;
+				sentAt?: Date | null;
+				failureReason?: string | null;
+		  }
+		| undefined
+): SendOutcome {
 	if (!m || m.status === "pending") return { key, status: "in_progress" };
 	if (m.status === "sent" || m.status === "read")
-		return { key, status: "sent", messageId: m._id, conversationId: m.conversationId, twitterMessageId: m.twitterMessageId ?? "", sentAt: new Date(m.sentAt ?? Date.now()).toISOString() };
-	return { key, status: m.status === "unknown" ? "unknown" : "failed", messageId: m._id, conversationId: m.conversationId, reason: m.failureReason ?? "send failed" };
+		return {
+			key,
+			status: "sent",
+			messageId: m._id,
+			conversationId: m.conversationId,
+			twitterMessageId: m.twitterMessageId ?? "",
+			sentAt: new Date(m.sentAt ?? Date.now()).toISOString(),
+		};
+	return {
+		key,
+		status: m.status === "unknown" ? "unknown" : "failed",
+		messageId: m._id,
+		conversationId: m.conversationId,
+		reason: m.failureReason ?? "send failed",
+	};
 }
 
 function heldOf(key: string, r: DmResult): SendOutcome {
-	if (r.outcome === "rate_limited") return { key, status: "held", cause: "rate_limited", reason: r.message, retryAt: r.retryAt, retryAfter: r.retryAfter, source: r.source, limits: r.limits };
+	if (r.outcome === "rate_limited")
+		return {
+			key,
+			status: "held",
+			cause: "rate_limited",
+			reason: r.message,
+			retryAt: r.retryAt,
+			retryAfter: r.retryAfter,
+			source: r.source,
+			limits: r.limits,
+		};
 	const reason = r.outcome === "unavailable" ? r.reason : "X could not be reached";
-	return { key, status: "held", cause: "x_unavailable", reason, retryAt: new Date(Date.now() + OUTAGE_RETRY_SECONDS * 1000).toISOString(), retryAfter: OUTAGE_RETRY_SECONDS, source: "x", limits: [] };
+	return {
+		key,
+		status: "held",
+		cause: "x_unavailable",
+		reason,
+		retryAt: new Date(Date.now() + OUTAGE_RETRY_SECONDS * 1000).toISOString(),
+		retryAfter: OUTAGE_RETRY_SECONDS,
+		source: "x",
+		limits: [],
+	};
 }
 
 /** What a thrown x service call means for every DM of its batch. */
 function thrownResult(ref: string, err: unknown): DmResult {
 	const e = err as { code?: number; type?: string; message?: string };
 	// Refused before anything went to X: the account, or X not configured or unreachable.
-	if (e.type === "UPSTREAM_UNAVAILABLE" || e.type === "X_NOT_CONFIGURED") return { ref, outcome: "unavailable", reason: e.message ?? e.type };
-	if (typeof e.code === "number" && e.code >= 400 && e.code < 500) return { ref, outcome: "rejected", reason: `${e.type ?? "ERROR"}: ${e.message ?? ""}` };
+	if (e.type === "UPSTREAM_UNAVAILABLE" || e.type === "X_NOT_CONFIGURED")
+		return { ref, outcome: "unavailable", reason: e.message ?? e.type };
+	if (typeof e.code === "number" && e.code >= 400 && e.code < 500)
+		return { ref, outcome: "rejected", reason: `${e.type ?? "ERROR"}: ${e.message ?? ""}` };
 	// A timeout, a lost node, X_DELIVERY_UNKNOWN: the DMs may or may not have gone out.
 	return { ref, outcome: "unknown", reason: `outcome_unknown: ${e.message ?? "error"}` };
 }
@@ -130,7 +187,9 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 
 	// 2. Idempotency-Keys, claimed by unique inserts; the message id follows from the key, so a
 	//    repeat finds the first send's message without a write linking the two.
-	const messageIdOf = new Map(items.map(i => [i.key, i.idempotencyKey ? uuidFromName(`message:${claimIdOf(req, i.idempotencyKey)}`) : randomUUID()]));
+	const messageIdOf = new Map(
+		items.map(i => [i.key, i.idempotencyKey ? uuidFromName(`message:${claimIdOf(req, i.idempotencyKey)}`) : randomUUID()])
+	);
 	const keyed = items.filter(i => i.idempotencyKey);
 	const claims = keyed.map(i => ({ _id: claimIdOf(req, i.idempotencyKey!), merchantId, resultId: messageIdOf.get(i.key), createdAt: now }));
 	const repeated = await insertAll(IdempotencyKeyModel, claims);
@@ -154,14 +213,23 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 		for (const c of open) conversationOf.set(c.contactId, { _id: c._id as string, created: false });
 		const missing = wanted.filter(id => !conversationOf.has(id));
 		const rows = missing.map(contactId => ({
-			...new ConversationModel({ merchantId, accountId: contactById.get(contactId)!.accountId, contactId, openKey: `open:${contactId}`, startedAt: now }).toObject({ transform: false }),
+			...new ConversationModel({
+				merchantId,
+				accountId: contactById.get(contactId)!.accountId,
+				contactId,
+				openKey: `open:${contactId}`,
+				startedAt: now,
+			}).toObject({ transform: false }),
 			createdAt: now,
 			updatedAt: now,
 		}));
 		const taken = await insertAll(ConversationModel, rows);
 		rows.forEach((row, i) => !taken.has(i) && conversationOf.set(row.contactId, { _id: row._id as string, created: true }));
 		if (taken.size) {
-			const winners = await ConversationModel.find({ openKey: { $in: rows.filter((_, i) => taken.has(i)).map(r => r.openKey) } }, { contactId: 1 }).lean();
+			const winners = await ConversationModel.find(
+				{ openKey: { $in: rows.filter((_, i) => taken.has(i)).map(r => r.openKey) } },
+				{ contactId: 1 }
+			).lean();
 			for (const c of winners) conversationOf.set(c.contactId, { _id: c._id as string, created: false });
 		}
 	}
@@ -204,7 +272,13 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 				...(m.attachments[0]?.url ? { mediaUrl: m.attachments[0].url } : {}),
 			}));
 			try {
-				const res = await callFor(ctx, merchantId, "x.sendDirectMessages", { accountId, kind, messages: dms }, { timeout: X_CALL_TIMEOUT_MS });
+				const res = await callFor(
+					ctx,
+					merchantId,
+					"x.sendDirectMessages",
+					{ accountId, kind, messages: dms },
+					{ timeout: X_CALL_TIMEOUT_MS }
+				);
 				for (const r of res.results) results.set(r.ref, r);
 			} catch (err) {
 				for (const dm of dms) results.set(dm.ref, thrownResult(dm.ref, err));
@@ -222,9 +296,28 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 		const conversation = conversationOf.get(item.contactId)!;
 		if (r.outcome === "sent") {
 			const sentAt = new Date(r.sentAt);
-			writes.push({ updateOne: { filter: { _id: m._id }, update: { $set: { status: "sent", twitterMessageId: r.twitterMessageId, sentAt } } } });
-			outcomes.set(item.key, { key: item.key, status: "sent", messageId: m._id as string, conversationId: conversation._id, twitterMessageId: r.twitterMessageId, sentAt: r.sentAt });
-			sent.push({ messageId: m._id as string, merchantId, accountId: m.accountId, conversationId: conversation._id, contactId: item.contactId, sentAt, kind, twitterMessageId: r.twitterMessageId, createdConversation: conversation.created });
+			writes.push({
+				updateOne: { filter: { _id: m._id }, update: { $set: { status: "sent", twitterMessageId: r.twitterMessageId, sentAt } } },
+			});
+			outcomes.set(item.key, {
+				key: item.key,
+				status: "sent",
+				messageId: m._id as string,
+				conversationId: conversation._id,
+				twitterMessageId: r.twitterMessageId,
+				sentAt: r.sentAt,
+			});
+			sent.push({
+				messageId: m._id as string,
+				merchantId,
+				accountId: m.accountId,
+				conversationId: conversation._id,
+				contactId: item.contactId,
+				sentAt,
+				kind,
+				twitterMessageId: r.twitterMessageId,
+				createdConversation: conversation.created,
+			});
 		} else if (r.outcome === "rejected" || r.outcome === "unknown") {
 			const status = r.outcome === "unknown" ? "unknown" : "failed";
 			writes.push({ updateOne: { filter: { _id: m._id }, update: { $set: { status, failureReason: r.reason } } } });
@@ -246,9 +339,23 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 		const o = outcomes.get(item.key)!;
 		const m = messages[i];
 		if (o.status === "sent") {
-			ctx.emit("message.sent", { merchantId, accountId: m.accountId, contactId: item.contactId, conversationId: o.conversationId, messageId: o.messageId, origin: req.origin, at: o.sentAt });
+			ctx.emit("message.sent", {
+				merchantId,
+				accountId: m.accountId,
+				contactId: item.contactId,
+				conversationId: o.conversationId,
+				messageId: o.messageId,
+				origin: req.origin,
+				at: o.sentAt,
+			});
 		} else if (o.status === "failed" || o.status === "unknown") {
-			ctx.emit("message.failed", { merchantId, conversationId: o.conversationId, messageId: o.messageId, reason: o.reason, origin: req.origin });
+			ctx.emit("message.failed", {
+				merchantId,
+				conversationId: o.conversationId,
+				messageId: o.messageId,
+				reason: o.reason,
+				origin: req.origin,
+			});
 		}
 	}
 	return req.items.map(i => outcomes.get(i.key)!);

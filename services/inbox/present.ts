@@ -15,7 +15,9 @@ export function presentConversation(c: Conversation, contact?: { username?: stri
 		closedAt: c.closedAt ?? null,
 		closeReason: c.closeReason ?? null,
 		needsHuman: c.needsHuman ?? false,
-		...(contact !== undefined ? { contact: contact ? { username: contact.username ?? "", displayName: contact.displayName ?? "" } : null } : {}),
+		...(contact !== undefined
+			? { contact: contact ? { username: contact.username ?? "", displayName: contact.displayName ?? "" } : null }
+			: {}),
 	};
 }
 

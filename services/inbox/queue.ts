@@ -50,7 +50,8 @@ export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): Partit
 				{ _id: row._id },
 				{ $set: { attempts, lastError: error.message.slice(0, 500), status: attempts >= MAX_ATTEMPTS ? "failed" : "pending" } }
 			);
-			if (attempts >= MAX_ATTEMPTS) broker.logger.error(`inbox queue: row ${row._id} failed ${attempts} times and is set aside: ${error.message}`);
+			if (attempts >= MAX_ATTEMPTS)
+				broker.logger.error(`inbox queue: row ${row._id} failed ${attempts} times and is set aside: ${error.message}`);
 		},
 
 		async backlog(): Promise<QueueBacklog> {

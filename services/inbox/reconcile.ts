@@ -14,7 +14,12 @@ import { call } from "../../lib/calls.ts";
 
 const Profile = Type.Union([
 	Type.Null(),
-	Type.Object({ id: Type.String(), username: Type.String(), displayName: Type.String(), profileImageUrl: Type.Union([Type.Null(), Type.String()]) }),
+	Type.Object({
+		id: Type.String(),
+		username: Type.String(),
+		displayName: Type.String(),
+		profileImageUrl: Type.Union([Type.Null(), Type.String()]),
+	}),
 ]);
 
 export const EnqueueParams = Type.Object({
@@ -33,10 +38,16 @@ export const EnqueueParams = Type.Object({
 		}),
 		{ maxItems: 1000 }
 	),
-	reads: Type.Array(Type.Object({ readerId: Type.String(), lastReadEventId: Type.String(), at: Type.String(), customerId: Type.String() }), { maxItems: 1000 }),
+	reads: Type.Array(
+		Type.Object({ readerId: Type.String(), lastReadEventId: Type.String(), at: Type.String(), customerId: Type.String() }),
+		{ maxItems: 1000 }
+	),
 });
 
-export const ReconcileParams = Type.Object({ merchantId: Type.Optional(Type.String({ minLength: 1 })), fix: Type.Optional(Type.Boolean()) });
+export const ReconcileParams = Type.Object({
+	merchantId: Type.Optional(Type.String({ minLength: 1 })),
+	fix: Type.Optional(Type.Boolean()),
+});
 
 export interface ContactFigures {
 	contactId: string;
@@ -75,16 +86,22 @@ export async function reconcile(
 			conversations++;
 			const [count, last] = await Promise.all([
 				MessageModel.countDocuments({ conversationId: c._id, status: { $in: ["received", "sent", "read"] } }),
-				MessageModel.findOne({ conversationId: c._id, status: { $in: ["received", "sent", "read"] } }, { sentAt: 1 }).sort({ sentAt: -1 }).lean(),
+				MessageModel.findOne({ conversationId: c._id, status: { $in: ["received", "sent", "read"] } }, { sentAt: 1 })
+					.sort({ sentAt: -1 })
+					.lean(),
 			]);
 			const lastAt = last?.sentAt ? new Date(last.sentAt).toISOString() : null;
 			const storedAt = c.lastMessageAt ? new Date(c.lastMessageAt).toISOString() : null;
-			if (count !== (c.messageCount ?? 0)) drift.push({ kind: "conversation", id: c._id, field: "messageCount", stored: c.messageCount ?? 0, counted: count });
+			if (count !== (c.messageCount ?? 0))
+				drift.push({ kind: "conversation", id: c._id, field: "messageCount", stored: c.messageCount ?? 0, counted: count });
 			if (lastAt !== storedAt) drift.push({ kind: "conversation", id: c._id, field: "lastMessageAt", stored: storedAt, counted: lastAt });
 			if (params.fix && (count !== (c.messageCount ?? 0) || lastAt !== storedAt)) {
 				await ConversationModel.updateOne({ _id: c._id }, { $set: { messageCount: count, lastMessageAt: last?.sentAt ?? null } });
 			}
-			const entry = contacts.get(c.contactId) ?? { merchantId: c.merchantId, figures: { contactId: c.contactId, messagesReceived: 0, messagesSent: 0, conversationCount: 0 } };
+			const entry = contacts.get(c.contactId) ?? {
+				merchantId: c.merchantId,
+				figures: { contactId: c.contactId, messagesReceived: 0, messagesSent: 0, conversationCount: 0 },
+			};
 			if (count > 0) entry.figures.conversationCount++;
 			contacts.set(c.contactId, entry);
 		}
@@ -102,7 +119,11 @@ export async function reconcile(
 	for (const { merchantId, figures } of contacts.values()) byMerchant.set(merchantId, [...(byMerchant.get(merchantId) ?? []), figures]);
 	for (const [merchantId, list] of byMerchant) {
 		for (let i = 0; i < list.length; i += PAGE) {
-			const found = await call(caller, "contacts.reconcileActivity", { merchantId, figures: list.slice(i, i + PAGE), fix: Boolean(params.fix) });
+			const found = await call(caller, "contacts.reconcileActivity", {
+				merchantId,
+				figures: list.slice(i, i + PAGE),
+				fix: Boolean(params.fix),
+			});
 			drift.push(...found);
 		}
 	}

@@ -51,12 +51,14 @@ export async function sendInConversation(ctx: Context, input: AgentSendInput): P
 
 /** The outcomes that are errors for a single send: nothing was sent, or nothing may be. */
 function throwIfNotSent(o: SendOutcome): void {
-	if (o.status === "in_progress") throw new ConflictError("A request with this Idempotency-Key is still in progress", "IDEMPOTENCY_IN_PROGRESS");
+	if (o.status === "in_progress")
+		throw new ConflictError("A request with this Idempotency-Key is still in progress", "IDEMPOTENCY_IN_PROGRESS");
 	if (o.status === "skipped") {
 		if (o.reason === "account_inactive") throw new ConflictError("The account is not connected", "ACCOUNT_INACTIVE");
 		throw new NotFoundError("Contact");
 	}
-	if (o.status === "held" && o.cause === "rate_limited") throw new RateLimitedError(o.reason, o.retryAfter, { source: o.source, limits: o.limits, retryAt: o.retryAt });
+	if (o.status === "held" && o.cause === "rate_limited")
+		throw new RateLimitedError(o.reason, o.retryAfter, { source: o.source, limits: o.limits, retryAt: o.retryAt });
 	if (o.status === "held") throw new UpstreamUnavailableError(`X could not be reached: ${o.reason}`);
 }
 
@@ -82,9 +84,12 @@ export async function sendToContact(ctx: Context, p: SendToContactParams): Promi
 		merchantId: p.merchantId,
 		kind: kindOf(p.origin),
 		origin: p.origin,
-		items: [{ key: p.contactId, contactId: p.contactId, content: p.content, imageUrl: p.imageUrl ?? null, idempotencyKey: p.idempotencyKey }],
+		items: [
+			{ key: p.contactId, contactId: p.contactId, content: p.content, imageUrl: p.imageUrl ?? null, idempotencyKey: p.idempotencyKey },
+		],
 	});
-	if (outcome.status === "in_progress") throw new ConflictError("A request with this Idempotency-Key is still in progress", "IDEMPOTENCY_IN_PROGRESS");
+	if (outcome.status === "in_progress")
+		throw new ConflictError("A request with this Idempotency-Key is still in progress", "IDEMPOTENCY_IN_PROGRESS");
 	const { key: _key, ...rest } = outcome;
 	return rest as SendToContactResult;
 }

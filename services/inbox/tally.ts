@@ -23,7 +23,12 @@ export class ConversationState {
 	firstMessage = false;
 	private changed = false;
 
-	constructor(c: Pick<Conversation, "_id" | "messageCount" | "lastMessageAt" | "lastInboundAt" | "awaitingReplySince" | "firstResponseAt" | "needsHuman">) {
+	constructor(
+		c: Pick<
+			Conversation,
+			"_id" | "messageCount" | "lastMessageAt" | "lastInboundAt" | "awaitingReplySince" | "firstResponseAt" | "needsHuman"
+		>
+	) {
 		this.id = c._id;
 		this.messageCount = c.messageCount ?? 0;
 		this.lastMessageAt = date(c.lastMessageAt);
@@ -55,14 +60,23 @@ export class ConversationState {
 	update(): { id: string; update: { $set: Record<string, unknown> } } | null {
 		if (!this.changed) return null;
 		const { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman } = this;
-		return { id: this.id, update: { $set: { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman } } };
+		return {
+			id: this.id,
+			update: { $set: { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman } },
+		};
 	}
 }
 
 /** Changes to one contact's activity figures, applied by the contacts service (their owner). */
 export interface ContactActivity {
 	contactId: string;
-	inc: { messagesReceived: number; messagesSent: number; conversationCount: number; responseCount: number; responseTimeTotalSeconds: number };
+	inc: {
+		messagesReceived: number;
+		messagesSent: number;
+		conversationCount: number;
+		responseCount: number;
+		responseTimeTotalSeconds: number;
+	};
 	lastInteractionAt: string | null;
 	lastInboundAt: string | null;
 	firstInteractionAt: string | null;
@@ -109,13 +123,24 @@ export class ContactTally {
 
 /** A contact's figures after `activity`, from the values stored now. */
 export function applyContactActivity(
-	current: { messagesReceived?: number | null; messagesSent?: number | null; conversationCount?: number | null; responseCount?: number | null; responseTimeTotalSeconds?: number | null; lastInteractionAt?: unknown; lastInboundAt?: unknown; firstInteractionAt?: unknown },
+	current: {
+		messagesReceived?: number | null;
+		messagesSent?: number | null;
+		conversationCount?: number | null;
+		responseCount?: number | null;
+		responseTimeTotalSeconds?: number | null;
+		lastInteractionAt?: unknown;
+		lastInboundAt?: unknown;
+		firstInteractionAt?: unknown;
+	},
 	activity: ContactActivity
 ): Record<string, unknown> {
 	const set: Record<string, unknown> = {};
-	for (const [field, n] of Object.entries(activity.inc)) set[field] = ((current as Record<string, number | null | undefined>)[field] ?? 0) + n;
+	for (const [field, n] of Object.entries(activity.inc))
+		set[field] = ((current as Record<string, number | null | undefined>)[field] ?? 0) + n;
 	if (activity.lastInteractionAt) set.lastInteractionAt = later(date(current.lastInteractionAt), new Date(activity.lastInteractionAt));
 	if (activity.lastInboundAt) set.lastInboundAt = later(date(current.lastInboundAt), new Date(activity.lastInboundAt));
-	if (activity.firstInteractionAt) set.firstInteractionAt = earlier(date(current.firstInteractionAt), new Date(activity.firstInteractionAt));
+	if (activity.firstInteractionAt)
+		set.firstInteractionAt = earlier(date(current.firstInteractionAt), new Date(activity.firstInteractionAt));
 	return set;
 }

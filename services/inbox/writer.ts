@@ -63,7 +63,9 @@ export async function applyActivity(
 	const fresh = dms.filter(d => !ours.has(d.dm.eventId));
 	const ids = fresh.map(d => messageIdOf(accountId, d.dm.eventId));
 	const existing = ids.length
-		? new Map((await MessageModel.find({ _id: { $in: ids } }, { conversationId: 1, contactId: 1, announcedAt: 1 }).lean()).map(m => [m._id, m]))
+		? new Map(
+				(await MessageModel.find({ _id: { $in: ids } }, { conversationId: 1, contactId: 1, announcedAt: 1 }).lean()).map(m => [m._id, m])
+			)
 		: new Map();
 	// A stored but unsettled message (its batch died half-way) is settled again below.
 	const unsettled = [...existing.values()].filter(m => !m.announcedAt).map(m => m._id as string);
@@ -72,13 +74,17 @@ export async function applyActivity(
 	// echo goes, and the send is not counted again.
 	const echoOfSent = sent.filter(({ s }) => s.twitterMessageId).map(({ s }) => messageIdOf(accountId, s.twitterMessageId!));
 	const countedEchoes = new Set<string | null>(
-		echoOfSent.length ? (await MessageModel.find({ _id: { $in: echoOfSent } }, { twitterMessageId: 1 }).lean()).map(m => m.twitterMessageId ?? null) : []
+		echoOfSent.length
+			? (await MessageModel.find({ _id: { $in: echoOfSent } }, { twitterMessageId: 1 }).lean()).map(m => m.twitterMessageId ?? null)
+			: []
 	);
 	if (countedEchoes.size) await MessageModel.deleteMany({ _id: { $in: [...countedEchoes].map(id => messageIdOf(accountId, id!)) } });
 
 	// 2. The contacts (asked of their owner) and the conversations the batch needs.
 	const people = new Map<string, { twitterUserId: string; profile: DmActivity["profile"]; at: string }>();
-	for (const { dm } of toStore) if (!people.has(dm.customerId) || dm.profile) people.set(dm.customerId, { twitterUserId: dm.customerId, profile: dm.profile, at: dm.createdAt });
+	for (const { dm } of toStore)
+		if (!people.has(dm.customerId) || dm.profile)
+			people.set(dm.customerId, { twitterUserId: dm.customerId, profile: dm.profile, at: dm.createdAt });
 	const contacts = people.size
 		? await callFor(ctx, merchantId, "contacts.ensureFromInbound", { accountId, people: [...people.values()] })
 		: {};
@@ -106,54 +112,51 @@ export async function applyActivity(
 	// answers the one before it. Messages are shown by their own time (sentAt) whatever the order.
 	const steps = new Map<string, () => void>();
 	toStore.forEach(({ row, dm }) =>
-		steps.set(
-			row._id,
-			() => {
-				const { contactId, created: createdContact } = contacts[dm.customerId];
-				const { conversation, created: createdConversation } = conversations.open.get(contactId)!;
-				const state = convState(conversation);
-				const at = new Date(dm.createdAt);
-				// A DM the account wrote in X's own app is a person answering.
-				const seconds = state.add(dm.outbound ? "reply" : "inbound", at, dm.outbound);
-				contactTally(contactId).add(dm.outbound ? "outbound" : "inbound", at, state.firstMessage, seconds);
-				const messageId = messageIdOf(accountId, dm.eventId);
-				const firstOfContact = createdContact && !created.has(`contact:${contactId}`);
-				const firstOfConversation = createdConversation && !created.has(`conversation:${conversation._id}`);
-				created.add(`contact:${contactId}`).add(`conversation:${conversation._id}`);
-				news.push({
+		steps.set(row._id, () => {
+			const { contactId, created: createdContact } = contacts[dm.customerId];
+			const { conversation, created: createdConversation } = conversations.open.get(contactId)!;
+			const state = convState(conversation);
+			const at = new Date(dm.createdAt);
+			// A DM the account wrote in X's own app is a person answering.
+			const seconds = state.add(dm.outbound ? "reply" : "inbound", at, dm.outbound);
+			contactTally(contactId).add(dm.outbound ? "outbound" : "inbound", at, state.firstMessage, seconds);
+			const messageId = messageIdOf(accountId, dm.eventId);
+			const firstOfContact = createdContact && !created.has(`contact:${contactId}`);
+			const firstOfConversation = createdConversation && !created.has(`conversation:${conversation._id}`);
+			created.add(`contact:${contactId}`).add(`conversation:${conversation._id}`);
+			news.push({
+				createdContact: firstOfContact,
+				createdConversation: firstOfConversation,
+				doc: {
+					_id: messageId,
+					merchantId,
+					accountId,
+					conversationId: conversation._id,
+					contactId,
+					direction: dm.outbound ? "outbound" : "inbound",
+					type: dm.mediaUrl ? "image" : "text",
+					content: dm.text,
+					attachments: dm.mediaUrl ? [{ type: "image", url: dm.mediaUrl }] : [],
+					twitterMessageId: dm.eventId,
+					status: dm.outbound ? "sent" : "received",
+					origin: dm.outbound ? "x_app" : null,
+					sentAt: at,
+					responseSeconds: seconds,
 					createdContact: firstOfContact,
 					createdConversation: firstOfConversation,
-					doc: {
-						_id: messageId,
-						merchantId,
-						accountId,
-						conversationId: conversation._id,
-						contactId,
-						direction: dm.outbound ? "outbound" : "inbound",
-						type: dm.mediaUrl ? "image" : "text",
-						content: dm.text,
-						attachments: dm.mediaUrl ? [{ type: "image", url: dm.mediaUrl }] : [],
-						twitterMessageId: dm.eventId,
-						status: dm.outbound ? "sent" : "received",
-						origin: dm.outbound ? "x_app" : null,
-						sentAt: at,
-						responseSeconds: seconds,
-						createdContact: firstOfContact,
-						createdConversation: firstOfConversation,
-						announcedAt: null,
-					},
-					event: {
-						name: dm.outbound ? "message.sent" : "message.received",
-						payload: { merchantId, accountId, contactId, conversationId: conversation._id, messageId, content: dm.text, at },
-					},
-				});
-			}
-		)
+					announcedAt: null,
+				},
+				event: {
+					name: dm.outbound ? "message.sent" : "message.received",
+					payload: { merchantId, accountId, contactId, conversationId: conversation._id, messageId, content: dm.text, at },
+				},
+			});
+		})
 	);
-	sent.filter(({ s }) => !countedEchoes.has(s.twitterMessageId)).forEach(({ row, s }) =>
-		steps.set(
-			row._id,
-			() => {
+	sent
+		.filter(({ s }) => !countedEchoes.has(s.twitterMessageId))
+		.forEach(({ row, s }) =>
+			steps.set(row._id, () => {
 				const conversation = conversations.byId.get(s.conversationId);
 				if (!conversation) return; // erased meanwhile
 				const state = convState(conversation);
@@ -162,9 +165,8 @@ export async function applyActivity(
 				const seconds = state.add(answers ? "reply" : "broadcast", at, s.kind === "agent");
 				contactTally(s.contactId).add("outbound", at, state.firstMessage, seconds);
 				if (seconds !== null) replySeconds.push({ messageId: s.messageId, seconds });
-			}
-		)
-	);
+			})
+		);
 	for (const row of rows) steps.get(row._id)?.();
 
 	// 4. Writes: new messages, then the counters they move, then the events, then settled.
@@ -178,11 +180,18 @@ export async function applyActivity(
 		});
 	}
 	if (replySeconds.length) {
-		await MessageModel.bulkWrite(replySeconds.map(r => ({ updateOne: { filter: { _id: r.messageId }, update: { $set: { responseSeconds: r.seconds } } } })), { ordered: false });
+		await MessageModel.bulkWrite(
+			replySeconds.map(r => ({ updateOne: { filter: { _id: r.messageId }, update: { $set: { responseSeconds: r.seconds } } } })),
+			{ ordered: false }
+		);
 	}
 	stillHeld();
 	const convOps = [...touched.conversations.values()].map(s => s.update()).filter(u => u !== null);
-	if (convOps.length) await ConversationModel.bulkWrite(convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } })), { ordered: false });
+	if (convOps.length)
+		await ConversationModel.bulkWrite(
+			convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } })),
+			{ ordered: false }
+		);
 	const contactOps = [...touched.contacts.values()].map(t => t.toUpdate()).filter(u => u !== null);
 	if (contactOps.length) await callFor(ctx, merchantId, "contacts.recordActivity", { updates: contactOps });
 
@@ -217,7 +226,15 @@ async function loadConversations(
 	}
 	const missing = need.open.filter(id => !open.has(id));
 	if (missing.length) {
-		const docs = missing.map(contactId => new ConversationModel({ merchantId, accountId, contactId, openKey: `open:${contactId}`, startedAt: need.firstAt.get(contactId) }).toObject());
+		const docs = missing.map(contactId =>
+			new ConversationModel({
+				merchantId,
+				accountId,
+				contactId,
+				openKey: `open:${contactId}`,
+				startedAt: need.firstAt.get(contactId),
+			}).toObject()
+		);
 		let failed = new Set<string>();
 		await ConversationModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
 			if (!onlyDuplicates(err)) throw err;
@@ -248,7 +265,13 @@ async function announce(ctx: Caller, news: NewMessage[], unsettled: string[]): P
 			const base = { merchantId: m.merchantId, accountId: m.accountId, contactId: m.contactId };
 			if (m.createdContact) ctx.emit("contact.created", { ...base, source: "inbound_message" });
 			if (m.createdConversation) ctx.emit("conversation.created", { ...base, conversationId: m.conversationId });
-			ctx.emit(m.direction === "inbound" ? "message.received" : "message.sent", { ...base, conversationId: m.conversationId, messageId: m._id, content: m.content, at: m.sentAt });
+			ctx.emit(m.direction === "inbound" ? "message.received" : "message.sent", {
+				...base,
+				conversationId: m.conversationId,
+				messageId: m._id,
+				content: m.content,
+				at: m.sentAt,
+			});
 		}
 	}
 	const settled = [...news.map(n => n.doc._id as string), ...unsettled];
@@ -259,10 +282,12 @@ async function announce(ctx: Caller, news: NewMessage[], unsettled: string[]): P
 async function applyReads(ctx: Caller, accountId: string, merchantId: string, reads: ReadActivity[]): Promise<number> {
 	if (!reads.length) return 0;
 	const upTo = new Map(
-		(await MessageModel.find({ accountId, twitterMessageId: { $in: reads.map(r => r.lastReadEventId) } }, { contactId: 1, sentAt: 1, twitterMessageId: 1 }).lean()).map(m => [
-			m.twitterMessageId,
-			m,
-		])
+		(
+			await MessageModel.find(
+				{ accountId, twitterMessageId: { $in: reads.map(r => r.lastReadEventId) } },
+				{ contactId: 1, sentAt: 1, twitterMessageId: 1 }
+			).lean()
+		).map(m => [m.twitterMessageId, m])
 	);
 	let updated = 0;
 	for (const r of reads) {
@@ -275,8 +300,13 @@ async function applyReads(ctx: Caller, accountId: string, merchantId: string, re
 		if (!reading.length) continue;
 		await MessageModel.updateMany({ _id: { $in: reading.map(m => m._id) } }, { $set: { status: "read", readAt: new Date(r.at) } });
 		updated += reading.length;
-		ctx.emit("message.read", { merchantId, accountId, contactId: mark.contactId, messages: reading.map(m => ({ messageId: m._id, origin: m.origin })), at: r.at });
+		ctx.emit("message.read", {
+			merchantId,
+			accountId,
+			contactId: mark.contactId,
+			messages: reading.map(m => ({ messageId: m._id, origin: m.origin })),
+			at: r.at,
+		});
 	}
 	return updated;
 }
-

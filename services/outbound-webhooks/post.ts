@@ -46,7 +46,12 @@ export function createPoster(opts: PosterOptions): Poster {
 						agent: https ? httpsAgent : httpAgent,
 						lookup,
 						signal,
-						headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), "user-agent": "mkt-x-webhooks/1", ...headers },
+						headers: {
+							"content-type": "application/json",
+							"content-length": String(Buffer.byteLength(body)),
+							"user-agent": "mkt-x-webhooks/1",
+							...headers,
+						},
 					},
 					res => {
 						let read = 0;
@@ -71,7 +76,13 @@ export function createPoster(opts: PosterOptions): Poster {
 			});
 		} catch (err) {
 			const e = err as NodeJS.ErrnoException;
-			const error = deadline.aborted ? `no answer within ${opts.timeoutMs} ms` : stop.aborted ? "stopped" : err instanceof PrivateTargetError ? "private address refused" : (e.code ?? e.message);
+			const error = deadline.aborted
+				? `no answer within ${opts.timeoutMs} ms`
+				: stop.aborted
+					? "stopped"
+					: err instanceof PrivateTargetError
+						? "private address refused"
+						: (e.code ?? e.message);
 			return { statusCode: null, latencyMs: elapsed(), error: String(error).slice(0, 200), retryAfterSeconds: null };
 		}
 	}

@@ -29,7 +29,10 @@ export interface ReceivedEvent {
  */
 export async function storeEvents(received: ReceivedEvent[]): Promise<number> {
 	const merchants = [...new Set(received.map(r => r.event.merchantId))];
-	const active = await WebhookSubscriptionModel.find({ merchantId: { $in: merchants }, status: "active" }, { _id: 1, merchantId: 1, events: 1 }).lean();
+	const active = await WebhookSubscriptionModel.find(
+		{ merchantId: { $in: merchants }, status: "active" },
+		{ _id: 1, merchantId: 1, events: 1 }
+	).lean();
 	if (!active.length) return 0;
 	const now = clock.now();
 	const rows = received.flatMap(({ event, seq }) => {
@@ -52,13 +55,17 @@ export async function storeEvents(received: ReceivedEvent[]): Promise<number> {
 		}));
 	});
 	let stored = 0;
-	for (let from = 0; from < rows.length; ) {
+	for (let from = 0; from < rows.length;) {
 		try {
 			stored += (await OutboundDeliveryModel.insertMany(rows.slice(from), { ordered: true })).length;
 			break;
 		} catch (err) {
 			// A re-emitted event stops an ordered insert at its row: count what went in, skip it, go on.
-			const e = err as { code?: number; insertedDocs?: unknown[]; writeErrors?: { index: number; code?: number; err?: { index?: number; code?: number } }[] };
+			const e = err as {
+				code?: number;
+				insertedDocs?: unknown[];
+				writeErrors?: { index: number; code?: number; err?: { index?: number; code?: number } }[];
+			};
 			const first = e.writeErrors?.[0];
 			const code = first ? (first.code ?? first.err?.code) : e.code;
 			const index = first ? (first.index ?? first.err?.index) : rows.length - from === 1 ? 0 : undefined;

@@ -49,7 +49,9 @@ export async function dueHeads(limit: number): Promise<Delivery[]> {
 	const oldest = new Map<string, Light>();
 	if (ordered.length) {
 		const subscriptionIds = [...new Set(ordered.map(d => d.subscriptionId))];
-		const pending = await OutboundDeliveryModel.find({ subscriptionId: { $in: subscriptionIds }, status: "pending" }, light).lean<Light[]>();
+		const pending = await OutboundDeliveryModel.find({ subscriptionId: { $in: subscriptionIds }, status: "pending" }, light).lean<
+			Light[]
+		>();
 		for (const p of pending) {
 			if (p.orderKey === null) continue;
 			const o = oldest.get(keyOf(p));
@@ -66,7 +68,8 @@ export async function dueHeads(limit: number): Promise<Delivery[]> {
 			deferred.set(at, [...(deferred.get(at) ?? []), d._id]);
 		}
 	}
-	for (const [at, ids] of deferred) await OutboundDeliveryModel.updateMany({ _id: { $in: ids }, status: "pending" }, { $set: { nextAttemptAt: new Date(at) } });
+	for (const [at, ids] of deferred)
+		await OutboundDeliveryModel.updateMany({ _id: { $in: ids }, status: "pending" }, { $set: { nextAttemptAt: new Date(at) } });
 	if (!chosen.length) return [];
 	const rows = await OutboundDeliveryModel.find({ _id: { $in: chosen } }).lean<Delivery[]>();
 	const byId = new Map(rows.map(r => [r._id, r]));
@@ -79,7 +82,15 @@ async function claim(d: Delivery, n: number, nodeID: string, timeoutMs: number):
 	const token = randomUUID();
 	const insert = async () => {
 		try {
-			await OutboundAttemptModel.create({ _id, deliveryId: d._id, subscriptionId: d.subscriptionId, attempt: n, token, nodeID, claimedAt: clock.now() });
+			await OutboundAttemptModel.create({
+				_id,
+				deliveryId: d._id,
+				subscriptionId: d.subscriptionId,
+				attempt: n,
+				token,
+				nodeID,
+				claimedAt: clock.now(),
+			});
 			return token;
 		} catch (err) {
 			if (isDuplicateKey(err)) return null;
@@ -96,17 +107,28 @@ async function claim(d: Delivery, n: number, nodeID: string, timeoutMs: number):
 
 function signingSecrets(sub: WebhookSubscription, key: Buffer, now: Date): string[] {
 	const secrets = [decryptSecret(sub.secret, key)];
-	if (sub.previousSecret && sub.previousSecretExpiresAt && sub.previousSecretExpiresAt > now) secrets.push(decryptSecret(sub.previousSecret, key));
+	if (sub.previousSecret && sub.previousSecretExpiresAt && sub.previousSecretExpiresAt > now)
+		secrets.push(decryptSecret(sub.previousSecret, key));
 	return secrets;
 }
 
 /** Stops every pending delivery of a subscription (it was disabled or deleted). */
 export async function failPending(subscriptionId: string, reason: string): Promise<void> {
-	await OutboundDeliveryModel.updateMany({ subscriptionId, status: "pending" }, { $set: { status: "failed", nextAttemptAt: null, lastError: reason } });
+	await OutboundDeliveryModel.updateMany(
+		{ subscriptionId, status: "pending" },
+		{ $set: { status: "failed", nextAttemptAt: null, lastError: reason } }
+	);
 }
 
 /** 24 h of failures disable the subscription; one success clears the count. */
-async function recordHealth(sub: WebhookSubscription, outcome: PostOutcome, ok: boolean, attemptAt: Date, now: Date, log: (l: string) => void) {
+async function recordHealth(
+	sub: WebhookSubscription,
+	outcome: PostOutcome,
+	ok: boolean,
+	attemptAt: Date,
+	now: Date,
+	log: (l: string) => void
+) {
 	if (ok) {
 		if (sub.failingSince) await WebhookSubscriptionModel.updateOne({ _id: sub._id }, { $set: { failingSince: null } });
 		return;
@@ -152,7 +174,11 @@ export async function attemptDelivery(d: Delivery, env: WorkerEnv, opts: Attempt
 	const outcome = await env.poster.post(
 		sub.url,
 		d.body,
-		{ "x-mktx-event-id": d.eventId, "x-mktx-timestamp": String(timestamp), "x-mktx-signature": signatureHeader(signingSecrets(sub, env.encryptionKey, attemptAt), timestamp, d.body) },
+		{
+			"x-mktx-event-id": d.eventId,
+			"x-mktx-timestamp": String(timestamp),
+			"x-mktx-signature": signatureHeader(signingSecrets(sub, env.encryptionKey, attemptAt), timestamp, d.body),
+		},
 		env.stop
 	);
 	if (env.stop.aborted) {
@@ -170,7 +196,10 @@ export async function attemptDelivery(d: Delivery, env: WorkerEnv, opts: Attempt
 	// failed its deliveries for good.
 	const current = await OutboundDeliveryModel.findById(d._id, { status: 1, attempts: 1 }).lean();
 	if (current?.status !== "pending" || current.attempts !== d.attempts) {
-		await OutboundAttemptModel.updateOne({ _id: claimId }, { $set: { finishedAt: now, statusCode: outcome.statusCode, latencyMs: outcome.latencyMs, error: outcome.error } });
+		await OutboundAttemptModel.updateOne(
+			{ _id: claimId },
+			{ $set: { finishedAt: now, statusCode: outcome.statusCode, latencyMs: outcome.latencyMs, error: outcome.error } }
+		);
 		return true;
 	}
 	await OutboundDeliveryModel.updateOne(
@@ -197,7 +226,10 @@ export async function attemptDelivery(d: Delivery, env: WorkerEnv, opts: Attempt
 	// Disabled by another attempt meanwhile: FerretDB's updates are not atomic, so our retry may
 	// have overwritten its "failed". Either way the row is failed, here or when next due.
 	if (v.kind === "retry" && (await WebhookSubscriptionModel.findById(sub._id, { status: 1 }).lean())?.status !== "active") {
-		await OutboundDeliveryModel.updateOne({ _id: d._id, status: "pending" }, { $set: { status: "failed", nextAttemptAt: null, lastError: "subscription disabled" } });
+		await OutboundDeliveryModel.updateOne(
+			{ _id: d._id, status: "pending" },
+			{ $set: { status: "failed", nextAttemptAt: null, lastError: "subscription disabled" } }
+		);
 	}
 	return true;
 }

@@ -93,7 +93,9 @@ function scalar(kind: Kind, operator: SegmentOperator, v: unknown): { value: Sca
 	const textual = operator === "contains" || operator === "not_contains" || operator === "starts_with";
 	switch (kind) {
 		case "tags":
-			return typeof v === "string" && v.trim().length > 0 && v.length <= 100 ? { value: v.trim() } : { problem: "must be a tag (a non-empty string)" };
+			return typeof v === "string" && v.trim().length > 0 && v.length <= 100
+				? { value: v.trim() }
+				: { problem: "must be a tag (a non-empty string)" };
 		case "text":
 		case "id":
 			if (typeof v !== "string") return { problem: "must be a string" };
@@ -112,7 +114,8 @@ function scalar(kind: Kind, operator: SegmentOperator, v: unknown): { value: Sca
 			return isIsoDate(v) ? { value: new Date(v) } : { problem: "must be an ISO date (2026-01-15 or 2026-01-15T10:00:00Z)" };
 		case "attribute":
 			if (textual) {
-				if (typeof v !== "string" || v.length === 0 || v.length > MAX_TEXT) return { problem: `must be a non-empty string of at most ${MAX_TEXT} characters` };
+				if (typeof v !== "string" || v.length === 0 || v.length > MAX_TEXT)
+					return { problem: `must be a non-empty string of at most ${MAX_TEXT} characters` };
 				return { value: v };
 			}
 			if (typeof v === "string") return v.length <= MAX_TEXT ? { value: v } : { problem: `must be at most ${MAX_TEXT} characters` };
@@ -249,7 +252,12 @@ export type ContactQuery = Record<string, unknown>;
  * Invalid conditions are a 422 naming each problem; `now` anchors the relative date operators
  * so callers (and tests) control time. An empty list matches every contact.
  */
-export function compileConditions(conditions: unknown, match: SegmentMatch = "all", now: Date = new Date(), prefix = "conditions"): ContactQuery {
+export function compileConditions(
+	conditions: unknown,
+	match: SegmentMatch = "all",
+	now: Date = new Date(),
+	prefix = "conditions"
+): ContactQuery {
 	const { problems, checked } = checkAll(conditions, match, prefix);
 	if (problems.length) throw new ValidationFailedError(problems);
 	if (checked.length === 0) return {};
@@ -258,6 +266,10 @@ export function compileConditions(conditions: unknown, match: SegmentMatch = "al
 }
 
 /** The contacts of one merchant matching a segment's conditions. */
-export function segmentQuery(merchantId: string, segment: { conditions: unknown; match?: SegmentMatch | null }, now: Date = new Date()): ContactQuery {
+export function segmentQuery(
+	merchantId: string,
+	segment: { conditions: unknown; match?: SegmentMatch | null },
+	now: Date = new Date()
+): ContactQuery {
 	return { ...compileConditions(segment.conditions, segment.match ?? "all", now), merchantId };
 }

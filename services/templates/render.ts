@@ -124,7 +124,10 @@ function lookup(name: string, contact: RenderContact | undefined, variables: Rec
  * Never throws on a missing value: it is reported in `missing` and the caller decides (the
  * preview answers 422, a campaign records the delivery as failed).
  */
-export function renderTemplate(t: RenderableTemplate, input: { contact?: RenderContact; variables?: Record<string, unknown> } = {}): Rendered {
+export function renderTemplate(
+	t: RenderableTemplate,
+	input: { contact?: RenderContact; variables?: Record<string, unknown> } = {}
+): Rendered {
 	const variables = input.variables ?? {};
 	const missing: string[] = [];
 	const fill = (text: string, url = false) =>

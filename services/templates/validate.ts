@@ -33,8 +33,10 @@ export function templateProblems(t: TemplateDraft): ErrorDetail[] {
 	if (!t.name.trim()) problems.push({ field: "name", message: "must not be empty" });
 
 	if (t.type !== "card" && !(t.content ?? "").trim()) problems.push({ field: "content", message: "is required" });
-	if (t.type === "quick_reply" && !(t.options?.length)) problems.push({ field: "options", message: "a quick_reply template needs 1 to 20 options" });
-	if (t.type === "card" && !t.card) problems.push({ field: "card", message: "a card template needs a card {title, text, imageUrl?, buttons?}" });
+	if (t.type === "quick_reply" && !t.options?.length)
+		problems.push({ field: "options", message: "a quick_reply template needs 1 to 20 options" });
+	if (t.type === "card" && !t.card)
+		problems.push({ field: "card", message: "a card template needs a card {title, text, imageUrl?, buttons?}" });
 
 	const used: string[] = [];
 	for (const { field, text, url } of templateTexts(t)) {

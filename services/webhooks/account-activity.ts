@@ -81,13 +81,21 @@ function readActivityEvent(e: Json, batch: ActivityBatch) {
 		const senderId = str(p.sender_id);
 		const recipientId = str(p.recipient_id) ?? (type === "dm.received" ? batch.forUserId : null);
 		if (eventId && senderId && recipientId) {
-			batch.messages.push({ eventId, createdAt: time(p.created_at), senderId, recipientId, text: typeof p.text === "string" ? p.text : "", mediaUrl: null });
+			batch.messages.push({
+				eventId,
+				createdAt: time(p.created_at),
+				senderId,
+				recipientId,
+				text: typeof p.text === "string" ? p.text : "",
+				mediaUrl: null,
+			});
 		}
 	} else if (type === "dm.read") {
 		const readerId = str(p.sender_id ?? p.reader_id);
 		const lastReadEventId = str(p.last_read_event_id ?? p.dm_event_id);
 		const counterpartId = str(p.recipient_id) ?? batch.forUserId;
-		if (readerId && lastReadEventId && counterpartId) batch.reads.push({ readerId, counterpartId, lastReadEventId, at: time(p.created_at) });
+		if (readerId && lastReadEventId && counterpartId)
+			batch.reads.push({ readerId, counterpartId, lastReadEventId, at: time(p.created_at) });
 	}
 }
 
@@ -105,7 +113,8 @@ export function readActivity(payload: unknown): ActivityBatch {
 		const readerId = str(e?.sender_id);
 		const counterpartId = str(e?.target?.recipient_id);
 		const lastReadEventId = str(e?.last_read_event_id);
-		if (readerId && counterpartId && lastReadEventId) batch.reads.push({ readerId, counterpartId, lastReadEventId, at: time(e.created_timestamp) });
+		if (readerId && counterpartId && lastReadEventId)
+			batch.reads.push({ readerId, counterpartId, lastReadEventId, at: time(e.created_timestamp) });
 	}
 	if (Array.isArray(body.direct_message_indicate_typing_events)) batch.eventCount += body.direct_message_indicate_typing_events.length;
 	const newer = Array.isArray(body.events) ? body.events : body.event_type ? [body] : [];

@@ -24,10 +24,17 @@ export async function startSandboxMode(cfg: Config, logger: Service["logger"]): 
 	const webhookUrl = cfg.x.sandboxWebhookUrl ?? `http://127.0.0.1:${cfg.port}${LOCAL_WEBHOOK_PATH}`;
 	let sandbox: XSandbox;
 	try {
-		sandbox = await startXSandbox({ port: cfg.x.sandboxPort, consumerKey: cfg.x.consumerKey, consumerSecret: cfg.x.consumerSecret, webhookUrl });
+		sandbox = await startXSandbox({
+			port: cfg.x.sandboxPort,
+			consumerKey: cfg.x.consumerKey,
+			consumerSecret: cfg.x.consumerSecret,
+			webhookUrl,
+		});
 	} catch (err) {
 		if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-			throw new Error(`X_SANDBOX_PORT ${cfg.x.sandboxPort} is in use (another node running the sandbox?): set X_SANDBOX_PORT to a free port, or 0`);
+			throw new Error(
+				`X_SANDBOX_PORT ${cfg.x.sandboxPort} is in use (another node running the sandbox?): set X_SANDBOX_PORT to a free port, or 0`
+			);
 		}
 		throw err;
 	}

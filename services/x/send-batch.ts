@@ -77,7 +77,9 @@ export async function sendBatch(deps: BatchDeps, ref: SendRef, dms: OutgoingDm[]
 		if (early.length) return dms.map(d => limitResult(d.ref, early, deps.now()));
 		const { maxBytes, fetchTimeoutMs, allowPrivateHosts } = deps.media;
 		await Promise.all(
-			urls.map(async url => media.set(url, await fetchMedia(url, { maxBytes, timeoutMs: fetchTimeoutMs, allowPrivateHosts }).catch((err: Error) => err)))
+			urls.map(async url =>
+				media.set(url, await fetchMedia(url, { maxBytes, timeoutMs: fetchTimeoutMs, allowPrivateHosts }).catch((err: Error) => err))
+			)
 		);
 	}
 	const sendable: OutgoingDm[] = [];
@@ -128,23 +130,37 @@ async function sendOne(
 	try {
 		let mediaId: string | undefined;
 		if (media) {
-			mediaId = await client.v2.uploadMedia(media.bytes, { media_type: media.mediaType, media_category: media.mediaType === "image/gif" ? "dm_gif" : "dm_image" });
+			mediaId = await client.v2.uploadMedia(media.bytes, {
+				media_type: media.mediaType,
+				media_category: media.mediaType === "image/gif" ? "dm_gif" : "dm_image",
+			});
 		}
 		stage = "send";
-		const res = await client.v2.sendDmToParticipant(dm.recipientTwitterUserId, mediaId ? { text: dm.text, attachments: [{ media_id: mediaId }] } : { text: dm.text });
+		const res = await client.v2.sendDmToParticipant(
+			dm.recipientTwitterUserId,
+			mediaId ? { text: dm.text, attachments: [{ media_id: mediaId }] } : { text: dm.text }
+		);
 		// X answers {data: {...}}; the library's type shows the inner object.
 		const data = ((res as unknown as { data?: typeof res }).data ?? res) as typeof res;
 		return {
-			result: { ref: dm.ref, outcome: "sent", twitterMessageId: data.dm_event_id, dmConversationId: data.dm_conversation_id, sentAt: deps.now().toISOString() },
+			result: {
+				ref: dm.ref,
+				outcome: "sent",
+				twitterMessageId: data.dm_event_id,
+				dmConversationId: data.dm_conversation_id,
+				sentAt: deps.now().toISOString(),
+			},
 			slot: { state: "sent", twitterMessageId: data.dm_event_id },
 		};
 	} catch (err) {
 		const failure = classifyXError(err, deps.now().getTime());
 		// Only the DM itself can have gone; an upload that failed sent nothing.
-		if (failure.kind === "uncertain" && stage === "send") return { result: { ref: dm.ref, outcome: "unknown", reason: failure.reason }, slot: null };
+		if (failure.kind === "uncertain" && stage === "send")
+			return { result: { ref: dm.ref, outcome: "unknown", reason: failure.reason }, slot: null };
 		const slot = { state: "released" as const, reason: failure.reason };
 		if (failure.kind === "rate_limited") return { result: xLimitResult(dm.ref, failure), slot };
-		if (failure.kind === "rejected") return { result: { ref: dm.ref, outcome: "rejected", reason: failure.reason, xStatus: failure.status, xCode: failure.xCode }, slot };
+		if (failure.kind === "rejected")
+			return { result: { ref: dm.ref, outcome: "rejected", reason: failure.reason, xStatus: failure.status, xCode: failure.xCode }, slot };
 		return { result: { ref: dm.ref, outcome: "unavailable", reason: failure.reason }, slot };
 	}
 }

@@ -56,7 +56,11 @@ export interface RuleUsage {
 
 /** How many rows an ordered insertMany wrote before a duplicate key stopped it; null for any other error. */
 function insertedBeforeDuplicate(err: unknown): number | null {
-	const e = err as { code?: number; writeErrors?: { index: number; code: number }[] | { index: number; code: number }; result?: { insertedCount?: number } };
+	const e = err as {
+		code?: number;
+		writeErrors?: { index: number; code: number }[] | { index: number; code: number };
+		result?: { insertedCount?: number };
+	};
 	const errors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
 	if (errors.length) return errors.every(w => w.code === 11000) ? Math.min(...errors.map(w => w.index)) : null;
 	return e.code === 11000 ? 0 : null;
@@ -85,7 +89,8 @@ export class SendLedger {
 		const counts = new Map<string, Promise<number>>();
 		const countOf = (rule: LimitRule) => {
 			const key = `${rule.scope}:${rule.windowMs}`;
-			if (!counts.has(key)) counts.set(key, SendLedgerModel.countDocuments(this.filter(rule, ref, new Date(now.getTime() - rule.windowMs), beforeSeq)).exec());
+			if (!counts.has(key))
+				counts.set(key, SendLedgerModel.countDocuments(this.filter(rule, ref, new Date(now.getTime() - rule.windowMs), beforeSeq)).exec());
 			return counts.get(key)!;
 		};
 		const used = await Promise.all(rules.map(countOf));
@@ -152,7 +157,8 @@ export class SendLedger {
 			violations = await this.violations(ref, rules, at, refused[0].seq);
 			// Racing claims before ours were marked rejected meanwhile: refused early (never too
 			// late), and worth another try in a moment.
-			if (!violations.length) violations = rules.slice(0, 1).map(rule => ({ rule, used: rule.limit, retryAt: new Date(at.getTime() + 1000) }));
+			if (!violations.length)
+				violations = rules.slice(0, 1).map(rule => ({ rule, used: rule.limit, retryAt: new Date(at.getTime() + 1000) }));
 			await SendLedgerModel.updateMany({ _id: { $in: refused.map(s => s.id) } }, { $set: { state: "rejected" } });
 		}
 		if (slots.some((s, i) => i < allowedCount && s.seq > 0 && s.seq % 500 === 0)) await this.prune(at).catch(() => {});
@@ -185,7 +191,8 @@ export class SendLedger {
 		const counts = new Map<string, Promise<number>>();
 		const countOf = (rule: LimitRule) => {
 			const key = `${rule.scope}:${rule.windowMs}`;
-			if (!counts.has(key)) counts.set(key, SendLedgerModel.countDocuments(this.filter(rule, ref, new Date(now.getTime() - rule.windowMs), beforeSeq)).exec());
+			if (!counts.has(key))
+				counts.set(key, SendLedgerModel.countDocuments(this.filter(rule, ref, new Date(now.getTime() - rule.windowMs), beforeSeq)).exec());
 			return counts.get(key)!;
 		};
 		const used = await Promise.all(rules.map(countOf));
@@ -199,7 +206,12 @@ export class SendLedger {
 			outcomes.map(o => ({
 				updateOne: {
 					filter: { _id: o.id },
-					update: { $set: o.state === "sent" ? { state: "sent", twitterMessageId: o.twitterMessageId } : { state: "released", reason: o.reason.slice(0, 500) } },
+					update: {
+						$set:
+							o.state === "sent"
+								? { state: "sent", twitterMessageId: o.twitterMessageId }
+								: { state: "released", reason: o.reason.slice(0, 500) },
+					},
 				},
 			})),
 			{ ordered: false }

@@ -39,8 +39,20 @@ export function rulesFor(kind: SendKind, cfg: SendLimitsConfig): LimitRule[] {
 	const bulk = BULK_KINDS.includes(kind);
 	const appLimit = bulk ? Math.floor((cfg.appPerDay * (100 - cfg.replyReservePercent)) / 100) : cfg.appPerDay;
 	return [
-		{ name: "account_daily", scope: "account", windowMs: DAY, limit: cfg.accountPerDay, describe: "messages per 24 hours for this account" },
-		{ name: "x_user_15min", scope: "account", windowMs: 15 * MINUTE, limit: cfg.userPer15Min, describe: "messages per 15 minutes for this X account" },
+		{
+			name: "account_daily",
+			scope: "account",
+			windowMs: DAY,
+			limit: cfg.accountPerDay,
+			describe: "messages per 24 hours for this account",
+		},
+		{
+			name: "x_user_15min",
+			scope: "account",
+			windowMs: 15 * MINUTE,
+			limit: cfg.userPer15Min,
+			describe: "messages per 15 minutes for this X account",
+		},
 		{ name: "x_user_daily", scope: "account", windowMs: DAY, limit: cfg.userPerDay, describe: "messages per 24 hours for this X account" },
 		{
 			name: "x_app_daily",

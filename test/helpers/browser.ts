@@ -10,7 +10,15 @@ import { projectRoot } from "../../lib/ferretdb.ts";
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 export const ARTIFACTS = path.join(projectRoot, "test-artifacts");
 
-const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const FLAGS = [
+	"--no-sandbox",
+	"--disable-gpu",
+	"--disable-quic",
+	"--no-first-run",
+	"--disable-background-networking",
+	"--disable-component-update",
+	"--disable-sync",
+];
 
 export interface TestBrowser {
 	context: BrowserContext;
@@ -22,7 +30,13 @@ export interface TestBrowser {
 export async function startBrowser(viewport = { width: 1280, height: 800 }): Promise<TestBrowser> {
 	if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
 	const profile = mkdtempSync(path.join(os.tmpdir(), "mktx-chromium-"));
-	const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport, locale: "vi-VN" });
+	const context = await chromium.launchPersistentContext(profile, {
+		executablePath: CHROMIUM,
+		headless: true,
+		args: FLAGS,
+		viewport,
+		locale: "vi-VN",
+	});
 	const page = context.pages()[0] ?? (await context.newPage());
 	mkdirSync(ARTIFACTS, { recursive: true });
 	return {

@@ -58,9 +58,12 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
 	const hanging = new Set<ServerResponse>();
 
 	const json = (res: ServerResponse, status: number, body: unknown) => {
-		res.writeHead(status, { "content-type": "application/json", "request-id": `req_${randomBytes(6).toString("hex")}` }).end(JSON.stringify(body));
+		res
+			.writeHead(status, { "content-type": "application/json", "request-id": `req_${randomBytes(6).toString("hex")}` })
+			.end(JSON.stringify(body));
 	};
-	const apiError = (res: ServerResponse, status: number, type: string, message: string) => json(res, status, { type: "error", error: { type, message } });
+	const apiError = (res: ServerResponse, status: number, type: string, message: string) =>
+		json(res, status, { type: "error", error: { type, message } });
 
 	const server = createServer((req, res) => {
 		const chunks: Buffer[] = [];
@@ -78,9 +81,14 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
 				apiError(res, reply.status, reply.type, reply.message ?? reply.type);
 			};
 			if (apiKeyOf(req.headers) !== apiKey) return refuse({ status: 401, type: "authentication_error", message: "invalid API key" });
-			if (!req.headers["anthropic-version"]) return refuse({ status: 400, type: "invalid_request_error", message: "anthropic-version header is required" });
+			if (!req.headers["anthropic-version"])
+				return refuse({ status: 400, type: "invalid_request_error", message: "anthropic-version header is required" });
 			if (body.tool_choice?.type === "tool" && refusing.has(body.model)) {
-				return refuse({ status: 400, type: "invalid_request_error", message: "tool_choice forces tool use, which is not supported while thinking is on." });
+				return refuse({
+					status: 400,
+					type: "invalid_request_error",
+					message: "tool_choice forces tool use, which is not supported while thinking is on.",
+				});
 			}
 			const reply = queued.shift() ?? { tool: DEFAULT_TOOL_INPUT };
 			requests.push({ headers: req.headers, body, reply });
@@ -93,7 +101,14 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
 			const content =
 				"text" in reply
 					? [{ type: "text", text: reply.text }]
-					: [{ type: "tool_use", id: `toolu_${randomBytes(8).toString("hex")}`, name: reply.name ?? body.tool_choice?.name ?? body.tools?.[0]?.name, input: reply.tool }];
+					: [
+							{
+								type: "tool_use",
+								id: `toolu_${randomBytes(8).toString("hex")}`,
+								name: reply.name ?? body.tool_choice?.name ?? body.tools?.[0]?.name,
+								input: reply.tool,
+							},
+						];
 			json(res, 200, {
 				id: `msg_${randomBytes(8).toString("hex")}`,
 				type: "message",

@@ -42,7 +42,13 @@ export async function startReceiver(): Promise<Receiver> {
 			{ name: "basicConstraints", cA: true, critical: true },
 			{ name: "keyUsage", digitalSignature: true, keyCertSign: true, critical: true },
 			{ name: "extKeyUsage", serverAuth: true },
-			{ name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }] },
+			{
+				name: "subjectAltName",
+				altNames: [
+					{ type: 2, value: "localhost" },
+					{ type: 7, ip: "127.0.0.1" },
+				],
+			},
 		],
 	});
 	const dir = mkdtempSync(path.join(os.tmpdir(), "mktx-receiver-"));

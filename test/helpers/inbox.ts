@@ -12,24 +12,32 @@ export async function customerWrites(
 	p: { merchantId: string; accountId: string; customerId: string; eventId: string; text: string; at?: Date; accountTwitterUserId?: string }
 ): Promise<string> {
 	const at = p.at ?? new Date();
-	await broker.call("inbox.enqueue", {
-		accountId: p.accountId,
-		dms: [
-			{
-				eventId: p.eventId,
-				createdAt: at.toISOString(),
-				senderId: p.customerId,
-				recipientId: p.accountTwitterUserId ?? "account",
-				text: p.text,
-				mediaUrl: null,
-				customerId: p.customerId,
-				outbound: false,
-				profile: null,
-			},
-		],
-		reads: [],
-	}, { meta: { merchantId: p.merchantId } });
+	await broker.call(
+		"inbox.enqueue",
+		{
+			accountId: p.accountId,
+			dms: [
+				{
+					eventId: p.eventId,
+					createdAt: at.toISOString(),
+					senderId: p.customerId,
+					recipientId: p.accountTwitterUserId ?? "account",
+					text: p.text,
+					mediaUrl: null,
+					customerId: p.customerId,
+					outbound: false,
+					profile: null,
+				},
+			],
+			reads: [],
+		},
+		{ meta: { merchantId: p.merchantId } }
+	);
 	const id = uuidFromName(`x-dm:${p.accountId}:${p.eventId}`);
-	await waitUntil(async () => Boolean((await MessageModel.findById(id, { announcedAt: 1 }).lean())?.announcedAt), 10_000, `message ${p.eventId} applied`);
+	await waitUntil(
+		async () => Boolean((await MessageModel.findById(id, { announcedAt: 1 }).lean())?.announcedAt),
+		10_000,
+		`message ${p.eventId} applied`
+	);
 	return id;
 }

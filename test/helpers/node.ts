@@ -113,7 +113,9 @@ export function eventRecorder(names: string[]) {
 	const seen: { name: string; params: any }[] = [];
 	const schema: Partial<ServiceSchema> = {
 		name: `recorder-${randomBytes(3).toString("hex")}`,
-		events: Object.fromEntries(names.map(name => [name, { handler: (ctx: { params: unknown }) => void seen.push({ name, params: ctx.params }) }])),
+		events: Object.fromEntries(
+			names.map(name => [name, { handler: (ctx: { params: unknown }) => void seen.push({ name, params: ctx.params }) }])
+		),
 	};
 	return { schema, seen, of: (name: string) => seen.filter(e => e.name === name).map(e => e.params) };
 }
@@ -141,7 +143,12 @@ export interface ApiResponse<T = any> {
  * English errors (tests assert the checks' own wording); pass `Accept-Language` to test another.
  */
 export function client(baseUrl: string, token?: string, base = "/api/v1/mkt-x") {
-	async function request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+	async function request<T = any>(
+		method: string,
+		path: string,
+		body?: unknown,
+		headers: Record<string, string> = {}
+	): Promise<ApiResponse<T>> {
 		const res = await fetch(`${baseUrl}${path.startsWith("/health") || path.startsWith("/r/") ? "" : base}${path}`, {
 			method,
 			headers: {

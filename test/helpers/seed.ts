@@ -6,7 +6,10 @@ import { config } from "../../lib/config.ts";
 let counter = 0;
 
 /** An active connected account (with its link row, as connecting makes one). */
-export async function seedAccount(merchantId: string, opts: { twitterUserId?: string; username?: string; token?: string; secret?: string } = {}) {
+export async function seedAccount(
+	merchantId: string,
+	opts: { twitterUserId?: string; username?: string; token?: string; secret?: string } = {}
+) {
 	counter++;
 	const twitterUserId = opts.twitterUserId ?? `${9000000 + counter}${Math.floor(Math.random() * 1000)}`;
 	const key = config().encryptionKey;

@@ -19,7 +19,8 @@ export function dmPayload(opts: {
 	users?: Record<string, { screen_name: string; name: string }>;
 }) {
 	const users: Record<string, unknown> = {};
-	for (const [id, u] of Object.entries(opts.users ?? {})) users[id] = { id: id, id_str: id, screen_name: u.screen_name, name: u.name, profile_image_url_https: `https://pbs.example/${id}.jpg` };
+	for (const [id, u] of Object.entries(opts.users ?? {}))
+		users[id] = { id: id, id_str: id, screen_name: u.screen_name, name: u.name, profile_image_url_https: `https://pbs.example/${id}.jpg` };
 	return {
 		for_user_id: opts.forUserId,
 		direct_message_events: [
@@ -27,7 +28,11 @@ export function dmPayload(opts: {
 				type: "message_create",
 				id: opts.eventId,
 				created_timestamp: String((opts.at ?? new Date()).getTime()),
-				message_create: { target: { recipient_id: opts.recipientId }, sender_id: opts.senderId, message_data: { text: opts.text, entities: {} } },
+				message_create: {
+					target: { recipient_id: opts.recipientId },
+					sender_id: opts.senderId,
+					message_data: { text: opts.text, entities: {} },
+				},
 			},
 		],
 		users,
@@ -38,7 +43,12 @@ export function readPayload(opts: { forUserId: string; readerId: string; account
 	return {
 		for_user_id: opts.forUserId,
 		direct_message_mark_read_events: [
-			{ created_timestamp: String(Date.now()), sender_id: opts.readerId, target: { recipient_id: opts.accountUserId }, last_read_event_id: opts.lastReadEventId },
+			{
+				created_timestamp: String(Date.now()),
+				sender_id: opts.readerId,
+				target: { recipient_id: opts.accountUserId },
+				last_read_event_id: opts.lastReadEventId,
+			},
 		],
 	};
 }

@@ -23,7 +23,6 @@ export interface TestSandbox {
 	stop(): Promise<void>;
 }
 
-
 export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Promise<TestSandbox> {
 	const consumerKey = `ck-${randomBytes(6).toString("hex")}`;
 	const consumerSecret = `cs-${randomBytes(16).toString("hex")}`;
@@ -60,7 +59,11 @@ let nextUser = 3_000_000_000;
 /** An X user known to the sandbox and connected as an account of `merchantId` in the database. */
 /** A new X user of the sandbox with its own OAuth token: the one source of test accounts. */
 export function newXUser(sandbox: XSandbox): SandboxUser {
-	return sandbox.addUser({ token: `tok-${randomBytes(8).toString("hex")}`, tokenSecret: `sec-${randomBytes(16).toString("hex")}`, id: String(nextUser++) });
+	return sandbox.addUser({
+		token: `tok-${randomBytes(8).toString("hex")}`,
+		tokenSecret: `sec-${randomBytes(16).toString("hex")}`,
+		id: String(nextUser++),
+	});
 }
 
 /** Connects a new X user's account through POST /accounts, as a merchant does (X checks the token). */
@@ -91,7 +94,9 @@ export async function connectAccount(
 }
 
 /** A plain HTTP server on 127.0.0.1 answering each path with a fixed status, type and body. */
-export async function startFileServer(files: Record<string, { type: string; body: Buffer; status?: number; headers?: Record<string, string> }>) {
+export async function startFileServer(
+	files: Record<string, { type: string; body: Buffer; status?: number; headers?: Record<string, string> }>
+) {
 	const server: Server = createServer((req, res) => {
 		const file = files[req.url ?? ""];
 		if (!file) {

@@ -30,7 +30,13 @@ const connect = (merchantId: string) => connectThroughApi(x.sandbox, node.url, m
 describe("accounts", () => {
 	test("connecting checks the token with X and stores the profile; secrets never come back", async () => {
 		const { account, user } = await connect("m-acc");
-		expect(account).toMatchObject({ merchantId: "m-acc", twitterUserId: user.id, username: user.username, displayName: user.name, status: "active" });
+		expect(account).toMatchObject({
+			merchantId: "m-acc",
+			twitterUserId: user.id,
+			username: user.username,
+			displayName: user.name,
+			status: "active",
+		});
 		const text = JSON.stringify(account);
 		expect(text).not.toContain(user.tokenSecret);
 		expect(text).not.toContain(user.token);
@@ -73,13 +79,21 @@ describe("accounts", () => {
 		expect((await api.del(`/accounts/${account.id}`)).status).toBe(200);
 		const stored = await AccountModel.findById(account.id).lean();
 		expect(stored).toMatchObject({ status: "inactive", oauthTokenEnc: null, oauthTokenSecretEnc: null });
-		const payload = dmPayload({ forUserId: user.id, eventId: `dis-${Date.now()}`, senderId: "4242", recipientId: user.id, text: "anyone there?" });
+		const payload = dmPayload({
+			forUserId: user.id,
+			eventId: `dis-${Date.now()}`,
+			senderId: "4242",
+			recipientId: user.id,
+			text: "anyone there?",
+		});
 		const body = JSON.stringify(payload);
 		expect((await postWebhook(node.url, payload, { signature: signedBy(body) })).status).toBe(200);
 		await waitUntil(async () => (await WebhookDeliveryModel.findOne({ forUserId: user.id }).lean())?.status === "ignored", 5000, "ignored");
 		expect(await MessageModel.countDocuments({ content: "anyone there?" })).toBe(0);
 		// and another merchant may now connect it
-		expect((await client(node.url, tokenFor("m-next")).post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret })).status).toBe(200);
+		expect(
+			(await client(node.url, tokenFor("m-next")).post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret })).status
+		).toBe(200);
 	});
 
 	test("business hours: IANA timezone, HH:MM, start before end, weekdays by name (422 otherwise)", async () => {
@@ -87,14 +101,26 @@ describe("accounts", () => {
 		const api = client(node.url, tokenFor("m-hours"));
 		const ok = await api.put(`/accounts/${account.id}`, {
 			autoReplyEnabled: true,
-			businessHours: { enabled: true, timezone: "Asia/Ho_Chi_Minh", schedule: { monday: { start: "09:00", end: "18:00" }, tuesday: { start: "09:00", end: "18:00" } } },
+			businessHours: {
+				enabled: true,
+				timezone: "Asia/Ho_Chi_Minh",
+				schedule: { monday: { start: "09:00", end: "18:00" }, tuesday: { start: "09:00", end: "18:00" } },
+			},
 		});
 		expect(ok.status).toBe(200);
 		expect(ok.body.data).toMatchObject({ autoReplyEnabled: true, businessHours: { enabled: true, timezone: "Asia/Ho_Chi_Minh" } });
-		const bad = await api.put(`/accounts/${account.id}`, { businessHours: { enabled: true, timezone: "Mars/Olympus", schedule: { funday: { start: "9:00", end: "18:00" }, friday: { start: "18:00", end: "09:00" } } } });
+		const bad = await api.put(`/accounts/${account.id}`, {
+			businessHours: {
+				enabled: true,
+				timezone: "Mars/Olympus",
+				schedule: { funday: { start: "9:00", end: "18:00" }, friday: { start: "18:00", end: "09:00" } },
+			},
+		});
 		expect(bad.status).toBe(422);
 		expect(bad.body.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(["businessHours.schedule.funday"]));
-		const reversed = await api.put(`/accounts/${account.id}`, { businessHours: { enabled: true, timezone: "Mars/Olympus", schedule: { friday: { start: "18:00", end: "09:00" } } } });
+		const reversed = await api.put(`/accounts/${account.id}`, {
+			businessHours: { enabled: true, timezone: "Mars/Olympus", schedule: { friday: { start: "18:00", end: "09:00" } } },
+		});
 		expect(reversed.status).toBe(422);
 		expect(reversed.body.details).toEqual([
 			{ field: "businessHours.timezone", message: expect.any(String) },

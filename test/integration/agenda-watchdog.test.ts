@@ -25,10 +25,15 @@ test("job runs leave no referenced watchdog timer behind", async () => {
 			DbMixin([]),
 			AgendaMixin({
 				processEveryMs: 200,
-				jobs: { probe: { lockLifetimeMs: LOCK_LIFETIME_MS, handler: async (job: Job) => void ran.push((job.attrs.data as { n: number }).n) } },
+				jobs: {
+					probe: { lockLifetimeMs: LOCK_LIFETIME_MS, handler: async (job: Job) => void ran.push((job.attrs.data as { n: number }).n) },
+				},
 			}),
 		],
-	}) as Service & { agendaStarting: Promise<void> | null; scheduleJob(name: string, when: Date, data: Record<string, unknown>): Promise<unknown> };
+	}) as Service & {
+		agendaStarting: Promise<void> | null;
+		scheduleJob(name: string, when: Date, data: Record<string, unknown>): Promise<unknown>;
+	};
 
 	// Every timer of the watchdog's length, as Agenda asks for it.
 	const watchdogs: NodeJS.Timeout[] = [];

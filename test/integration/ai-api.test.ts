@@ -27,7 +27,14 @@ let seq = 0;
 async function customerWrote(merchantId: string, text: string) {
 	const account = await seedAccount(merchantId);
 	const customerId = String(7_000_000 + ++seq);
-	await customerWrites(node.broker, { merchantId, accountId: account._id, accountTwitterUserId: account.twitterUserId, customerId, eventId: `ev-${seq}`, text });
+	await customerWrites(node.broker, {
+		merchantId,
+		accountId: account._id,
+		accountTwitterUserId: account.twitterUserId,
+		customerId,
+		eventId: `ev-${seq}`,
+		text,
+	});
 	const conversation = (await ConversationModel.findOne({ accountId: account._id }).lean<Conversation>())!;
 	return { account, conversation };
 }
@@ -54,7 +61,14 @@ describe("PUT/GET /ai/accounts/:accountId/config", () => {
 	test("PUT stores the settings and GET gives them back; a later PUT changes only the fields it names", async () => {
 		const account = await seedAccount("m-ai-put");
 		const api = client(node.url, tokenFor("m-ai-put"));
-		const body = { enabled: true, model: "claude-sonnet-4-6", systemPrompt: "Bạn là trợ lý ảo của GoodGo Shop...", temperature: 0.3, escalationThreshold: 0.5, maxReplyChars: 500 };
+		const body = {
+			enabled: true,
+			model: "claude-sonnet-4-6",
+			systemPrompt: "Bạn là trợ lý ảo của GoodGo Shop...",
+			temperature: 0.3,
+			escalationThreshold: 0.5,
+			maxReplyChars: 500,
+		};
 		const put = await api.put(`/ai/accounts/${account._id}/config`, body);
 		expect(put.status).toBe(200);
 		expect(put.body.data).toMatchObject({ accountId: account._id, ...body });
@@ -69,12 +83,20 @@ describe("PUT/GET /ai/accounts/:accountId/config", () => {
 	test("the contract's example model gpt-4 is a 422 that lists the allowed Claude models, and nothing is stored", async () => {
 		const account = await seedAccount("m-ai-gpt");
 		const api = client(node.url, tokenFor("m-ai-gpt"));
-		const body = { enabled: true, model: "gpt-4", systemPrompt: "Bạn là trợ lý ảo của GoodGo Shop...", temperature: 0.7, escalationThreshold: 0.6 };
+		const body = {
+			enabled: true,
+			model: "gpt-4",
+			systemPrompt: "Bạn là trợ lý ảo của GoodGo Shop...",
+			temperature: 0.7,
+			escalationThreshold: 0.6,
+		};
 		const res = await api.put(`/ai/accounts/${account._id}/config`, body, { "Accept-Language": "en" });
 		expect(res.status).toBe(422);
 		expect(res.body).toMatchObject({ success: false, errorCode: "VALIDATION_ERROR" });
 		expect(res.body.error).toMatch(/gpt-4.*not available.*claude-sonnet-4-6/);
-		expect(res.body.details).toEqual([{ field: "model", message: expect.stringMatching(/^must be one of: .*claude-haiku-4-5.*claude-sonnet-4-6/) }]);
+		expect(res.body.details).toEqual([
+			{ field: "model", message: expect.stringMatching(/^must be one of: .*claude-haiku-4-5.*claude-sonnet-4-6/) },
+		]);
 		expect(await AiConfigModel.countDocuments({ _id: account._id })).toBe(0);
 	});
 
@@ -110,7 +132,9 @@ describe("PUT/GET /ai/accounts/:accountId/config", () => {
 describe("POST /ai/conversations/:conversationId/message", () => {
 	test("the contract's example: a check_order answer in Vietnamese, confident, no escalation; nothing is sent", async () => {
 		const { conversation } = await customerWrote("m-ai-msg", "Xin chào");
-		const res = await client(node.url, tokenFor("m-ai-msg")).post(`/ai/conversations/${conversation._id}/message`, { message: "Tôi muốn kiểm tra đơn hàng của tôi" });
+		const res = await client(node.url, tokenFor("m-ai-msg")).post(`/ai/conversations/${conversation._id}/message`, {
+			message: "Tôi muốn kiểm tra đơn hàng của tôi",
+		});
 		expect(res.status).toBe(200);
 		expect(res.body).toEqual({
 			success: true,
@@ -129,7 +153,9 @@ describe("POST /ai/conversations/:conversationId/message", () => {
 
 	test("an English message gets an English answer", async () => {
 		const { conversation } = await customerWrote("m-ai-en", "Hello");
-		const res = await client(node.url, tokenFor("m-ai-en")).post(`/ai/conversations/${conversation._id}/message`, { message: "How long does delivery take to Singapore?" });
+		const res = await client(node.url, tokenFor("m-ai-en")).post(`/ai/conversations/${conversation._id}/message`, {
+			message: "How long does delivery take to Singapore?",
+		});
 		expect(res.body.data).toMatchObject({ intent: "shipping", needsHumanEscalation: false });
 		expect(res.body.data.message).toMatch(/delivery address/);
 	});
@@ -137,7 +163,9 @@ describe("POST /ai/conversations/:conversationId/message", () => {
 	test("a complaint escalates: the conversation is flagged for a human and listed under needsHuman=true", async () => {
 		const { conversation } = await customerWrote("m-ai-complaint", "Hàng bị hỏng");
 		const api = client(node.url, tokenFor("m-ai-complaint"));
-		const res = await api.post(`/ai/conversations/${conversation._id}/message`, { message: "Hàng giao tới bị hỏng rồi, tôi muốn khiếu nại" });
+		const res = await api.post(`/ai/conversations/${conversation._id}/message`, {
+			message: "Hàng giao tới bị hỏng rồi, tôi muốn khiếu nại",
+		});
 		expect(res.body.data).toMatchObject({ intent: "complaint", needsHumanEscalation: true });
 		expect((await ConversationModel.findById(conversation._id).lean())!.needsHuman).toBe(true);
 		const flagged = await api.get("/conversations?needsHuman=true");
@@ -146,7 +174,9 @@ describe("POST /ai/conversations/:conversationId/message", () => {
 
 	test("asking for a person escalates", async () => {
 		const { conversation } = await customerWrote("m-ai-human", "Alo");
-		const res = await client(node.url, tokenFor("m-ai-human")).post(`/ai/conversations/${conversation._id}/message`, { message: "Can I talk to a real person please?" });
+		const res = await client(node.url, tokenFor("m-ai-human")).post(`/ai/conversations/${conversation._id}/message`, {
+			message: "Can I talk to a real person please?",
+		});
 		expect(res.body.data).toMatchObject({ intent: "human_request", needsHumanEscalation: true });
 		expect(res.body.data.message).toMatch(/member of our team/);
 		expect((await ConversationModel.findById(conversation._id).lean())!.needsHuman).toBe(true);
@@ -168,7 +198,9 @@ describe("POST /ai/conversations/:conversationId/message", () => {
 
 	test("an opt-out marks the contact opted out", async () => {
 		const { conversation } = await customerWrote("m-ai-optout", "Chào shop");
-		const res = await client(node.url, tokenFor("m-ai-optout")).post(`/ai/conversations/${conversation._id}/message`, { message: "Đừng nhắn tin cho tôi nữa" });
+		const res = await client(node.url, tokenFor("m-ai-optout")).post(`/ai/conversations/${conversation._id}/message`, {
+			message: "Đừng nhắn tin cho tôi nữa",
+		});
 		expect(res.body.data).toMatchObject({ intent: "opt_out", needsHumanEscalation: false });
 		expect((await ContactModel.findById(conversation.contactId).lean())!.optedOut).toBe(true);
 	});

@@ -39,10 +39,21 @@ afterAll(async () => {
 let userSeq = 6_100_000;
 /** An account connected through X, with the bot switched on (and business hours, unless told otherwise). */
 async function botAccount(merchantId: string, opts: { autoReplyEnabled?: boolean; businessHours?: object; aiEnabled?: boolean } = {}) {
-	const user = x.sandbox.addUser({ token: `tok-${randomBytes(6).toString("hex")}`, tokenSecret: `sec-${randomBytes(12).toString("hex")}`, id: String(userSeq++) });
+	const user = x.sandbox.addUser({
+		token: `tok-${randomBytes(6).toString("hex")}`,
+		tokenSecret: `sec-${randomBytes(12).toString("hex")}`,
+		id: String(userSeq++),
+	});
 	const api = client(node.url, tokenFor(merchantId));
 	const account = (await api.post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret })).body.data;
-	expect((await api.put(`/accounts/${account.id}`, { autoReplyEnabled: opts.autoReplyEnabled ?? true, businessHours: opts.businessHours ?? HOURS })).status).toBe(200);
+	expect(
+		(
+			await api.put(`/accounts/${account.id}`, {
+				autoReplyEnabled: opts.autoReplyEnabled ?? true,
+				businessHours: opts.businessHours ?? HOURS,
+			})
+		).status
+	).toBe(200);
 	expect((await api.put(`/ai/accounts/${account.id}/config`, { enabled: opts.aiEnabled ?? true })).status).toBe(200);
 	return { account, user, api };
 }
@@ -51,10 +62,22 @@ let eventSeq = 0;
 /** The customer's DM as X delivers it, signed with the app's consumer secret; resolves with the stored message. */
 async function customerWrites(accountUserId: string, customerId: string, text: string, at: Date): Promise<Message> {
 	const eventId = `${Date.now()}${String(++eventSeq).padStart(4, "0")}`;
-	const payload = dmPayload({ forUserId: accountUserId, eventId, senderId: customerId, recipientId: accountUserId, text, at, users: { [customerId]: { screen_name: `cust_${customerId}`, name: `Customer ${customerId}` } } });
+	const payload = dmPayload({
+		forUserId: accountUserId,
+		eventId,
+		senderId: customerId,
+		recipientId: accountUserId,
+		text,
+		at,
+		users: { [customerId]: { screen_name: `cust_${customerId}`, name: `Customer ${customerId}` } },
+	});
 	expect((await postWebhook(node.url, payload, { signature: xSignature(JSON.stringify(payload), x.consumerSecret) })).status).toBe(200);
 	let stored: Message | null = null;
-	await waitUntil(async () => Boolean((stored = await MessageModel.findOne({ twitterMessageId: eventId }).lean<Message>())), 10_000, `"${text}" stored`);
+	await waitUntil(
+		async () => Boolean((stored = await MessageModel.findOne({ twitterMessageId: eventId }).lean<Message>())),
+		10_000,
+		`"${text}" stored`
+	);
 	return stored!;
 }
 
@@ -84,7 +107,14 @@ describe("auto-reply through the X sandbox", () => {
 		const expected = "Dạ, tôi có thể giúp bạn kiểm tra đơn hàng. Vui lòng cho tôi biết mã đơn hàng của bạn.";
 		expect(dmsTo("61000001")).toEqual([expect.objectContaining({ senderId: user.id, text: expected })]);
 		const reply = await MessageModel.findById(outcome.sentMessageId).lean<Message>();
-		expect(reply).toMatchObject({ conversationId: inbound.conversationId, direction: "outbound", isFromBot: true, origin: "bot", status: "sent", content: expected });
+		expect(reply).toMatchObject({
+			conversationId: inbound.conversationId,
+			direction: "outbound",
+			isFromBot: true,
+			origin: "bot",
+			status: "sent",
+			content: expected,
+		});
 		expect(reply!.twitterMessageId).toBe(dmsTo("61000001")[0].dmEventId);
 	});
 
@@ -110,7 +140,15 @@ describe("auto-reply through the X sandbox", () => {
 		expect(first.status).toBe("sent");
 		// As if the node died after sending, before recording it: the decision is there, unfinished.
 		await AiReplyModel.updateOne({ _id: inbound._id }, { $set: { status: "answered", sentMessageId: null } });
-		const event = { merchantId: "m-auto-replay", accountId: inbound.accountId, contactId: inbound.contactId, conversationId: inbound.conversationId, messageId: inbound._id, content: inbound.content, at: inbound.sentAt };
+		const event = {
+			merchantId: "m-auto-replay",
+			accountId: inbound.accountId,
+			contactId: inbound.contactId,
+			conversationId: inbound.conversationId,
+			messageId: inbound._id,
+			content: inbound.content,
+			at: inbound.sentAt,
+		};
 		await node.broker.emit("message.received", event, { groups: ["ai"] }); // resolves once the handler is done
 		await node.broker.emit("message.received", event, { groups: ["ai"] });
 
@@ -123,17 +161,31 @@ describe("auto-reply through the X sandbox", () => {
 	test("an escalated conversation silences the bot until an agent answers; then the bot answers again", async () => {
 		const { user, api } = await botAccount("m-auto-esc");
 		const complaint = await customerWrites(user.id, "61000005", "Shop giao sai hàng cho tôi, tôi muốn khiếu nại", MONDAY_20_LOCAL);
-		expect(await botOutcome(complaint)).toMatchObject({ status: "sent", intent: "complaint", needsHumanEscalation: true, escalationReason: "complaint" });
+		expect(await botOutcome(complaint)).toMatchObject({
+			status: "sent",
+			intent: "complaint",
+			needsHumanEscalation: true,
+			escalationReason: "complaint",
+		});
 		expect((await ConversationModel.findById(complaint.conversationId).lean())!.needsHuman).toBe(true);
-		expect((await api.get("/conversations?needsHuman=true")).body.data.map((c: { id: string }) => c.id)).toEqual([complaint.conversationId]);
+		expect((await api.get("/conversations?needsHuman=true")).body.data.map((c: { id: string }) => c.id)).toEqual([
+			complaint.conversationId,
+		]);
 
 		const meanwhile = await customerWrites(user.id, "61000005", "Alo shop ơi?", new Date(MONDAY_20_LOCAL.getTime() + 60_000));
 		expect(await botOutcome(meanwhile)).toMatchObject({ status: "skipped", reason: "needs_human" });
 		expect(dmsTo("61000005")).toHaveLength(1);
 
-		expect((await api.post(`/conversations/${complaint.conversationId}/messages`, { content: "Dạ em xin lỗi, em đổi hàng cho anh ngay ạ." })).status).toBe(200);
+		expect(
+			(await api.post(`/conversations/${complaint.conversationId}/messages`, { content: "Dạ em xin lỗi, em đổi hàng cho anh ngay ạ." }))
+				.status
+		).toBe(200);
 		// The writer of the account applies the reply (and clears the flag) before anything the customer writes next.
-		await waitUntil(async () => (await ConversationModel.findById(complaint.conversationId).lean())!.needsHuman === false, 10_000, "needsHuman cleared");
+		await waitUntil(
+			async () => (await ConversationModel.findById(complaint.conversationId).lean())!.needsHuman === false,
+			10_000,
+			"needsHuman cleared"
+		);
 
 		const later = await customerWrites(user.id, "61000005", "Cảm ơn shop", new Date(MONDAY_20_LOCAL.getTime() + 120_000));
 		expect(await botOutcome(later)).toMatchObject({ status: "sent", intent: "greeting" });
@@ -148,7 +200,19 @@ describe("auto-reply through the X sandbox", () => {
 			const { user } = await botAccount(merchantId, opts);
 			const inbound = await customerWrites(user.id, customerId, "Chào shop", MONDAY_20_LOCAL);
 			// Handle the event once more and wait for it: whatever the webhook's own delivery did, this one did nothing.
-			await node.broker.emit("message.received", { merchantId, accountId: inbound.accountId, contactId: inbound.contactId, conversationId: inbound.conversationId, messageId: inbound._id, content: inbound.content, at: inbound.sentAt }, { groups: ["ai"] });
+			await node.broker.emit(
+				"message.received",
+				{
+					merchantId,
+					accountId: inbound.accountId,
+					contactId: inbound.contactId,
+					conversationId: inbound.conversationId,
+					messageId: inbound._id,
+					content: inbound.content,
+					at: inbound.sentAt,
+				},
+				{ groups: ["ai"] }
+			);
 			expect(await AiReplyModel.countDocuments({ _id: inbound._id })).toBe(0);
 			expect(dmsTo(customerId)).toHaveLength(0);
 		}

@@ -46,18 +46,29 @@ async function conversationWith(merchantId: string, texts: string[]) {
 	return { account, conversation, api: client(node.url, tokenFor(merchantId)) };
 }
 
-const ask = (c: Awaited<ReturnType<typeof conversationWith>>, message: string) => c.api.post(`/ai/conversations/${c.conversation._id}/message`, { message });
+const ask = (c: Awaited<ReturnType<typeof conversationWith>>, message: string) =>
+	c.api.post(`/ai/conversations/${c.conversation._id}/message`, { message });
 const needsHuman = async (id: string) => (await ConversationModel.findById(id).lean())!.needsHuman;
 
 describe("a normal answer", () => {
 	test("Claude's tool answer is the reply, with the account's model and prompt, the conversation as context and a forced tool", async () => {
 		const c = await conversationWith("m-cl-normal", ["Chào shop", "Áo khoác còn không?"]);
-		await c.api.put(`/ai/accounts/${c.account._id}/config`, { model: "claude-sonnet-4-6", systemPrompt: "Bạn là trợ lý ảo của GoodGo Shop.", maxReplyChars: 400 });
+		await c.api.put(`/ai/accounts/${c.account._id}/config`, {
+			model: "claude-sonnet-4-6",
+			systemPrompt: "Bạn là trợ lý ảo của GoodGo Shop.",
+			maxReplyChars: 400,
+		});
 		fake.queue({ tool: { reply: "Dạ, áo khoác còn đủ size S, M, L ạ.", intent: "product_info", confidence: 0.92 } });
 
 		const res = await ask(c, "Còn size M không ạ?");
 		expect(res.status).toBe(200);
-		expect(res.body.data).toEqual({ message: "Dạ, áo khoác còn đủ size S, M, L ạ.", intent: "product_info", confidence: 0.92, needsHumanEscalation: false, provider: "anthropic" });
+		expect(res.body.data).toEqual({
+			message: "Dạ, áo khoác còn đủ size S, M, L ạ.",
+			intent: "product_info",
+			confidence: 0.92,
+			needsHumanEscalation: false,
+			provider: "anthropic",
+		});
 		expect(await needsHuman(c.conversation._id)).toBe(false);
 
 		expect(fake.requests).toHaveLength(1);
@@ -66,8 +77,22 @@ describe("a normal answer", () => {
 		expect(body.model).toBe("claude-sonnet-4-6");
 		expect(body.tool_choice).toEqual({ type: "tool", name: "reply_to_customer", disable_parallel_tool_use: true });
 		expect(body.tools).toHaveLength(1);
-		expect(body.tools[0].input_schema).toMatchObject({ type: "object", required: ["reply", "intent", "confidence"], additionalProperties: false });
-		expect(body.tools[0].input_schema.properties.intent.enum).toEqual(["greeting", "check_order", "product_info", "pricing", "shipping", "complaint", "human_request", "opt_out", "other"]);
+		expect(body.tools[0].input_schema).toMatchObject({
+			type: "object",
+			required: ["reply", "intent", "confidence"],
+			additionalProperties: false,
+		});
+		expect(body.tools[0].input_schema.properties.intent.enum).toEqual([
+			"greeting",
+			"check_order",
+			"product_info",
+			"pricing",
+			"shipping",
+			"complaint",
+			"human_request",
+			"opt_out",
+			"other",
+		]);
 		expect(body.max_tokens).toBeLessThanOrEqual(4096);
 		const system = body.system.map((b: { text: string }) => b.text).join("\n");
 		expect(system).toContain("Bạn là trợ lý ảo của GoodGo Shop.");
@@ -84,7 +109,10 @@ describe("a normal answer", () => {
 		const system = body.system.map((b: { text: string }) => b.text).join("\n");
 		expect(system).not.toContain("pirate");
 		expect(system).toContain("Chỉ trả lời về sản phẩm của GoodGo.");
-		const userText = body.messages.filter((m: { role: string }) => m.role === "user").map((m: { content: string }) => m.content).join("\n");
+		const userText = body.messages
+			.filter((m: { role: string }) => m.role === "user")
+			.map((m: { content: string }) => m.content)
+			.join("\n");
 		expect(userText).toContain(attack);
 	});
 
@@ -111,7 +139,13 @@ describe("escalation from Claude's answer", () => {
 		const c = await conversationWith("m-cl-human", ["Alo"]);
 		fake.queue({ tool: { reply: "Dạ, em chuyển anh sang nhân viên ngay ạ.", intent: "human_request", confidence: 0.97 } });
 		const res = await ask(c, "cho gặp người thật đi");
-		expect(res.body.data).toEqual({ message: "Dạ, em chuyển anh sang nhân viên ngay ạ.", intent: "human_request", confidence: 0.97, needsHumanEscalation: true, provider: "anthropic" });
+		expect(res.body.data).toEqual({
+			message: "Dạ, em chuyển anh sang nhân viên ngay ạ.",
+			intent: "human_request",
+			confidence: 0.97,
+			needsHumanEscalation: true,
+			provider: "anthropic",
+		});
 		expect(await needsHuman(c.conversation._id)).toBe(true);
 	});
 });
@@ -119,7 +153,10 @@ describe("escalation from Claude's answer", () => {
 describe("Claude failing: the built-in classifier answers, never a 500", () => {
 	test("529 overloaded on every attempt: bounded retries, then the built-in answer", async () => {
 		const c = await conversationWith("m-cl-529", ["Chào"]);
-		fake.queue({ status: 529, type: "overloaded_error", message: "Overloaded" }, { status: 529, type: "overloaded_error", message: "Overloaded" });
+		fake.queue(
+			{ status: 529, type: "overloaded_error", message: "Overloaded" },
+			{ status: 529, type: "overloaded_error", message: "Overloaded" }
+		);
 		const res = await ask(c, "Tôi muốn kiểm tra đơn hàng của tôi");
 		expect(res.status).toBe(200);
 		expect(res.body.data).toMatchObject({ intent: "check_order", needsHumanEscalation: false, provider: "builtin" });
@@ -175,7 +212,11 @@ describe("Claude failing: the built-in classifier answers, never a 500", () => {
 		const other = await startNode({ services: ["ai"] });
 		wrongKey();
 		try {
-			const res = await other.broker.call<any, object>("ai.message", { conversationId: c.conversation._id, message: "Xin chào shop" }, { meta: { merchantId: "m-cl-401" } });
+			const res = await other.broker.call<any, object>(
+				"ai.message",
+				{ conversationId: c.conversation._id, message: "Xin chào shop" },
+				{ meta: { merchantId: "m-cl-401" } }
+			);
 			expect(res).toMatchObject({ intent: "greeting", provider: "builtin" });
 			expect(fake.requests).toHaveLength(1); // a 401 is not retried
 			expect(apiKeyOf(fake.requests[0].headers)).toBe("sk-ant-wrong");
@@ -191,7 +232,10 @@ describe("models that refuse a forced tool", () => {
 		const c = await conversationWith("m-cl-auto", ["Chào"]);
 		await c.api.put(`/ai/accounts/${c.account._id}/config`, { model: "claude-fable-5" });
 		fake.refuseForcedTool(["claude-fable-5"]);
-		fake.queue({ tool: { reply: "Dạ chào anh!", intent: "greeting", confidence: 0.95 } }, { tool: { reply: "Dạ vâng ạ.", intent: "greeting", confidence: 0.95 } });
+		fake.queue(
+			{ tool: { reply: "Dạ chào anh!", intent: "greeting", confidence: 0.95 } },
+			{ tool: { reply: "Dạ vâng ạ.", intent: "greeting", confidence: 0.95 } }
+		);
 
 		const first = await ask(c, "Chào shop");
 		expect(first.body.data).toMatchObject({ message: "Dạ chào anh!", provider: "anthropic" });

@@ -26,7 +26,19 @@ afterAll(async () => {
 test.each([1, 2])("sixty facts recorded at once, each followed by its own recount, leave the rows at exactly sixty (run %d)", async run => {
 	const merchantId = `m-race-${run}`;
 	const quarter = 1_968_000 + run; // some quarter of 2026
-	const fact = (i: number) => ({ _id: `in:${run}-${i}`, merchantId, accountId: "a", contactId: null, type: "in", quarter, dims: i % 3 ? [] : ["origin:x"], value: i, ref: null, deleted: false, recordedAt: new Date() });
+	const fact = (i: number) => ({
+		_id: `in:${run}-${i}`,
+		merchantId,
+		accountId: "a",
+		contactId: null,
+		type: "in",
+		quarter,
+		dims: i % 3 ? [] : ["origin:x"],
+		value: i,
+		ref: null,
+		deleted: false,
+		recordedAt: new Date(),
+	});
 	await Promise.all(
 		Array.from({ length: 60 }, async (_, i) => {
 			const f = fact(i);
@@ -35,7 +47,11 @@ test.each([1, 2])("sixty facts recorded at once, each followed by its own recoun
 		})
 	);
 	const sum = (60 * 59) / 2;
-	expect(await AnalyticsQuarterModel.findById(quarterRowId(merchantId, "a", "in", quarter)).lean()).toMatchObject({ n: 60, s: sum, cells: [{ k: "origin:x", n: 20 }] });
+	expect(await AnalyticsQuarterModel.findById(quarterRowId(merchantId, "a", "in", quarter)).lean()).toMatchObject({
+		n: 60,
+		s: sum,
+		cells: [{ k: "origin:x", n: 20 }],
+	});
 	const day = dayOfQuarter(quarter);
 	expect(await AnalyticsDayModel.findById(dayRowId(merchantId, "a", "in", day)).lean()).toMatchObject({ n: 60, s: sum });
 	const totals = await AnalyticsDayTotalModel.findById(dayTotalsRowId(merchantId, "a", day)).lean();

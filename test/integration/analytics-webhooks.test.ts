@@ -14,7 +14,10 @@ const M = "m-analytics-wh";
 let node: TestNode;
 
 beforeAll(async () => {
-	node = await startNode({ services: ["api", "accounts", "webhooks", "inbox", "contacts", "analytics"], overrides: { api: { settings: { rateLimitPerMinute: 100_000 } } } });
+	node = await startNode({
+		services: ["api", "accounts", "webhooks", "inbox", "contacts", "analytics"],
+		overrides: { api: { settings: { rateLimitPerMinute: 100_000 } } },
+	});
 });
 afterAll(async () => {
 	await node.stop();
@@ -25,12 +28,36 @@ test("a DM at 23:30 UTC and the shop's reply from X's app count on the next Ho C
 	const account = await seedAccount(M);
 	const customer = "555000111";
 	const users = { [customer]: { screen_name: "khach_hang", name: "Khách Hàng" } };
-	const inbound = dmPayload({ forUserId: account.twitterUserId, eventId: "9100001", senderId: customer, recipientId: account.twitterUserId, text: "Còn hàng không?", at: new Date("2026-01-17T23:30:00Z"), users });
-	const reply = dmPayload({ forUserId: account.twitterUserId, eventId: "9100002", senderId: account.twitterUserId, recipientId: customer, text: "Dạ còn ạ", at: new Date("2026-01-17T23:33:45Z"), users });
+	const inbound = dmPayload({
+		forUserId: account.twitterUserId,
+		eventId: "9100001",
+		senderId: customer,
+		recipientId: account.twitterUserId,
+		text: "Còn hàng không?",
+		at: new Date("2026-01-17T23:30:00Z"),
+		users,
+	});
+	const reply = dmPayload({
+		forUserId: account.twitterUserId,
+		eventId: "9100002",
+		senderId: account.twitterUserId,
+		recipientId: customer,
+		text: "Dạ còn ạ",
+		at: new Date("2026-01-17T23:33:45Z"),
+		users,
+	});
 	expect((await postWebhook(node.url, inbound)).status).toBe(200);
-	await waitUntil(async () => (await MessageModel.countDocuments({ accountId: account._id, announcedAt: { $ne: null } })) === 1, 10_000, "the inbound DM announced");
+	await waitUntil(
+		async () => (await MessageModel.countDocuments({ accountId: account._id, announcedAt: { $ne: null } })) === 1,
+		10_000,
+		"the inbound DM announced"
+	);
 	expect((await postWebhook(node.url, reply)).status).toBe(200);
-	await waitUntil(async () => (await MessageModel.countDocuments({ accountId: account._id, announcedAt: { $ne: null } })) === 2, 10_000, "the reply announced");
+	await waitUntil(
+		async () => (await MessageModel.countDocuments({ accountId: account._id, announcedAt: { $ne: null } })) === 2,
+		10_000,
+		"the reply announced"
+	);
 	await (node.broker.getLocalService("analytics") as Service & { drain(): Promise<void> }).drain();
 
 	const api = client(node.url, tokenFor(M));
@@ -39,7 +66,11 @@ test("a DM at 23:30 UTC and the shop's reply from X's app count on the next Ho C
 		expect(res.status).toBe(200);
 		return res.body.data;
 	};
-	await waitUntil(async () => (await overview("startDate=2026-01-18&endDate=2026-01-18")).summary.messagesSent === 1, 10_000, "the reply counted");
+	await waitUntil(
+		async () => (await overview("startDate=2026-01-18&endDate=2026-01-18")).summary.messagesSent === 1,
+		10_000,
+		"the reply counted"
+	);
 	const day = await overview("startDate=2026-01-18&endDate=2026-01-18");
 	expect(day.summary).toEqual({
 		totalContacts: 1,
@@ -52,6 +83,14 @@ test("a DM at 23:30 UTC and the shop's reply from X's app count on the next Ho C
 		averageResponseTime: "3m 45s",
 		averageResponseTimeSeconds: 225,
 	});
-	expect((await overview("startDate=2026-01-17&endDate=2026-01-17")).summary).toMatchObject({ messagesReceived: 0, newContacts: 0, totalContacts: 0 });
-	expect((await overview("startDate=2026-01-17&endDate=2026-01-17&timezone=UTC")).summary).toMatchObject({ messagesReceived: 1, messagesSent: 1, newContacts: 1 });
+	expect((await overview("startDate=2026-01-17&endDate=2026-01-17")).summary).toMatchObject({
+		messagesReceived: 0,
+		newContacts: 0,
+		totalContacts: 0,
+	});
+	expect((await overview("startDate=2026-01-17&endDate=2026-01-17&timezone=UTC")).summary).toMatchObject({
+		messagesReceived: 1,
+		messagesSent: 1,
+		newContacts: 1,
+	});
 });

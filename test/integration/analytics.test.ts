@@ -38,12 +38,53 @@ interface Seed {
 }
 
 function contact(name: string, merchantId: string, accountId: string, createdAt: string, extra: Record<string, unknown> = {}) {
-	return { _id: id(name), merchantId, accountId, twitterUserId: name, username: name, source: "inbound_message", tags: [], optedOut: false, optedOutAt: null, createdAt: t(createdAt), ...extra };
+	return {
+		_id: id(name),
+		merchantId,
+		accountId,
+		twitterUserId: name,
+		username: name,
+		source: "inbound_message",
+		tags: [],
+		optedOut: false,
+		optedOutAt: null,
+		createdAt: t(createdAt),
+		...extra,
+	};
 }
-function conversation(name: string, contactName: string, merchantId: string, accountId: string, startedAt: string, extra: Record<string, unknown> = {}) {
-	return { _id: id(name), merchantId, accountId, contactId: id(contactName), status: "open", openKey: `open:${id(contactName)}`, assignedToUserId: null, startedAt: t(startedAt), firstResponseAt: null, closedAt: null, escalatedAt: null, ...extra };
+function conversation(
+	name: string,
+	contactName: string,
+	merchantId: string,
+	accountId: string,
+	startedAt: string,
+	extra: Record<string, unknown> = {}
+) {
+	return {
+		_id: id(name),
+		merchantId,
+		accountId,
+		contactId: id(contactName),
+		status: "open",
+		openKey: `open:${id(contactName)}`,
+		assignedToUserId: null,
+		startedAt: t(startedAt),
+		firstResponseAt: null,
+		closedAt: null,
+		escalatedAt: null,
+		...extra,
+	};
 }
-function message(name: string, convName: string, contactName: string, merchantId: string, accountId: string, direction: "inbound" | "outbound", at: string, extra: Record<string, unknown> = {}) {
+function message(
+	name: string,
+	convName: string,
+	contactName: string,
+	merchantId: string,
+	accountId: string,
+	direction: "inbound" | "outbound",
+	at: string,
+	extra: Record<string, unknown> = {}
+) {
 	return {
 		_id: id(name),
 		merchantId,
@@ -64,7 +105,12 @@ function message(name: string, convName: string, contactName: string, merchantId
 const seed: Seed = {
 	contacts: [
 		contact("c1", M1, A1, "2026-01-16T18:00:00Z", { tags: ["vip"] }), // local 01-17 01:00
-		contact("c2", M1, A1, "2026-01-17T23:30:00Z", { source: "manual", tags: ["vip", "wholesale"], optedOut: true, optedOutAt: t("2026-01-18T01:00:00Z") }), // local 01-18 06:30
+		contact("c2", M1, A1, "2026-01-17T23:30:00Z", {
+			source: "manual",
+			tags: ["vip", "wholesale"],
+			optedOut: true,
+			optedOutAt: t("2026-01-18T01:00:00Z"),
+		}), // local 01-18 06:30
 		contact("c3", M1, A2, "2026-01-18T10:00:00Z"), // local 01-18 17:00
 		contact("x1", M2, AM2, "2026-01-18T02:00:00Z"),
 	],
@@ -76,8 +122,16 @@ const seed: Seed = {
 			firstResponseAt: t("2026-01-16T18:03:45Z"),
 			closedAt: t("2026-01-17T12:00:00Z"),
 		}),
-		conversation("v2", "c2", M1, A1, "2026-01-17T23:30:00Z", { firstResponseAt: t("2026-01-17T23:31:00Z"), escalatedAt: t("2026-01-18T00:00:00Z") }),
-		conversation("v3", "c3", M1, A2, "2026-01-18T10:00:00Z", { status: "closed", openKey: `closed:${id("v3")}`, firstResponseAt: t("2026-01-18T10:05:00Z"), closedAt: t("2026-01-18T16:00:00Z") }),
+		conversation("v2", "c2", M1, A1, "2026-01-17T23:30:00Z", {
+			firstResponseAt: t("2026-01-17T23:31:00Z"),
+			escalatedAt: t("2026-01-18T00:00:00Z"),
+		}),
+		conversation("v3", "c3", M1, A2, "2026-01-18T10:00:00Z", {
+			status: "closed",
+			openKey: `closed:${id("v3")}`,
+			firstResponseAt: t("2026-01-18T10:05:00Z"),
+			closedAt: t("2026-01-18T16:00:00Z"),
+		}),
 		conversation("xv1", "x1", M2, AM2, "2026-01-18T02:00:00Z"),
 	],
 	messages: [
@@ -88,27 +142,76 @@ const seed: Seed = {
 		message("v2-in2", "v2", "c2", M1, A1, "inbound", "2026-01-18T00:10:00Z"),
 		message("v3-in", "v3", "c3", M1, A2, "inbound", "2026-01-18T10:00:00Z"),
 		message("v3-out", "v3", "c3", M1, A2, "outbound", "2026-01-18T10:05:00Z", { responseSeconds: 300 }),
-		message("v3-cmp", "v3", "c3", M1, A2, "outbound", "2026-01-18T08:00:00Z", { origin: "campaign:cmp-1", status: "read", readAt: t("2026-01-18T09:00:00Z") }),
-		message("v3-cmp-fail", "v3", "c3", M1, A2, "outbound", "2026-01-18T08:00:00Z", { origin: "campaign:cmp-1", status: "failed", sentAt: null }),
+		message("v3-cmp", "v3", "c3", M1, A2, "outbound", "2026-01-18T08:00:00Z", {
+			origin: "campaign:cmp-1",
+			status: "read",
+			readAt: t("2026-01-18T09:00:00Z"),
+		}),
+		message("v3-cmp-fail", "v3", "c3", M1, A2, "outbound", "2026-01-18T08:00:00Z", {
+			origin: "campaign:cmp-1",
+			status: "failed",
+			sentAt: null,
+		}),
 		message("x1-in", "xv1", "x1", M2, AM2, "inbound", "2026-01-18T02:00:00Z"),
 	],
 };
 
 /** The events the inbox, contacts and campaigns services emit for the seeded rows. */
 async function announceSeed(emitOne: (event: string, payload: Record<string, unknown>) => Promise<unknown>) {
-	for (const c of seed.contacts) await emitOne("contact.created", { merchantId: c.merchantId, accountId: c.accountId, contactId: c._id, source: c.source });
-	for (const v of seed.conversations) await emitOne("conversation.created", { merchantId: v.merchantId, accountId: v.accountId, contactId: v.contactId, conversationId: v._id });
+	for (const c of seed.contacts)
+		await emitOne("contact.created", { merchantId: c.merchantId, accountId: c.accountId, contactId: c._id, source: c.source });
+	for (const v of seed.conversations)
+		await emitOne("conversation.created", {
+			merchantId: v.merchantId,
+			accountId: v.accountId,
+			contactId: v.contactId,
+			conversationId: v._id,
+		});
 	for (const m of seed.messages) {
-		const base = { merchantId: m.merchantId, accountId: m.accountId, contactId: m.contactId, conversationId: m.conversationId, messageId: m._id };
+		const base = {
+			merchantId: m.merchantId,
+			accountId: m.accountId,
+			contactId: m.contactId,
+			conversationId: m.conversationId,
+			messageId: m._id,
+		};
 		if (m.direction === "inbound") await emitOne("message.received", { ...base, content: "hi", at: m.sentAt });
-		else if (m.status === "failed") await emitOne("message.failed", { merchantId: m.merchantId, conversationId: m.conversationId, messageId: m._id, reason: "x", origin: m.origin });
+		else if (m.status === "failed")
+			await emitOne("message.failed", {
+				merchantId: m.merchantId,
+				conversationId: m.conversationId,
+				messageId: m._id,
+				reason: "x",
+				origin: m.origin,
+			});
 		else {
 			await emitOne("message.sent", { ...base, origin: m.origin, at: m.sentAt });
-			if (m.status === "read") await emitOne("message.read", { merchantId: m.merchantId, accountId: m.accountId, contactId: m.contactId, messages: [{ messageId: m._id, origin: m.origin }], at: m.readAt });
+			if (m.status === "read")
+				await emitOne("message.read", {
+					merchantId: m.merchantId,
+					accountId: m.accountId,
+					contactId: m.contactId,
+					messages: [{ messageId: m._id, origin: m.origin }],
+					at: m.readAt,
+				});
 		}
 	}
-	await emitOne("conversation.closed", { merchantId: M1, accountId: A1, contactId: id("c1"), conversationId: id("v1"), reason: null, closedByUserId: "agent-1" });
-	await emitOne("conversation.closed", { merchantId: M1, accountId: A2, contactId: id("c3"), conversationId: id("v3"), reason: null, closedByUserId: "agent-1" });
+	await emitOne("conversation.closed", {
+		merchantId: M1,
+		accountId: A1,
+		contactId: id("c1"),
+		conversationId: id("v1"),
+		reason: null,
+		closedByUserId: "agent-1",
+	});
+	await emitOne("conversation.closed", {
+		merchantId: M1,
+		accountId: A2,
+		contactId: id("c3"),
+		conversationId: id("v3"),
+		reason: null,
+		closedByUserId: "agent-1",
+	});
 	await emitOne("conversation.escalated", { merchantId: M1, conversationId: id("v2"), reason: "asked for a human" });
 	await emitOne("contact.optedOut", { merchantId: M1, contactId: id("c2"), at: "2026-01-18T01:00:00.000Z" });
 	await emitOne("campaign.completed", { merchantId: M1, campaignId: "cmp-1", completedAt: "2026-01-18T12:00:00.000Z" });
@@ -164,7 +267,14 @@ describe("GET /analytics/overview", () => {
 
 	test("filters by account", async () => {
 		const data = await get(`/analytics/overview?startDate=2026-01-18&endDate=2026-01-18&accountId=${A2}`);
-		expect(data.summary).toMatchObject({ totalContacts: 1, newContacts: 1, messagesReceived: 1, messagesSent: 2, averageResponseTimeSeconds: 300, activeConversations: 0 });
+		expect(data.summary).toMatchObject({
+			totalContacts: 1,
+			newContacts: 1,
+			messagesReceived: 1,
+			messagesSent: 2,
+			averageResponseTimeSeconds: 300,
+			activeConversations: 0,
+		});
 		expect(data.summary.campaignsCompleted).toBe(0); // the campaign has no account
 	});
 
@@ -255,8 +365,24 @@ describe("GET /analytics/conversations", () => {
 				{ date: "2026-01-18", opened: 2, closed: 1, escalations: 1 },
 			],
 			byAssignee: [
-				{ userId: null, closed: 1, averageResolutionTime: "6h 0m 0s", averageResolutionSeconds: 21_600, firstResponses: 2, averageFirstResponseTime: "3m 0s", averageFirstResponseSeconds: 180 },
-				{ userId: "agent-1", closed: 1, averageResolutionTime: "18h 0m 0s", averageResolutionSeconds: 64_800, firstResponses: 1, averageFirstResponseTime: "3m 45s", averageFirstResponseSeconds: 225 },
+				{
+					userId: null,
+					closed: 1,
+					averageResolutionTime: "6h 0m 0s",
+					averageResolutionSeconds: 21_600,
+					firstResponses: 2,
+					averageFirstResponseTime: "3m 0s",
+					averageFirstResponseSeconds: 180,
+				},
+				{
+					userId: "agent-1",
+					closed: 1,
+					averageResolutionTime: "18h 0m 0s",
+					averageResolutionSeconds: 64_800,
+					firstResponses: 1,
+					averageFirstResponseTime: "3m 45s",
+					averageFirstResponseSeconds: 225,
+				},
 			],
 		});
 	});
@@ -265,7 +391,16 @@ describe("GET /analytics/conversations", () => {
 describe("GET /analytics/campaigns", () => {
 	test("per campaign delivered, failed and opened with the contract's rates, and totals", async () => {
 		const data = await get("/analytics/campaigns?startDate=2026-01-18&endDate=2026-01-18");
-		expect(data.totals).toEqual({ campaignsCompleted: 1, totalSent: 2, delivered: 1, opened: 1, failed: 1, deliveryRate: 50, openRate: 100, failureRate: 50 });
+		expect(data.totals).toEqual({
+			campaignsCompleted: 1,
+			totalSent: 2,
+			delivered: 1,
+			opened: 1,
+			failed: 1,
+			deliveryRate: 50,
+			openRate: 100,
+			failureRate: 50,
+		});
 		expect(data.campaigns).toEqual([
 			{
 				campaignId: "cmp-1",
@@ -308,7 +443,13 @@ describe("GET /analytics/campaigns", () => {
 		try {
 			const data = await get("/analytics/campaigns?startDate=2026-01-18&endDate=2026-01-18");
 			expect(asked).toEqual([{ merchantId: M1, campaignIds: ["cmp-1"] }]);
-			expect(data.campaigns[0]).toMatchObject({ name: "Tết", status: "completed", clicked: 4, replied: 2, lifetime: { totalSent: 10, delivered: 9, clicked: 4, replied: 2 } });
+			expect(data.campaigns[0]).toMatchObject({
+				name: "Tết",
+				status: "completed",
+				clicked: 4,
+				replied: 2,
+				lifetime: { totalSent: 10, delivered: 9, clicked: 4, replied: 2 },
+			});
 			expect(data.unavailable).toEqual([]);
 		} finally {
 			await node.broker.destroyService(fake);
@@ -328,7 +469,9 @@ describe("live counting", () => {
 		await Promise.all(fired);
 		await drain();
 		expect(await overviewOf()).toEqual(before);
-		expect(await get("/analytics/conversations?startDate=2026-01-17&endDate=2026-01-18")).toMatchObject({ summary: { opened: 3, closed: 2 } });
+		expect(await get("/analytics/conversations?startDate=2026-01-17&endDate=2026-01-18")).toMatchObject({
+			summary: { opened: 3, closed: 2 },
+		});
 	});
 
 	test("forty messages in one quarter hour, announced at once, are all counted (no lost update on FerretDB)", async () => {
@@ -336,10 +479,20 @@ describe("live counting", () => {
 		const acc = randomUUID();
 		await ContactModel.collection.insertOne(contact("burst", M3, acc, "2026-02-01T09:00:00Z") as never);
 		await ConversationModel.collection.insertOne(conversation("burst-v", "burst", M3, acc, "2026-02-01T09:00:00Z") as never);
-		const burst = Array.from({ length: 40 }, (_, i) => message(`burst-${i}`, "burst-v", "burst", M3, acc, i % 4 ? "inbound" : "outbound", `2026-02-01T09:0${i % 10}:00Z`));
+		const burst = Array.from({ length: 40 }, (_, i) =>
+			message(`burst-${i}`, "burst-v", "burst", M3, acc, i % 4 ? "inbound" : "outbound", `2026-02-01T09:0${i % 10}:00Z`)
+		);
 		await MessageModel.collection.insertMany(burst as never[]);
 		await Promise.all(
-			burst.map(m => node.broker.emit(m.direction === "inbound" ? "message.received" : "message.sent", { merchantId: M3, accountId: acc, contactId: m.contactId, conversationId: m.conversationId, messageId: m._id }))
+			burst.map(m =>
+				node.broker.emit(m.direction === "inbound" ? "message.received" : "message.sent", {
+					merchantId: M3,
+					accountId: acc,
+					contactId: m.contactId,
+					conversationId: m.conversationId,
+					messageId: m._id,
+				})
+			)
 		);
 		await drain();
 		const data = await get("/analytics/overview?startDate=2026-02-01&endDate=2026-02-01", client(node.url, tokenFor(M3)));
@@ -347,7 +500,9 @@ describe("live counting", () => {
 	});
 
 	test("an opt-in, a removed tag and a reassignment move the figures to the contact's and conversation's new state", async () => {
-		await ContactModel.collection.updateOne({ _id: id("c2") } as never, { $set: { optedOut: false, optedOutAt: null, tags: ["wholesale"] } });
+		await ContactModel.collection.updateOne({ _id: id("c2") } as never, {
+			$set: { optedOut: false, optedOutAt: null, tags: ["wholesale"] },
+		});
 		await emit("contact.optedIn", { merchantId: M1, contactId: id("c2"), at: new Date().toISOString() });
 		await ConversationModel.collection.updateOne({ _id: id("v3") } as never, { $set: { assignedToUserId: "agent-2" } });
 		await emit("conversation.assigned", { merchantId: M1, conversationId: id("v3"), contactId: id("c3"), userId: "agent-2" });
@@ -369,13 +524,23 @@ describe("live counting", () => {
 		const twitterMessageId = "tw-echo-1";
 		const echoId = uuidFromName(`x-dm:${A2}:${twitterMessageId}`);
 		const at = "2026-01-18T11:00:00Z";
-		await MessageModel.collection.insertOne({ ...message("echo-src", "v3", "c3", M1, A2, "outbound", at, { origin: "x_app", twitterMessageId }), _id: echoId } as never);
+		await MessageModel.collection.insertOne({
+			...message("echo-src", "v3", "c3", M1, A2, "outbound", at, { origin: "x_app", twitterMessageId }),
+			_id: echoId,
+		} as never);
 		await emit("message.sent", { merchantId: M1, accountId: A2, contactId: id("c3"), conversationId: id("v3"), messageId: echoId });
 		const withEcho = (await overviewOf()).summary.messagesSent;
 		// The send finishes: our message gets X's id, the echo row is deleted, then message.sent.
 		await MessageModel.collection.insertOne(message("ours", "v3", "c3", M1, A2, "outbound", at, { twitterMessageId }) as never);
 		await MessageModel.collection.deleteOne({ _id: echoId } as never);
-		await emit("message.sent", { merchantId: M1, accountId: A2, contactId: id("c3"), conversationId: id("v3"), messageId: id("ours"), origin: "agent" });
+		await emit("message.sent", {
+			merchantId: M1,
+			accountId: A2,
+			contactId: id("c3"),
+			conversationId: id("v3"),
+			messageId: id("ours"),
+			origin: "agent",
+		});
 		expect((await overviewOf()).summary.messagesSent).toBe(withEcho);
 	});
 
@@ -432,7 +597,14 @@ describe("rebuild", () => {
 		await Promise.all([
 			rebuildMerchant(M1),
 			(async () => {
-				for (const m of late) await node.broker.emit("message.received", { merchantId: M1, accountId: A1, contactId: m.contactId, conversationId: m.conversationId, messageId: m._id });
+				for (const m of late)
+					await node.broker.emit("message.received", {
+						merchantId: M1,
+						accountId: A1,
+						contactId: m.contactId,
+						conversationId: m.conversationId,
+						messageId: m._id,
+					});
 			})(),
 		]);
 		await drain();
@@ -444,7 +616,10 @@ describe("rebuild", () => {
 
 	test("npm run analytics:rebuild -- --merchant rebuilds a merchant and leaves the figures unchanged", async () => {
 		const live = await snapshot();
-		const { stdout } = await promisify(execFile)("node", ["bin/analytics-rebuild.ts", "--merchant", M1], { env: { ...process.env }, cwd: process.cwd() });
+		const { stdout } = await promisify(execFile)("node", ["bin/analytics-rebuild.ts", "--merchant", M1], {
+			env: { ...process.env },
+			cwd: process.cwd(),
+		});
 		const result = JSON.parse(stdout.trim().split("\n").pop()!);
 		expect(result).toMatchObject({ merchantId: M1, recountedAfter: 0 });
 		expect(result.facts).toBeGreaterThan(10);

@@ -9,7 +9,10 @@ import { dropDatabase, useFreshDatabase } from "../helpers/node.ts";
 useFreshDatabase("atomic");
 
 const Claim = mongoose.model("Claim", new Schema({ _id: String, by: Number }, { collection: "claims" }));
-const Keyed = mongoose.model("Keyed", new Schema({ scope: String, key: String, by: Number }, { collection: "keyed" }).index({ scope: 1, key: 1 }, { unique: true }));
+const Keyed = mongoose.model(
+	"Keyed",
+	new Schema({ scope: String, key: String, by: Number }, { collection: "keyed" }).index({ scope: 1, key: 1 }, { unique: true })
+);
 
 beforeAll(async () => {
 	await acquireDb(process.env.MONGO_URL!);
@@ -31,7 +34,9 @@ test("50 concurrent inserts of the same _id: exactly one succeeds, 49 get a dupl
 });
 
 test("50 concurrent inserts against a compound unique index: exactly one row", async () => {
-	const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => Keyed.create({ scope: "campaign-1", key: "contact-1", by: i })));
+	const results = await Promise.allSettled(
+		Array.from({ length: 50 }, (_, i) => Keyed.create({ scope: "campaign-1", key: "contact-1", by: i }))
+	);
 	expect(results.filter(r => r.status === "fulfilled")).toHaveLength(1);
 	expect(await Keyed.countDocuments({ scope: "campaign-1", key: "contact-1" })).toBe(1);
 });

@@ -37,14 +37,29 @@ afterAll(async () => {
 const drainAnalytics = () => (node.broker.getLocalService("analytics") as Service & { drain(): Promise<void> }).drain();
 
 async function contactOn(accountId: string) {
-	return (await ContactModel.create({ merchantId: M, accountId, twitterUserId: randomUUID(), tags: ["tet"], lastInboundAt: new Date() }))._id as string;
+	return (await ContactModel.create({ merchantId: M, accountId, twitterUserId: randomUUID(), tags: ["tet"], lastInboundAt: new Date() }))
+		._id as string;
 }
 
 describe("the campaign's accounts", () => {
 	test("the snapshot records every sending account and the one sending to most recipients", async () => {
-		for (const _id of [A1, A2]) await AccountModel.create({ _id, merchantId: M, twitterUserId: randomUUID(), username: `acc_${_id.slice(0, 6)}`, oauthTokenEnc: "x", oauthTokenSecretEnc: "x" });
+		for (const _id of [A1, A2])
+			await AccountModel.create({
+				_id,
+				merchantId: M,
+				twitterUserId: randomUUID(),
+				username: `acc_${_id.slice(0, 6)}`,
+				oauthTokenEnc: "x",
+				oauthTokenSecretEnc: "x",
+			});
 		await Promise.all([contactOn(A2), contactOn(A2), contactOn(A1)]);
-		const campaign = await CampaignModel.create({ merchantId: M, name: "Tết", templateId: randomUUID(), segmentIds: [], status: "running" });
+		const campaign = await CampaignModel.create({
+			merchantId: M,
+			name: "Tết",
+			templateId: randomUUID(),
+			segmentIds: [],
+			status: "running",
+		});
 		const segments = [{ id: randomUUID(), conditions: [{ field: "tags", operator: "contains", value: "tet" }] }];
 		const counts = await snapshotAudience({ _id: campaign._id, merchantId: M, segments }, new Date(), () => {});
 		expect(counts).toEqual({ total: 3, eligible: 3, skipped: 0 });
@@ -56,7 +71,14 @@ describe("the campaign's accounts", () => {
 describe("GET /r/:token", () => {
 	test("a known token redirects; unknown and malformed tokens answer one and the same 404; past the limit per address, 429", async () => {
 		const token = randomUUID().replace(/-/g, "");
-		await CampaignLinkModel.create({ _id: token, merchantId: M, campaignId: randomUUID(), deliveryId: randomUUID(), contactId: randomUUID(), url: "https://shop.example/tet" });
+		await CampaignLinkModel.create({
+			_id: token,
+			merchantId: M,
+			campaignId: randomUUID(),
+			deliveryId: randomUUID(),
+			contactId: randomUUID(),
+			url: "https://shop.example/tet",
+		});
 		const visitor = client(node.url);
 		const hit = await visitor.get(`/r/${token}`);
 		expect(hit.status).toBe(302);
@@ -82,7 +104,15 @@ describe("GET /r/:token", () => {
 describe("replies and /analytics/campaigns", () => {
 	test("a reply within the window is the campaign's and is announced once per message; analytics show name, status, clicks, replies and the account", async () => {
 		const api = client(node.url, tokenFor(M));
-		const campaign = await CampaignModel.create({ merchantId: M, name: "Trung thu", templateId: randomUUID(), segmentIds: [], status: "running", accountId: A1, accountIds: [A1] });
+		const campaign = await CampaignModel.create({
+			merchantId: M,
+			name: "Trung thu",
+			templateId: randomUUID(),
+			segmentIds: [],
+			status: "running",
+			accountId: A1,
+			accountIds: [A1],
+		});
 		const people = await Promise.all([contactOn(A1), contactOn(A1), contactOn(A1)]);
 		const sentAt = new Date(Date.now() - 3600_000);
 		await CampaignDeliveryModel.insertMany(
@@ -99,11 +129,26 @@ describe("replies and /analytics/campaigns", () => {
 				openedAt: i < 2 ? new Date() : null,
 			}))
 		);
-		const message = { merchantId: M, accountId: A1, contactId: people[0], conversationId: randomUUID(), messageId: randomUUID(), content: "Còn hàng không?", at: new Date().toISOString() };
+		const message = {
+			merchantId: M,
+			accountId: A1,
+			contactId: people[0],
+			conversationId: randomUUID(),
+			messageId: randomUUID(),
+			content: "Còn hàng không?",
+			at: new Date().toISOString(),
+		};
 		await node.broker.emit("message.received", message);
 		await node.broker.emit("message.received", { ...message, messageId: randomUUID() }); // a second message: not the reply
 		expect(replied.of("campaign.replied")).toEqual([
-			{ merchantId: M, campaignId: campaign._id, contactId: people[0], messageId: message.messageId, conversationId: message.conversationId, at: message.at },
+			{
+				merchantId: M,
+				campaignId: campaign._id,
+				contactId: people[0],
+				messageId: message.messageId,
+				conversationId: message.conversationId,
+				at: message.at,
+			},
 		]);
 
 		await CampaignModel.updateOne({ _id: campaign._id }, { $set: { status: "completed", completedAt: new Date() } });
@@ -115,7 +160,16 @@ describe("replies and /analytics/campaigns", () => {
 		expect(all.unavailable).toEqual([]);
 		expect(all.totals.campaignsCompleted).toBe(1);
 		expect(all.campaigns).toEqual([
-			expect.objectContaining({ campaignId: campaign._id, name: "Trung thu", status: "completed", accountId: A1, accountIds: [A1], completedInPeriod: true, clicked: 2, replied: 1 }),
+			expect.objectContaining({
+				campaignId: campaign._id,
+				name: "Trung thu",
+				status: "completed",
+				accountId: A1,
+				accountIds: [A1],
+				completedInPeriod: true,
+				clicked: 2,
+				replied: 1,
+			}),
 		]);
 		expect((await api.get(`/analytics/campaigns?${period}&accountId=${A1}`)).body.data.totals.campaignsCompleted).toBe(1);
 		expect((await api.get(`/analytics/campaigns?${period}&accountId=${A2}`)).body.data.totals.campaignsCompleted).toBe(0);

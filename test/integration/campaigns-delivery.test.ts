@@ -88,11 +88,24 @@ async function campaignOf(node: TestNode, n: number, schedule?: { startAt?: stri
 	const { account } = await connectAccount(x.sandbox, merchantId);
 	const tag = `t-${randomUUID().slice(0, 6)}`;
 	const people = await ContactModel.create(
-		Array.from({ length: n }, (_, i) => ({ merchantId, accountId: account._id, twitterUserId: String(nextTwitterId++), displayName: `Khách ${i + 1}`, tags: [tag], lastInboundAt: new Date() }))
+		Array.from({ length: n }, (_, i) => ({
+			merchantId,
+			accountId: account._id,
+			twitterUserId: String(nextTwitterId++),
+			displayName: `Khách ${i + 1}`,
+			tags: [tag],
+			lastInboundAt: new Date(),
+		}))
 	);
 	const template = (await api.post("/templates", { name: `tpl ${tag}`, content: "Chào {{name}}, Tết này giảm 20%!" })).body.data;
-	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] })).body.data;
-	const created = await api.post("/campaigns", { name: `Chiến dịch ${tag}`, templateId: template.id, segmentIds: [segment.id], ...(schedule ? { schedule } : {}) });
+	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] }))
+		.body.data;
+	const created = await api.post("/campaigns", {
+		name: `Chiến dịch ${tag}`,
+		templateId: template.id,
+		segmentIds: [segment.id],
+		...(schedule ? { schedule } : {}),
+	});
 	expect(created.status).toBe(200);
 	return { api, campaignId: created.body.data.id as string, ids: people.map(p => p.twitterUserId) };
 }
@@ -121,7 +134,8 @@ const waitingAfter = (campaignId: string, t0: Date) =>
 		10_000,
 		"the campaign to wait for a send limit"
 	);
-const completed = (campaignId: string) => waitUntil(async () => (await statusOf(campaignId)) === "completed", 30_000, "the campaign to complete");
+const completed = (campaignId: string) =>
+	waitUntil(async () => (await statusOf(campaignId)) === "completed", 30_000, "the campaign to complete");
 
 test("pausing stops taking recipients after the send in flight, and resuming sends the rest, each once", async () => {
 	const g = gate(3, "before");
@@ -156,11 +170,23 @@ test("cancelling mid-way leaves every unsent recipient cancelled and sends nothi
 	expect((await api.post(`/campaigns/${campaignId}/cancel`)).body.data.status).toBe("cancelled");
 	g.release();
 	// The send in flight finishes as X answers it; nothing after it goes.
-	await waitUntil(async () => (await CampaignDeliveryModel.countDocuments({ campaignId, status: { $in: ["pending", "sending"] } })) === 0, 10_000, "the send in flight to finish");
+	await waitUntil(
+		async () => (await CampaignDeliveryModel.countDocuments({ campaignId, status: { $in: ["pending", "sending"] } })) === 0,
+		10_000,
+		"the send in flight to finish"
+	);
 	expect(await statuses(campaignId)).toEqual({ sent: 2, cancelled: 3 });
 	expect(sentCount(ids)).toBe(2);
-	expect((await api.get(`/campaigns/${campaignId}/metrics`)).body.data).toMatchObject({ status: "cancelled", totalSent: 2, cancelled: 3, pending: 0 });
-	expect((await api.post(`/campaigns/${campaignId}/resume`)).body).toMatchObject({ errorCode: "INVALID_CAMPAIGN_STATUS", details: { status: "cancelled" } });
+	expect((await api.get(`/campaigns/${campaignId}/metrics`)).body.data).toMatchObject({
+		status: "cancelled",
+		totalSent: 2,
+		cancelled: 3,
+		pending: 0,
+	});
+	expect((await api.post(`/campaigns/${campaignId}/resume`)).body).toMatchObject({
+		errorCode: "INVALID_CAMPAIGN_STATUS",
+		details: { status: "cancelled" },
+	});
 });
 
 test("a worker node stopped in the middle of a batch finishes its send in flight, and another node finishes the campaign", async () => {
@@ -208,7 +234,11 @@ test("a worker that dies after X took a DM leaves it unknown, never sent twice; 
 	expect(metrics).toMatchObject({ status: "completed", totalSent: 5, delivered: 5, unknown: 1, pending: 0 });
 	// Node A "comes back" with an unknown outcome: nothing changes and nothing is sent again.
 	g.release(new XDeliveryUnknownError("connection lost"));
-	await waitUntil(async () => (await CampaignDeliveryModel.countDocuments({ campaignId, status: "sending" })) === 0, 5000, "node A's send to settle");
+	await waitUntil(
+		async () => (await CampaignDeliveryModel.countDocuments({ campaignId, status: "sending" })) === 0,
+		5000,
+		"node A's send to settle"
+	);
 	expect(sentCount(ids)).toBe(6);
 });
 
@@ -284,6 +314,11 @@ describe("more recipients than a day's quota (SEND_LIMIT_ACCOUNT_PER_DAY=3)", ()
 		expect(await statusOf(campaignId)).toBe("completed");
 		expect(await statuses(campaignId)).toEqual({ sent: 3, expired: 2 });
 		expect(sentCount(ids)).toBe(3);
-		expect((await api.get(`/campaigns/${campaignId}/metrics`)).body.data).toMatchObject({ totalSent: 3, delivered: 3, expired: 2, deliveryRate: 100 });
+		expect((await api.get(`/campaigns/${campaignId}/metrics`)).body.data).toMatchObject({
+			totalSent: 3,
+			delivered: 3,
+			expired: 2,
+			deliveryRate: 100,
+		});
 	});
 });

@@ -57,13 +57,27 @@ async function campaignOf(node: TestNode, n: number) {
 	const { account } = await connectAccount(x.sandbox, merchantId);
 	const tag = `t-${randomUUID().slice(0, 6)}`;
 	const people = await ContactModel.create(
-		Array.from({ length: n }, (_, i) => ({ merchantId, accountId: account._id, twitterUserId: String(nextTwitterId++), displayName: `Khách ${i + 1}`, tags: [tag], lastInboundAt: new Date() }))
+		Array.from({ length: n }, (_, i) => ({
+			merchantId,
+			accountId: account._id,
+			twitterUserId: String(nextTwitterId++),
+			displayName: `Khách ${i + 1}`,
+			tags: [tag],
+			lastInboundAt: new Date(),
+		}))
 	);
 	const template = (await api.post("/templates", { name: `tpl ${tag}`, content: "Chào {{name}}, Tết này giảm 20%!" })).body.data;
-	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] })).body.data;
+	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] }))
+		.body.data;
 	const created = await api.post("/campaigns", { name: `Chiến dịch ${tag}`, templateId: template.id, segmentIds: [segment.id] });
 	expect(created.status).toBe(200);
-	return { api, merchantId, campaignId: created.body.data.id as string, ids: people.map(p => p.twitterUserId), contactIds: people.map(p => p._id as string) };
+	return {
+		api,
+		merchantId,
+		campaignId: created.body.data.id as string,
+		ids: people.map(p => p.twitterUserId),
+		contactIds: people.map(p => p._id as string),
+	};
 }
 
 const receivedBy = (ids: string[]) => ids.map(id => x.sandbox.received().filter(d => d.recipientId === id).length);
@@ -92,11 +106,21 @@ test("a repeated batch with the same Idempotency-Keys from two nodes sends each 
 	const gateway = await start(GATEWAY);
 	const other = await start(WORKER);
 	const { merchantId, contactIds, ids } = await campaignOf(gateway, 5);
-	const items = contactIds.map((contactId, i) => ({ key: `k${i}`, contactId, content: `Xin chào #${i}`, idempotencyKey: `bot:batch-${contactId}` }));
+	const items = contactIds.map((contactId, i) => ({
+		key: `k${i}`,
+		contactId,
+		content: `Xin chào #${i}`,
+		idempotencyKey: `bot:batch-${contactId}`,
+	}));
 	const params = { origin: "bot", items };
 	const opts = { meta: { merchantId } };
-	const [first, second] = await Promise.all([gateway.broker.call("inbox.sendBatch", params, opts), other.broker.call("inbox.sendBatch", params, opts)]);
-	const outcomes = [...(first as { results: { status: string }[] }).results, ...(second as { results: { status: string }[] }).results].map(r => r.status);
+	const [first, second] = await Promise.all([
+		gateway.broker.call("inbox.sendBatch", params, opts),
+		other.broker.call("inbox.sendBatch", params, opts),
+	]);
+	const outcomes = [...(first as { results: { status: string }[] }).results, ...(second as { results: { status: string }[] }).results].map(
+		r => r.status
+	);
 	expect(outcomes.filter(s => s === "sent").length + outcomes.filter(s => s === "in_progress").length).toBe(10);
 	expect(receivedBy(ids)).toEqual(Array(5).fill(1));
 	// Once both are done, a third repeat answers the first sends.
@@ -114,7 +138,11 @@ test("X out (503) holds the account's sends instead of failing recipients, backs
 	x.sandbox.failNext({ status: 503, times: 4 });
 	await api.post(`/campaigns/${campaignId}/start`);
 
-	await waitUntil(async () => Boolean((await CampaignModel.findById(campaignId, { holds: 1 }).lean())?.holds?.length), 10_000, "the account to be held");
+	await waitUntil(
+		async () => Boolean((await CampaignModel.findById(campaignId, { holds: 1 }).lean())?.holds?.length),
+		10_000,
+		"the account to be held"
+	);
 	await waitUntil(async () => ((await statuses(campaignId)).pending ?? 0) === 6, 10_000, "the batch to be put back");
 	let c = (await CampaignModel.findById(campaignId).lean())!;
 	expect(c.holds).toEqual([expect.objectContaining({ outages: 1 })]);
@@ -135,7 +163,11 @@ test("X out (503) holds the account's sends instead of failing recipients, backs
 	expect(new Date(second.until).getTime() - t1.getTime()).toBe(60_000);
 	// The campaign's own job (or the sweeper) may have run a batch beside this one, into the same
 	// outage: once it has put its claims back, every recipient waits.
-	await waitUntil(async () => JSON.stringify(await statuses(campaignId)) === JSON.stringify({ pending: 6 }), 10_000, "every recipient back to pending");
+	await waitUntil(
+		async () => JSON.stringify(await statuses(campaignId)) === JSON.stringify({ pending: 6 }),
+		10_000,
+		"every recipient back to pending"
+	);
 
 	// X is back: every recipient gets the message once, and the outage is forgotten.
 	clock.now = () => new Date(t1.getTime() + 61_000);

@@ -40,13 +40,23 @@ async function merchantWithCampaignParts(content = "Chào {{name}}, mã {{discou
 	await AccountLinkModel.create({ _id: user.id, merchantId, accountId: account._id });
 	const tag = `tet-${randomUUID().slice(0, 6)}`;
 	const template = (await api.post("/templates", { name: `tpl ${tag}`, content })).body.data;
-	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] })).body.data;
+	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] }))
+		.body.data;
 	expect(template?.id && segment?.id).toBeTruthy();
 	const contacts = async (n: number, fields: Record<string, unknown> = {}, accountId = account._id) =>
 		ContactModel.create(
 			Array.from({ length: n }, (_, i) => {
 				const id = String(nextTwitterId++);
-				return { merchantId, accountId, twitterUserId: id, username: `cust_${id}`, displayName: `Khách ${i + 1}`, tags: [tag], lastInboundAt: new Date(), ...fields };
+				return {
+					merchantId,
+					accountId,
+					twitterUserId: id,
+					username: `cust_${id}`,
+					displayName: `Khách ${i + 1}`,
+					tags: [tag],
+					lastInboundAt: new Date(),
+					...fields,
+				};
 			})
 		);
 	return { merchantId, api, account, user, tag, template, segment, contacts };
@@ -55,7 +65,11 @@ async function merchantWithCampaignParts(content = "Chào {{name}}, mã {{discou
 const dmsTo = (ids: string[]) => x.sandbox.received().filter(dm => ids.includes(dm.recipientId));
 // Polled in the database: the API's per-merchant rate limit (100 a minute) is not for polling.
 const campaignDone = (id: string, timeoutMs = 30_000) =>
-	waitUntil(async () => (await CampaignModel.findById(id, { status: 1 }).lean())?.status === "completed", timeoutMs, `campaign ${id} completed`);
+	waitUntil(
+		async () => (await CampaignModel.findById(id, { status: 1 }).lean())?.status === "completed",
+		timeoutMs,
+		`campaign ${id} completed`
+	);
 
 describe("creating campaigns", () => {
 	test("every problem of a campaign is one 422: another merchant's template, a missing segment, endAt before startAt, a variable nobody gives", async () => {
@@ -72,11 +86,23 @@ describe("creating campaigns", () => {
 		expect(res.body).toMatchObject({ success: false, errorCode: "VALIDATION_ERROR" });
 		expect(res.body.details.map((d: { field: string }) => d.field).sort()).toEqual(["schedule.endAt", "segmentIds[1]", "templateId"]);
 
-		const missing = await mine.api.post("/campaigns", { name: "Tết", templateId: mine.template.id, segmentIds: [mine.segment.id], variables: { shop_name: "GoodGo" } });
+		const missing = await mine.api.post("/campaigns", {
+			name: "Tết",
+			templateId: mine.template.id,
+			segmentIds: [mine.segment.id],
+			variables: { shop_name: "GoodGo" },
+		});
 		expect(missing.status).toBe(422);
-		expect(missing.body.details).toEqual([{ field: "variables.discount_code", message: expect.stringMatching(/neither built-in nor given/) }]);
+		expect(missing.body.details).toEqual([
+			{ field: "variables.discount_code", message: expect.stringMatching(/neither built-in nor given/) },
+		]);
 
-		const badName = await mine.api.post("/campaigns", { name: "Tết", templateId: mine.template.id, segmentIds: [mine.segment.id], variables: { discount_code: "A", shop_name: { $gt: "" }, "a.b": "x" } });
+		const badName = await mine.api.post("/campaigns", {
+			name: "Tết",
+			templateId: mine.template.id,
+			segmentIds: [mine.segment.id],
+			variables: { discount_code: "A", shop_name: { $gt: "" }, "a.b": "x" },
+		});
 		expect(badName.body.details).toEqual([
 			{ field: "variables.shop_name", message: "must be a string, number or boolean" },
 			{ field: "variables.a.b", message: expect.stringMatching(/not a valid variable name/) },
@@ -92,9 +118,20 @@ describe("creating campaigns", () => {
 		await m.contacts(3);
 		await m.contacts(1, { optedOut: true });
 		await m.contacts(1, { lastInboundAt: null });
-		const draft = await m.api.post("/campaigns", { name: "Nháp", templateId: m.template.id, segmentIds: [m.segment.id], variables: { discount_code: "TET2026" } });
+		const draft = await m.api.post("/campaigns", {
+			name: "Nháp",
+			templateId: m.template.id,
+			segmentIds: [m.segment.id],
+			variables: { discount_code: "TET2026" },
+		});
 		expect(draft.status).toBe(200);
-		expect(draft.body.data).toMatchObject({ merchantId: m.merchantId, name: "Nháp", status: "draft", targetContactCount: null, createdAt: expect.any(String) });
+		expect(draft.body.data).toMatchObject({
+			merchantId: m.merchantId,
+			name: "Nháp",
+			status: "draft",
+			targetContactCount: null,
+			createdAt: expect.any(String),
+		});
 
 		const scheduled = await m.api.post("/campaigns", {
 			name: "Khuyến Mãi Tết 2026",
@@ -119,7 +156,14 @@ describe("creating campaigns", () => {
 
 	test("only a draft or scheduled campaign may be edited or deleted, and an invalid transition is a 409 naming the status", async () => {
 		const m = await merchantWithCampaignParts();
-		const c = (await m.api.post("/campaigns", { name: "Sửa", templateId: m.template.id, segmentIds: [m.segment.id], variables: { discount_code: "A" } })).body.data;
+		const c = (
+			await m.api.post("/campaigns", {
+				name: "Sửa",
+				templateId: m.template.id,
+				segmentIds: [m.segment.id],
+				variables: { discount_code: "A" },
+			})
+		).body.data;
 		const edited = await m.api.put(`/campaigns/${c.id}`, { name: "Đã sửa", schedule: { startAt: "2030-02-01T09:00:00Z" } });
 		expect(edited.body.data).toMatchObject({ name: "Đã sửa", status: "scheduled", targetContactCount: 0 });
 
@@ -133,7 +177,14 @@ describe("creating campaigns", () => {
 		expect(edit.body.error).toBe("Cannot edit a campaign that is cancelled");
 		expect((await m.api.del(`/campaigns/${c.id}`)).status).toBe(409);
 
-		const d = (await m.api.post("/campaigns", { name: "Xóa", templateId: m.template.id, segmentIds: [m.segment.id], variables: { discount_code: "A" } })).body.data;
+		const d = (
+			await m.api.post("/campaigns", {
+				name: "Xóa",
+				templateId: m.template.id,
+				segmentIds: [m.segment.id],
+				variables: { discount_code: "A" },
+			})
+		).body.data;
 		expect((await m.api.del(`/campaigns/${d.id}`)).body.data).toEqual({ id: d.id, deleted: true });
 		expect((await m.api.get(`/campaigns/${d.id}`)).status).toBe(404);
 	});
@@ -148,16 +199,35 @@ describe("preview-launch", () => {
 		await m.contacts(1, { lastInboundAt: null, optedIn: true });
 		const { account: inactive } = await connectAccount(x.sandbox, m.merchantId, { status: "inactive" });
 		await m.contacts(1, {}, inactive._id);
-		const c = (await m.api.post("/campaigns", { name: "Xem trước", templateId: m.template.id, segmentIds: [m.segment.id], variables: { discount_code: "TET" } })).body.data;
+		const c = (
+			await m.api.post("/campaigns", {
+				name: "Xem trước",
+				templateId: m.template.id,
+				segmentIds: [m.segment.id],
+				variables: { discount_code: "TET" },
+			})
+		).body.data;
 
 		const res = await m.api.post(`/campaigns/${c.id}/preview-launch`);
 		expect(res.status).toBe(200);
 		const p = res.body.data;
-		expect(p).toMatchObject({ audience: 25, eligible: 21, skipped: { total: 4, byReason: { opted_out: 2, no_prior_contact: 1, account_inactive: 1 } }, expectedExpired: 0 });
+		expect(p).toMatchObject({
+			audience: 25,
+			eligible: 21,
+			skipped: { total: 4, byReason: { opted_out: 2, no_prior_contact: 1, account_inactive: 1 } },
+			expectedExpired: 0,
+		});
 		// 21 recipients at 15 per 15 minutes: the last 6 go 15 minutes after the first 15.
 		const finish = Date.parse(p.estimatedFinishAt) - Date.parse(p.estimatedStartAt);
 		expect(finish).toBe(15 * 60_000);
-		expect(p.accounts).toEqual([{ accountId: m.account._id, recipients: 21, sendQuota: { limit: 500, used: 0, remaining: 500, resetAt: null }, estimatedFinishAt: p.estimatedFinishAt }]);
+		expect(p.accounts).toEqual([
+			{
+				accountId: m.account._id,
+				recipients: 21,
+				sendQuota: { limit: 500, used: 0, remaining: 500, resetAt: null },
+				estimatedFinishAt: p.estimatedFinishAt,
+			},
+		]);
 		expect(p.samples).toHaveLength(3);
 		for (const s of p.samples) {
 			expect(s.text).toBe(`Chào ${s.displayName}, mã TET: https://shop.example/tet`);
@@ -176,7 +246,13 @@ describe("sending", () => {
 		const stranger = await m.contacts(1, { lastInboundAt: null });
 		const startAt = new Date(Date.now() + 1500).toISOString();
 		const c = (
-			await m.api.post("/campaigns", { name: "Sắp chạy", templateId: m.template.id, segmentIds: [m.segment.id], schedule: { startAt }, variables: { discount_code: "TET2026" } })
+			await m.api.post("/campaigns", {
+				name: "Sắp chạy",
+				templateId: m.template.id,
+				segmentIds: [m.segment.id],
+				schedule: { startAt },
+				variables: { discount_code: "TET2026" },
+			})
 		).body.data;
 		expect(c).toMatchObject({ status: "scheduled", targetContactCount: 4 });
 
@@ -193,12 +269,17 @@ describe("sending", () => {
 		for (const dm of dms) expect(dm.text).toBe(`Chào ${byRecipient.get(dm.recipientId)}, mã TET2026 giảm 10%`);
 
 		const skipped = await CampaignDeliveryModel.find({ campaignId: c.id, status: "skipped" }, { contactId: 1, reason: 1 }).lean();
-		expect(Object.fromEntries(skipped.map(s => [s.contactId, s.reason]))).toEqual({ [optedOut[0]._id]: "opted_out", [stranger[0]._id]: "no_prior_contact" });
+		expect(Object.fromEntries(skipped.map(s => [s.contactId, s.reason]))).toEqual({
+			[optedOut[0]._id]: "opted_out",
+			[stranger[0]._id]: "no_prior_contact",
+		});
 		// The messages are in each contact's conversation like any outbound message.
 		const messages = await MessageModel.find({ origin: `campaign:${c.id}` }).lean();
 		expect(messages.map(msg => msg.status)).toEqual(["sent", "sent", "sent", "sent"]);
 
-		expect(events.of("campaign.started").filter(e => e.campaignId === c.id)).toEqual([expect.objectContaining({ merchantId: m.merchantId, eligible: 4, skipped: 2 })]);
+		expect(events.of("campaign.started").filter(e => e.campaignId === c.id)).toEqual([
+			expect.objectContaining({ merchantId: m.merchantId, eligible: 4, skipped: 2 }),
+		]);
 		expect(events.of("campaign.completed").filter(e => e.campaignId === c.id)).toHaveLength(1);
 		expect(events.of("campaign.progress").some(e => e.campaignId === c.id)).toBe(true);
 	});
@@ -206,7 +287,14 @@ describe("sending", () => {
 	test("X refusing a DM (403) fails that delivery with X's reason; the others are sent", async () => {
 		const m = await merchantWithCampaignParts();
 		await m.contacts(3);
-		const c = (await m.api.post("/campaigns", { name: "403", templateId: m.template.id, segmentIds: [m.segment.id], variables: { discount_code: "X" } })).body.data;
+		const c = (
+			await m.api.post("/campaigns", {
+				name: "403",
+				templateId: m.template.id,
+				segmentIds: [m.segment.id],
+				variables: { discount_code: "X" },
+			})
+		).body.data;
 		x.sandbox.failNext({ status: 403, detail: "You cannot send messages to this user." });
 		expect((await m.api.post(`/campaigns/${c.id}/start`)).body.data.status).toBe("running");
 		await campaignDone(c.id);
@@ -215,7 +303,16 @@ describe("sending", () => {
 		expect(failed).toHaveLength(1);
 		expect(failed[0].reason).toMatch(/You cannot send messages to this user/);
 		const metrics = (await m.api.get(`/campaigns/${c.id}/metrics`)).body.data;
-		expect(metrics).toMatchObject({ totalSent: 3, delivered: 2, failed: 1, deliveryRate: 66.7, failureRate: 33.3, skipped: 0, expired: 0, unknown: 0 });
+		expect(metrics).toMatchObject({
+			totalSent: 3,
+			delivered: 2,
+			failed: 1,
+			deliveryRate: 66.7,
+			failureRate: 33.3,
+			skipped: 0,
+			expired: 0,
+			unknown: 0,
+		});
 	});
 });
 
@@ -242,15 +339,32 @@ describe("engagement", () => {
 		expect(first.headers.get("location")).toBe("https://shop.example/tet?ref=dm");
 		expect((await click()).status).toBe(302);
 		expect((await client(node.url).get("/r/not-a-real-token")).status).toBe(404);
-		await x.sandbox.postInboundDm({ to: m.user.id, from: { id: b.twitterUserId, username: b.username, name: b.displayName }, text: "Cho mình hỏi size áo" });
+		await x.sandbox.postInboundDm({
+			to: m.user.id,
+			from: { id: b.twitterUserId, username: b.username, name: b.displayName },
+			text: "Cho mình hỏi size áo",
+		});
 		// A reply more than 72 hours after the campaign message is not the campaign's.
 		const late = new Date(Date.now() + 73 * 3600_000);
-		await x.sandbox.postInboundDm({ to: m.user.id, from: { id: other.twitterUserId, username: other.username, name: other.displayName }, text: "Còn hàng không?", createdAt: late });
+		await x.sandbox.postInboundDm({
+			to: m.user.id,
+			from: { id: other.twitterUserId, username: other.username, name: other.displayName },
+			text: "Còn hàng không?",
+			createdAt: late,
+		});
 
 		const metrics = async () => (await m.api.get(`/campaigns/${c.id}/metrics`)).body.data;
 		const count = (field: string) => CampaignDeliveryModel.countDocuments({ campaignId: c.id, [field]: { $ne: null } });
-		await waitUntil(async () => (await count("repliedAt")) === 1 && (await count("openedAt")) === 2, 10_000, "the open and the reply counted");
-		await waitUntil(async () => (await MessageModel.countDocuments({ contactId: other._id, direction: "inbound" })) === 1, 10_000, "the late reply stored");
+		await waitUntil(
+			async () => (await count("repliedAt")) === 1 && (await count("openedAt")) === 2,
+			10_000,
+			"the open and the reply counted"
+		);
+		await waitUntil(
+			async () => (await MessageModel.countDocuments({ contactId: other._id, direction: "inbound" })) === 1,
+			10_000,
+			"the late reply stored"
+		);
 		expect(await metrics()).toMatchObject({
 			totalSent: 3,
 			delivered: 3,
@@ -276,11 +390,20 @@ describe("what other services ask", () => {
 		const m = await merchantWithCampaignParts();
 		const [person] = await m.contacts(1);
 		const c = (
-			await m.api.post("/campaigns", { name: "Đang dùng", templateId: m.template.id, segmentIds: [m.segment.id], schedule: { startAt: "2030-01-01T00:00:00Z" }, variables: { discount_code: "A" } })
+			await m.api.post("/campaigns", {
+				name: "Đang dùng",
+				templateId: m.template.id,
+				segmentIds: [m.segment.id],
+				schedule: { startAt: "2030-01-01T00:00:00Z" },
+				variables: { discount_code: "A" },
+			})
 		).body.data;
 		const tpl = await m.api.del(`/templates/${m.template.id}`);
 		expect(tpl.status).toBe(409);
-		expect(tpl.body).toMatchObject({ errorCode: "TEMPLATE_IN_USE", details: { usedBy: [{ kind: "campaign", id: c.id, name: "Đang dùng", status: "scheduled" }] } });
+		expect(tpl.body).toMatchObject({
+			errorCode: "TEMPLATE_IN_USE",
+			details: { usedBy: [{ kind: "campaign", id: c.id, name: "Đang dùng", status: "scheduled" }] },
+		});
 		expect((await m.api.del(`/segments/${m.segment.id}`)).body.errorCode).toBe("SEGMENT_IN_USE");
 
 		await m.api.post(`/campaigns/${c.id}/start`);

@@ -68,14 +68,20 @@ describe("/console", () => {
 		await page.locator("#reply-text").fill("Đơn của chị đang giao, mã vận đơn VN123.");
 		await page.locator("form.reply button[type=submit]").click();
 		await page.locator("#messages .msg.outbound", { hasText: "VN123" }).waitFor();
-		await waitUntil(() => x.sandbox.received().some(dm => dm.recipientId === customer.id && dm.text.includes("VN123")), 10_000, "the reply at X");
+		await waitUntil(
+			() => x.sandbox.received().some(dm => dm.recipientId === customer.id && dm.text.includes("VN123")),
+			10_000,
+			"the reply at X"
+		);
 		await b.shot("inbox-replied");
 	});
 
 	test("an API error is shown in words next to the field that caused it", async () => {
 		const { page } = b;
 		await page.goto(`${node.url}/console/#/flows`);
-		await page.locator("#flow-form textarea").fill(JSON.stringify({ name: "F", trigger: { type: "contact_created", config: {} }, nodes: [{ type: "wait" }] }));
+		await page
+			.locator("#flow-form textarea")
+			.fill(JSON.stringify({ name: "F", trigger: { type: "contact_created", config: {} }, nodes: [{ type: "wait" }] }));
 		await page.locator("#flow-form button[type=submit]").click();
 		const node0 = page.locator('#flow-nodes li[data-field="nodes[0]"] .field-error');
 		// The console asks in its own language (Vietnamese by default): the rule in words, at the node.
@@ -86,8 +92,12 @@ describe("/console", () => {
 	test("a campaign created in the console shows its launch numbers, starts and completes live", async () => {
 		const { page } = b;
 		const api = client(node.url, tokenFor(MERCHANT));
-		expect((await api.post("/templates", { name: "Ưu đãi", type: "text", content: "Chào {{name}}, mã giảm giá {{code}}!" })).status).toBe(200);
-		expect((await api.post("/segments", { name: "Khách đã nhắn", conditions: [{ field: "optedOut", operator: "eq", value: false }] })).status).toBe(200);
+		expect((await api.post("/templates", { name: "Ưu đãi", type: "text", content: "Chào {{name}}, mã giảm giá {{code}}!" })).status).toBe(
+			200
+		);
+		expect(
+			(await api.post("/segments", { name: "Khách đã nhắn", conditions: [{ field: "optedOut", operator: "eq", value: false }] })).status
+		).toBe(200);
 		await page.goto(`${node.url}/console/#/campaigns/new`);
 		await page.locator("#campaign-form input[name=name]").fill("Tết 2026");
 		await page.locator("#campaign-form select[name=templateId]").selectOption({ label: "Ưu đãi" });
@@ -98,7 +108,11 @@ describe("/console", () => {
 		await page.locator('button[data-action="start"]').click();
 		await expectText(page.locator("#campaign-status"), "hoàn tất");
 		await expectText(page.locator('#campaign-metrics td[data-metric="Đã gửi"]'), "1");
-		await waitUntil(() => x.sandbox.received().some(dm => dm.recipientId === customer.id && dm.text.includes("TET26")), 10_000, "the campaign DM at X");
+		await waitUntil(
+			() => x.sandbox.received().some(dm => dm.recipientId === customer.id && dm.text.includes("TET26")),
+			10_000,
+			"the campaign DM at X"
+		);
 		await b.shot("campaign-completed");
 	});
 
@@ -141,7 +155,12 @@ describe("/console without a browser", () => {
 	});
 
 	test("the development sign-in signs only well-formed ids and roles, and files outside the build are not served", async () => {
-		const post = (body: unknown) => fetch(`${node.url}/console/dev-token`, { method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": "en" }, body: JSON.stringify(body) });
+		const post = (body: unknown) =>
+			fetch(`${node.url}/console/dev-token`, {
+				method: "POST",
+				headers: { "Content-Type": "application/json", "Accept-Language": "en" },
+				body: JSON.stringify(body),
+			});
 		const bad = await post({ merchantId: "", userId: "u", role: "owner" });
 		expect(bad.status).toBe(400);
 		const body = await bad.json();
@@ -159,7 +178,16 @@ describe("/console without a browser", () => {
 
 /** Waits for the element to hold the text (the page updates on its own). */
 async function expectText(locator: import("playwright-core").Locator, text: string) {
-	await locator.filter({ hasText: text }).first().waitFor({ timeout: 15_000 }).catch(async err => {
-		throw new Error(`expected "${text}" in ${locator}, found "${await locator.first().innerText().catch(() => "(nothing)")}": ${err.message}`);
-	});
+	await locator
+		.filter({ hasText: text })
+		.first()
+		.waitFor({ timeout: 15_000 })
+		.catch(async err => {
+			throw new Error(
+				`expected "${text}" in ${locator}, found "${await locator
+					.first()
+					.innerText()
+					.catch(() => "(nothing)")}": ${err.message}`
+			);
+		});
 }

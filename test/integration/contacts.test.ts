@@ -54,8 +54,19 @@ describe("GET /contacts", () => {
 			firstInteractionAt: new Date("2025-12-01T10:00:00Z"),
 			lastInteractionAt: new Date("2026-01-18T09:30:00Z"),
 		});
-		jane = await seed(M1, { username: "jane", displayName: "JANE Roe", tags: ["vip"], accountId: ACC2, lastInteractionAt: new Date("2026-01-17T00:00:00Z") });
-		dotted = await seed(M1, { username: "xa.b(y", displayName: "Dotted", tags: ["customer"], lastInteractionAt: new Date("2026-01-16T00:00:00Z") });
+		jane = await seed(M1, {
+			username: "jane",
+			displayName: "JANE Roe",
+			tags: ["vip"],
+			accountId: ACC2,
+			lastInteractionAt: new Date("2026-01-17T00:00:00Z"),
+		});
+		dotted = await seed(M1, {
+			username: "xa.b(y",
+			displayName: "Dotted",
+			tags: ["customer"],
+			lastInteractionAt: new Date("2026-01-16T00:00:00Z"),
+		});
 		look = await seed(M1, { username: "axb(y", displayName: "Lookalike", lastInteractionAt: new Date("2026-01-15T00:00:00Z") });
 		await seed(M2, { username: "customer_john", displayName: "John of another merchant", tags: ["vip", "customer"] });
 	});
@@ -151,7 +162,12 @@ describe("GET /contacts/:id", () => {
 	test("a contact without replies yet has no average response time", async () => {
 		const id = await seed(M1);
 		const res = await api.get(`/contacts/${id}`);
-		expect(res.body.data.engagement).toEqual({ messagesSent: 0, messagesReceived: 0, averageResponseTime: null, averageResponseTimeSeconds: null });
+		expect(res.body.data.engagement).toEqual({
+			messagesSent: 0,
+			messagesReceived: 0,
+			averageResponseTime: null,
+			averageResponseTimeSeconds: null,
+		});
 	});
 
 	test("an id that is not a UUID is a 422 naming id", async () => {
@@ -164,19 +180,41 @@ describe("GET /contacts/:id", () => {
 describe("editing", () => {
 	test("PUT /contacts/:id sets the display name and merges attributes", async () => {
 		const id = await seed(M1, { attributes: { purchaseCount: 5, totalSpent: 1250000 } });
-		const res = await api.put(`/contacts/${id}`, { displayName: "John Doe (VIP)", attributes: { preferredLanguage: "vi", notes: "Khách hàng cao cấp" } });
+		const res = await api.put(`/contacts/${id}`, {
+			displayName: "John Doe (VIP)",
+			attributes: { preferredLanguage: "vi", notes: "Khách hàng cao cấp" },
+		});
 		expect(res.status).toBe(200);
 		expect(res.body.data.displayName).toBe("John Doe (VIP)");
-		expect(res.body.data.attributes).toEqual({ purchaseCount: 5, totalSpent: 1250000, preferredLanguage: "vi", notes: "Khách hàng cao cấp" });
+		expect(res.body.data.attributes).toEqual({
+			purchaseCount: 5,
+			totalSpent: 1250000,
+			preferredLanguage: "vi",
+			notes: "Khách hàng cao cấp",
+		});
 	});
 
 	test("PUT /contacts/:id/attributes merges, and null removes a key", async () => {
 		const id = await seed(M1, { attributes: { purchaseCount: 5, tier: "silver", old: 1 } });
 		const res = await api.put(`/contacts/${id}/attributes`, {
-			attributes: { purchaseCount: 6, totalSpent: 1500000, lastPurchaseDate: "2026-01-18", membershipTier: "gold", old: null, active: true },
+			attributes: {
+				purchaseCount: 6,
+				totalSpent: 1500000,
+				lastPurchaseDate: "2026-01-18",
+				membershipTier: "gold",
+				old: null,
+				active: true,
+			},
 		});
 		expect(res.status).toBe(200);
-		expect(res.body.data.attributes).toEqual({ purchaseCount: 6, tier: "silver", totalSpent: 1500000, lastPurchaseDate: "2026-01-18", membershipTier: "gold", active: true });
+		expect(res.body.data.attributes).toEqual({
+			purchaseCount: 6,
+			tier: "silver",
+			totalSpent: 1500000,
+			lastPurchaseDate: "2026-01-18",
+			membershipTier: "gold",
+			active: true,
+		});
 		const stored = await ContactModel.findById(id).lean();
 		expect(Object.keys(stored!.attributes as object)).not.toContain("old");
 	});
@@ -277,7 +315,15 @@ describe("GDPR erase: DELETE /contacts/:id", () => {
 			for (let c = 0; c < 2; c++) {
 				const conv = await ConversationModel.create({ merchantId: M1, accountId: ACC1, contactId, openKey: `k:${contactId}:${c}` });
 				await MessageModel.insertMany(
-					[0, 1, 2].map(i => ({ merchantId: M1, accountId: ACC1, conversationId: conv._id, contactId, direction: i ? "outbound" : "inbound", status: "sent", content: `m${i}` }))
+					[0, 1, 2].map(i => ({
+						merchantId: M1,
+						accountId: ACC1,
+						conversationId: conv._id,
+						contactId,
+						direction: i ? "outbound" : "inbound",
+						status: "sent",
+						content: `m${i}`,
+					}))
 				);
 			}
 		}
@@ -300,15 +346,20 @@ describe("GET /contacts/export", () => {
 	test("streams the filtered list as CSV, quoting and defusing customer text", async () => {
 		await ContactModel.deleteMany({ merchantId: M1 });
 		const a = await seed(M1, { username: "csv_a", displayName: 'He said "hi", then left', tags: ["vip", "x"], attributes: { n: 1 } });
-		const b = await seed(M1, { username: "csv_b", displayName: "=HYPERLINK(\"http://evil\")", tags: ["vip"] });
+		const b = await seed(M1, { username: "csv_b", displayName: '=HYPERLINK("http://evil")', tags: ["vip"] });
 		await seed(M1, { username: "csv_c", tags: ["other"] });
 		await seed(M2, { username: "csv_other_merchant", tags: ["vip"] });
 		const res = await api.get("/contacts/export?tags=vip");
 		expect(res.status).toBe(200);
 		expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
 		expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="contacts-\d{4}-\d{2}-\d{2}\.csv"$/);
-		const lines = (res.body as string).replace(/^\uFEFF/, "").trimEnd().split("\r\n");
-		expect(lines[0]).toBe("id,accountId,twitterUserId,username,displayName,tags,attributes,source,conversationCount,firstInteractionAt,lastInteractionAt,optedOut,optedOutAt");
+		const lines = (res.body as string)
+			.replace(/^\uFEFF/, "")
+			.trimEnd()
+			.split("\r\n");
+		expect(lines[0]).toBe(
+			"id,accountId,twitterUserId,username,displayName,tags,attributes,source,conversationCount,firstInteractionAt,lastInteractionAt,optedOut,optedOutAt"
+		);
 		expect(lines).toHaveLength(3);
 		const byId = Object.fromEntries(lines.slice(1).map(l => [l.slice(0, 36), l]));
 		expect(byId[a]).toContain(',csv_a,"He said ""hi"", then left",vip;x,"{""n"":1}",inbound_message,0,,,false,');
@@ -318,7 +369,13 @@ describe("GET /contacts/export", () => {
 	test("a list larger than one internal page comes out whole, once each", async () => {
 		await ContactModel.deleteMany({ merchantId: M1 });
 		await ContactModel.insertMany(
-			Array.from({ length: 1234 }, (_, i) => ({ merchantId: M1, accountId: ACC1, twitterUserId: `bulk-${i}`, username: `bulk${i}`, tags: i % 2 ? ["odd"] : [] }))
+			Array.from({ length: 1234 }, (_, i) => ({
+				merchantId: M1,
+				accountId: ACC1,
+				twitterUserId: `bulk-${i}`,
+				username: `bulk${i}`,
+				tags: i % 2 ? ["odd"] : [],
+			}))
 		);
 		const res = await api.get("/contacts/export");
 		const lines = (res.body as string).trimEnd().split("\r\n").slice(1);

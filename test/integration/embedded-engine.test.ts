@@ -47,10 +47,17 @@ describe("embedded FerretDB on PostgreSQL", () => {
 		expect(first.created).toBeGreaterThanOrEqual(4); // openKey, merchantId, status, lastMessageAt, contactId
 		expect((await ensureFilterIndexes(pgUrl, dbName)).created).toBe(0);
 
-		const [[table]] = (await pgQuery(pgUrl, `SELECT _jsonb->>'table' FROM "${dbName}"._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'conversations'`)) as string[][];
+		const [[table]] = (await pgQuery(
+			pgUrl,
+			`SELECT _jsonb->>'table' FROM "${dbName}"._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'conversations'`
+		)) as string[][];
 		// The statement FerretDB sends for {openKey: "k7"}, with the planner told to avoid the
 		// table scan a 30-row table would get anyway.
-		const plan = (await pgQuery(pgUrl, `SET enable_seqscan = off; EXPLAIN SELECT _jsonb FROM "${dbName}"."${table}" WHERE _jsonb->'openKey' @> '"k7"'`)).flat().join("\n");
+		const plan = (
+			await pgQuery(pgUrl, `SET enable_seqscan = off; EXPLAIN SELECT _jsonb FROM "${dbName}"."${table}" WHERE _jsonb->'openKey' @> '"k7"'`)
+		)
+			.flat()
+			.join("\n");
 		expect(plan).toMatch(/Bitmap Index Scan on \S*openkey\S*_mktx_gin/);
 		// And the answers through FerretDB are unchanged.
 		expect(await ConversationModel.countDocuments({ merchantId: "m1", status: "open" })).toBe(10);

@@ -31,7 +31,14 @@ let ferretPort: number;
 let ferretDir: string;
 // A PostgreSQL database of this file's own when FerretDB runs on PostgreSQL (dropped after).
 const pgUrl = withDatabase(config().ferretdb.postgresqlUrl, `mktx_faults_${process.pid}_${randomBytes(3).toString("hex")}`);
-const startDatabase = () => startFerretDb({ port: ferretPort, dataDir: ferretDir, postgresqlUrl: pgUrl, handler: process.env.TEST_FERRETDB_HANDLER === "sqlite" ? "sqlite" : "auto", log: () => {} });
+const startDatabase = () =>
+	startFerretDb({
+		port: ferretPort,
+		dataDir: ferretDir,
+		postgresqlUrl: pgUrl,
+		handler: process.env.TEST_FERRETDB_HANDLER === "sqlite" ? "sqlite" : "auto",
+		log: () => {},
+	});
 let running: NodeProcess[] = [];
 
 beforeAll(async () => {
@@ -75,14 +82,26 @@ async function world(): Promise<World> {
 	};
 	start("gateway", "api,accounts,webhooks", { PORT: String(port) });
 	start("inbox-1", "inbox,contacts");
-	const observer = new ServiceBroker({ namespace: env.MOLECULER_NAMESPACE, transporter: NATS_URL as BrokerOptions["transporter"], logger: false, nodeID: `observer-${id}` });
+	const observer = new ServiceBroker({
+		namespace: env.MOLECULER_NAMESPACE,
+		transporter: NATS_URL as BrokerOptions["transporter"],
+		logger: false,
+		nodeID: `observer-${id}`,
+	});
 	await observer.start();
 	await observer.waitForServices(["api", "accounts", "webhooks", "inbox", "contacts"], 90_000);
 	const gatewayUrl = `http://127.0.0.1:${port}`;
 	await waitUntil(async () => (await fetch(`${gatewayUrl}/health/ready`).catch(() => null))?.status === 200, 60_000, "gateway ready");
 	const db = await mongoose.createConnection(env.MONGO_URL, SIDE_POOL).asPromise();
 	const accountId = randomBytes(8).toString("hex");
-	await db.collection("accounts").insertOne({ _id: accountId as never, merchantId: "m-faults", twitterUserId: ACCOUNT_X_ID, username: "faults", status: "active", createdAt: new Date() });
+	await db.collection("accounts").insertOne({
+		_id: accountId as never,
+		merchantId: "m-faults",
+		twitterUserId: ACCOUNT_X_ID,
+		username: "faults",
+		status: "active",
+		createdAt: new Date(),
+	});
 	await db.collection("account_links").insertOne({ _id: ACCOUNT_X_ID as never, merchantId: "m-faults", accountId, linkedAt: new Date() });
 	return { env, gatewayUrl, observer, db, start };
 }
@@ -99,14 +118,20 @@ async function burst(w: World, during: () => Promise<void>): Promise<{ posts: Po
 	let acked = 0;
 	let faultDone: Promise<void> | null = null;
 	const queues = Array.from({ length: CUSTOMERS }, (_, c) =>
-		Array.from({ length: EVENTS / CUSTOMERS }, (_, k) => ({ customer: String(55_000_000 + c), eventId: String(700_000_000 + c * 1000 + k), text: `c${c}-${k}` }))
+		Array.from({ length: EVENTS / CUSTOMERS }, (_, k) => ({
+			customer: String(55_000_000 + c),
+			eventId: String(700_000_000 + c * 1000 + k),
+			text: `c${c}-${k}`,
+		}))
 	);
 	let next = 0;
 	await Promise.all(
 		Array.from({ length: CONCURRENCY }, async () => {
 			for (let q = next++; q < queues.length; q = next++) {
 				for (const e of queues[q]) {
-					const body = JSON.stringify(dmPayload({ forUserId: ACCOUNT_X_ID, eventId: e.eventId, senderId: e.customer, recipientId: ACCOUNT_X_ID, text: e.text }));
+					const body = JSON.stringify(
+						dmPayload({ forUserId: ACCOUNT_X_ID, eventId: e.eventId, senderId: e.customer, recipientId: ACCOUNT_X_ID, text: e.text })
+					);
 					const post: Post = { eventId: e.eventId, startedAt: Date.now(), status: null };
 					posts.push(post);
 					const res = await fetch(`${w.gatewayUrl}/api/v1/mkt-x/webhooks/twitter`, {
@@ -130,14 +155,20 @@ async function settle(w: World, posts: Post[], label: string) {
 	// Drained: nothing queued and no delivery waiting for its hand-over.
 	await waitUntil(
 		async () => {
-			const [queued, pending] = await Promise.all([w.db.collection("inbox_activity").countDocuments({}), w.db.collection("webhook_deliveries").countDocuments({ status: "pending" })]);
+			const [queued, pending] = await Promise.all([
+				w.db.collection("inbox_activity").countDocuments({}),
+				w.db.collection("webhook_deliveries").countDocuments({ status: "pending" }),
+			]);
 			if (pending) await w.observer.call("webhooks.sweep", { olderThanMs: 0 }, { timeout: 30_000 }).catch(() => {});
 			return queued === 0 && pending === 0;
 		},
 		150_000,
 		`${label}: backlog drained`
 	);
-	const stored = await w.db.collection("messages").find({ merchantId: "m-faults" }, { projection: { twitterMessageId: 1 } }).toArray();
+	const stored = await w.db
+		.collection("messages")
+		.find({ merchantId: "m-faults" }, { projection: { twitterMessageId: 1 } })
+		.toArray();
 	const storedIds = stored.map(m => m.twitterMessageId as string);
 	const distinct = new Set(storedIds);
 	const counts = {
@@ -157,80 +188,100 @@ async function settle(w: World, posts: Post[], label: string) {
 	return counts;
 }
 
-test("the inbox node stopped (SIGTERM) during a burst: its batch ends, another node drains the rest", async () => {
-	const w = await world();
-	const first = running[1];
-	let stopSeconds = 0;
-	const { posts, faultDone } = await burst(w, async () => {
-		const signalAt = Date.now();
-		first.signal("SIGTERM");
-		const { at, code } = await first.exited;
-		stopSeconds = (at - signalAt) / 1000;
-		expect(code).toBe(0);
-		w.start("inbox-2", "inbox,contacts");
-	});
-	await faultDone;
-	// The batch in flight ended and the node stopped within the drain time (10 s of in-flight work).
-	expect(stopSeconds).toBeLessThan(15);
-	await settle(w, posts, "inbox node SIGTERM");
-}, MINUTES);
+test(
+	"the inbox node stopped (SIGTERM) during a burst: its batch ends, another node drains the rest",
+	async () => {
+		const w = await world();
+		const first = running[1];
+		let stopSeconds = 0;
+		const { posts, faultDone } = await burst(w, async () => {
+			const signalAt = Date.now();
+			first.signal("SIGTERM");
+			const { at, code } = await first.exited;
+			stopSeconds = (at - signalAt) / 1000;
+			expect(code).toBe(0);
+			w.start("inbox-2", "inbox,contacts");
+		});
+		await faultDone;
+		// The batch in flight ended and the node stopped within the drain time (10 s of in-flight work).
+		expect(stopSeconds).toBeLessThan(15);
+		await settle(w, posts, "inbox node SIGTERM");
+	},
+	MINUTES
+);
 
-test("the inbox node killed (SIGKILL) during a burst: its accounts are taken over when its lease ends", async () => {
-	const w = await world();
-	const first = running[1];
-	const { posts, faultDone } = await burst(w, async () => {
-		first.signal("SIGKILL");
-		await first.exited;
-		w.start("inbox-2", "inbox,contacts");
-	});
-	await faultDone;
-	await settle(w, posts, "inbox node SIGKILL");
-}, MINUTES);
+test(
+	"the inbox node killed (SIGKILL) during a burst: its accounts are taken over when its lease ends",
+	async () => {
+		const w = await world();
+		const first = running[1];
+		const { posts, faultDone } = await burst(w, async () => {
+			first.signal("SIGKILL");
+			await first.exited;
+			w.start("inbox-2", "inbox,contacts");
+		});
+		await faultDone;
+		await settle(w, posts, "inbox node SIGKILL");
+	},
+	MINUTES
+);
 
-test("the database stalled (SIGSTOP) for 5 s during a burst: what was acknowledged is stored once", async () => {
-	const w = await world();
-	const { posts, faultDone } = await burst(w, async () => {
-		ferret.process!.kill("SIGSTOP");
-		await new Promise(r => setTimeout(r, 5000));
-		ferret.process!.kill("SIGCONT");
-	});
-	await faultDone;
-	await settle(w, posts, "database SIGSTOP 5 s");
-}, MINUTES);
+test(
+	"the database stalled (SIGSTOP) for 5 s during a burst: what was acknowledged is stored once",
+	async () => {
+		const w = await world();
+		const { posts, faultDone } = await burst(w, async () => {
+			ferret.process!.kill("SIGSTOP");
+			await new Promise(r => setTimeout(r, 5000));
+			ferret.process!.kill("SIGCONT");
+		});
+		await faultDone;
+		await settle(w, posts, "database SIGSTOP 5 s");
+	},
+	MINUTES
+);
 
-test("the database killed during a burst and started again: what was acknowledged is stored once", async () => {
-	const w = await world();
-	const { posts, faultDone } = await burst(w, async () => {
-		const old = ferret.process!;
-		const gone = new Promise(r => old.once("exit", r));
-		old.kill("SIGKILL");
-		await gone;
-		await new Promise(r => setTimeout(r, 1000));
-		ferret = await startDatabase();
-	});
-	await faultDone;
-	await settle(w, posts, "database SIGKILL and restart");
-}, MINUTES);
+test(
+	"the database killed during a burst and started again: what was acknowledged is stored once",
+	async () => {
+		const w = await world();
+		const { posts, faultDone } = await burst(w, async () => {
+			const old = ferret.process!;
+			const gone = new Promise(r => old.once("exit", r));
+			old.kill("SIGKILL");
+			await gone;
+			await new Promise(r => setTimeout(r, 1000));
+			ferret = await startDatabase();
+		});
+		await faultDone;
+		await settle(w, posts, "database SIGKILL and restart");
+	},
+	MINUTES
+);
 
-test("the gateway stopped (SIGTERM) during a burst: nothing is accepted after the signal, nothing acknowledged is lost", async () => {
-	const w = await world();
-	const gateway = running[0];
-	let signalAt = 0;
-	const { posts, faultDone } = await burst(w, async () => {
-		signalAt = Date.now();
-		gateway.signal("SIGTERM");
-		await gateway.exited;
-		// Another gateway node takes over the webhooks service (and its sweeper).
-		w.start("gateway-2", "api,accounts,webhooks");
-		await w.observer.waitForServices(["webhooks"], 60_000);
-	});
-	await faultDone;
-	// The node drains from the moment its signal handler runs (a busy event loop may take a moment):
-	// from its first refusal on, nothing started later is accepted.
-	const firstRefusal = Math.min(...posts.filter(p => p.status !== 200 && p.startedAt >= signalAt).map(p => p.startedAt));
-	const acceptedAfter = posts.filter(p => p.status === 200 && p.startedAt > firstRefusal).map(p => p.startedAt - signalAt);
-	console.log(`gateway SIGTERM: draining ${firstRefusal - signalAt} ms after the signal`);
-	expect(acceptedAfter).toEqual([]);
-	expect((await gateway.exited).at - signalAt).toBeLessThan(15_000);
-	await settle(w, posts, "gateway SIGTERM");
-}, MINUTES);
+test(
+	"the gateway stopped (SIGTERM) during a burst: nothing is accepted after the signal, nothing acknowledged is lost",
+	async () => {
+		const w = await world();
+		const gateway = running[0];
+		let signalAt = 0;
+		const { posts, faultDone } = await burst(w, async () => {
+			signalAt = Date.now();
+			gateway.signal("SIGTERM");
+			await gateway.exited;
+			// Another gateway node takes over the webhooks service (and its sweeper).
+			w.start("gateway-2", "api,accounts,webhooks");
+			await w.observer.waitForServices(["webhooks"], 60_000);
+		});
+		await faultDone;
+		// The node drains from the moment its signal handler runs (a busy event loop may take a moment):
+		// from its first refusal on, nothing started later is accepted.
+		const firstRefusal = Math.min(...posts.filter(p => p.status !== 200 && p.startedAt >= signalAt).map(p => p.startedAt));
+		const acceptedAfter = posts.filter(p => p.status === 200 && p.startedAt > firstRefusal).map(p => p.startedAt - signalAt);
+		console.log(`gateway SIGTERM: draining ${firstRefusal - signalAt} ms after the signal`);
+		expect(acceptedAfter).toEqual([]);
+		expect((await gateway.exited).at - signalAt).toBeLessThan(15_000);
+		await settle(w, posts, "gateway SIGTERM");
+	},
+	MINUTES
+);

@@ -57,7 +57,15 @@ async function merchant() {
 	const contact = async (fields: Record<string, unknown> = {}) => {
 		const id = String(nextTwitterId++);
 		return (
-			await ContactModel.create({ merchantId, accountId: account._id, twitterUserId: id, username: `cust_${id}`, displayName: `Khách ${id.slice(-3)}`, lastInboundAt: new Date(), ...fields })
+			await ContactModel.create({
+				merchantId,
+				accountId: account._id,
+				twitterUserId: id,
+				username: `cust_${id}`,
+				displayName: `Khách ${id.slice(-3)}`,
+				lastInboundAt: new Date(),
+				...fields,
+			})
 		).toObject() as { _id: string; twitterUserId: string; username: string; displayName: string };
 	};
 	const flow = async (body: Record<string, unknown>) => {
@@ -98,15 +106,23 @@ describe("the contract's example: welcome, 24-hour wait, follow-up", () => {
 		const waiting = await m.runs(flowId);
 		expect(waiting.data).toHaveLength(1);
 		expect(waiting.data[0]).toMatchObject({ status: "active", nextStep: "nodes[2]", trigger: { type: "contact_created" } });
-		expect(waiting.data[0].log.map((e: { node: string; outcome: string }) => `${e.node} ${e.outcome}`)).toEqual(["nodes[0] sent", "nodes[1] waiting"]);
+		expect(waiting.data[0].log.map((e: { node: string; outcome: string }) => `${e.node} ${e.outcome}`)).toEqual([
+			"nodes[0] sent",
+			"nodes[1] waiting",
+		]);
 		// The resume is an Agenda job in the database, due in 24 hours of wall-clock time.
-		const job = await mongoose.connection.db!.collection(AGENDA_COLLECTION).findOne({ name: "flows.resume", "data.runId": waiting.data[0].id });
+		const job = await mongoose.connection
+			.db!.collection(AGENDA_COLLECTION)
+			.findOne({ name: "flows.resume", "data.runId": waiting.data[0].id });
 		expect(job?.nextRunAt.getTime()).toBeGreaterThan(Date.now() + DAY - 60_000);
 
 		await fastForward(DAY - 60_000);
 		expect(dmsTo(customer.id)).toHaveLength(1);
 		await fastForward(60_000);
-		expect(dmsTo(customer.id).map(dm => dm.text)).toEqual(["Chào Lan, cảm ơn bạn đã nhắn tin!", "Lan ơi, bạn cần shop hỗ trợ gì thêm không?"]);
+		expect(dmsTo(customer.id).map(dm => dm.text)).toEqual([
+			"Chào Lan, cảm ơn bạn đã nhắn tin!",
+			"Lan ơi, bạn cần shop hỗ trợ gì thêm không?",
+		]);
 
 		const done = (await m.runs(flowId)).data[0];
 		expect(done).toMatchObject({ status: "completed", nextStep: null, dueAt: null });
@@ -118,7 +134,14 @@ describe("the contract's example: welcome, 24-hour wait, follow-up", () => {
 	test("a contact who never wrote is skipped with the reason in the run's log, and the run goes on", async () => {
 		const m = await merchant();
 		const tpl = await m.template("hello", "Xin chào {{name}}");
-		const flowId = await m.flow({ name: "Skip", trigger: { type: "contact_created" }, nodes: [{ type: "send_message", templateId: tpl }, { type: "add_tag", tag: "welcomed" }] });
+		const flowId = await m.flow({
+			name: "Skip",
+			trigger: { type: "contact_created" },
+			nodes: [
+				{ type: "send_message", templateId: tpl },
+				{ type: "add_tag", tag: "welcomed" },
+			],
+		});
 		const c = await m.contact({ lastInboundAt: null, source: "import" });
 		emit("contact.created", { merchantId: m.merchantId, accountId: m.account._id, contactId: c._id, source: "import" });
 		await waitUntil(async () => (await m.runs(flowId)).data[0]?.status === "completed", 10_000, "the run completed");
@@ -139,11 +162,23 @@ describe("triggers", () => {
 		const flowId = await m.flow({
 			name: "Hỏi giá",
 			trigger: { type: "message_received", config: { keywords: ["giá", "bao nhiêu"], match: "any" } },
-			nodes: [{ type: "send_message", templateId: tpl }, { type: "wait", duration: 3600 }, { type: "add_tag", tag: "asked-price" }],
+			nodes: [
+				{ type: "send_message", templateId: tpl },
+				{ type: "wait", duration: 3600 },
+				{ type: "add_tag", tag: "asked-price" },
+			],
 		});
 		const c = await m.contact();
 		const message = (content: string) =>
-			emit("message.received", { merchantId: m.merchantId, accountId: m.account._id, contactId: c._id, conversationId: randomUUID(), messageId: randomUUID(), content, at: new Date().toISOString() });
+			emit("message.received", {
+				merchantId: m.merchantId,
+				accountId: m.account._id,
+				contactId: c._id,
+				conversationId: randomUUID(),
+				messageId: randomUUID(),
+				content,
+				at: new Date().toISOString(),
+			});
 		await message("gigantic sale?");
 		await message("Xin chào shop");
 		await message("Cái áo này GIA BAO NHIEU vậy?");
@@ -164,14 +199,33 @@ describe("triggers", () => {
 	test("the same trigger event delivered twice starts one run", async () => {
 		const m = await merchant();
 		const tpl = await m.template("once", "Một lần thôi {{name}}");
-		const flowId = await m.flow({ name: "Once", allowReentry: true, trigger: { type: "message_received", config: {} }, nodes: [{ type: "send_message", templateId: tpl }] });
+		const flowId = await m.flow({
+			name: "Once",
+			allowReentry: true,
+			trigger: { type: "message_received", config: {} },
+			nodes: [{ type: "send_message", templateId: tpl }],
+		});
 		const c = await m.contact();
-		const event = { merchantId: m.merchantId, accountId: m.account._id, contactId: c._id, conversationId: randomUUID(), messageId: randomUUID(), content: "hi", at: new Date().toISOString() };
+		const event = {
+			merchantId: m.merchantId,
+			accountId: m.account._id,
+			contactId: c._id,
+			conversationId: randomUUID(),
+			messageId: randomUUID(),
+			content: "hi",
+			at: new Date().toISOString(),
+		};
 		await Promise.all([emit("message.received", event), emit("message.received", event)]);
 		await waitUntil(async () => (await m.runs(flowId)).data[0]?.status === "completed", 10_000, "the run completed");
 		await emit("message.received", event);
 		await waitUntil(() => dmsTo(c.twitterUserId).length >= 1);
-		expect((await m.api.get(`/automation/flows/${flowId}`)).body.data.stats).toEqual({ entered: 1, active: 0, completed: 1, failed: 0, cancelled: 0 });
+		expect((await m.api.get(`/automation/flows/${flowId}`)).body.data.stats).toEqual({
+			entered: 1,
+			active: 0,
+			completed: 1,
+			failed: 0,
+			cancelled: 0,
+		});
 		expect(dmsTo(c.twitterUserId)).toHaveLength(1);
 	});
 });
@@ -187,7 +241,10 @@ describe("engine", () => {
 					type: "condition",
 					id: "is-vip",
 					conditions: [{ field: "attributes.tier", operator: "eq", value: "vip" }],
-					then: [{ type: "add_tag", tag: "vip-welcome" }, { type: "set_attribute", key: "welcomed", value: true }],
+					then: [
+						{ type: "add_tag", tag: "vip-welcome" },
+						{ type: "set_attribute", key: "welcomed", value: true },
+					],
 					else: [{ type: "add_tag", tag: "regular" }],
 				},
 				{ type: "add_tag", tag: "done" },
@@ -197,7 +254,10 @@ describe("engine", () => {
 		const regular = await m.contact({ attributes: { tier: "silver" } });
 		for (const c of [vip, regular]) await m.api.post(`/contacts/${c._id}/tags`, { tags: ["customer"] });
 		await waitUntil(async () => (await m.runs(flowId, "?status=completed")).data.length === 2, 10_000, "both runs completed");
-		expect((await ContactModel.findById(vip._id).lean())).toMatchObject({ tags: ["customer", "vip-welcome", "done"], attributes: { tier: "vip", welcomed: true } });
+		expect(await ContactModel.findById(vip._id).lean()).toMatchObject({
+			tags: ["customer", "vip-welcome", "done"],
+			attributes: { tier: "vip", welcomed: true },
+		});
 		expect((await ContactModel.findById(regular._id).lean())?.tags).toEqual(["customer", "regular", "done"]);
 		const runs = (await m.runs(flowId)).data;
 		const vipRun = runs.find((r: { contactId: string }) => r.contactId === vip._id);
@@ -211,7 +271,14 @@ describe("engine", () => {
 
 	test("deactivating a flow cancels a waiting run at its next step, and reactivating does not revive it", async () => {
 		const m = await merchant();
-		const flowId = await m.flow({ name: "Stop", trigger: { type: "contact_created" }, nodes: [{ type: "wait", duration: 7200 }, { type: "add_tag", tag: "late" }] });
+		const flowId = await m.flow({
+			name: "Stop",
+			trigger: { type: "contact_created" },
+			nodes: [
+				{ type: "wait", duration: 7200 },
+				{ type: "add_tag", tag: "late" },
+			],
+		});
 		const c = await m.contact();
 		await emit("contact.created", { merchantId: m.merchantId, accountId: m.account._id, contactId: c._id, source: "manual" });
 		await waitUntil(async () => (await m.runs(flowId)).data[0]?.nextStep === "nodes[1]", 10_000, "the run waiting");
@@ -229,7 +296,13 @@ describe("engine", () => {
 		expect(run.log.at(-1)).toMatchObject({ outcome: "cancelled", detail: "the flow was deactivated" });
 		expect((await ContactModel.findById(c._id).lean())?.tags).toEqual([]);
 		await fastForward(7200_000);
-		expect((await m.api.get(`/automation/flows/${flowId}`)).body.data.stats).toEqual({ entered: 1, active: 0, completed: 0, failed: 0, cancelled: 1 });
+		expect((await m.api.get(`/automation/flows/${flowId}`)).body.data.stats).toEqual({
+			entered: 1,
+			active: 0,
+			completed: 0,
+			failed: 0,
+			cancelled: 1,
+		});
 
 		await m.api.post(`/automation/flows/${flowId}/deactivate`);
 		expect((await m.api.put(`/automation/flows/${flowId}`, { name: "Đổi tên" })).body.data.name).toBe("Đổi tên");
@@ -240,7 +313,15 @@ describe("engine", () => {
 	test("a worker stopped during a wait leaves the run in the database, and another node resumes it", async () => {
 		const m = await merchant();
 		const tpl = await m.template("again", "Quay lại nhé {{name}}");
-		const flowId = await m.flow({ name: "Durable", trigger: { type: "contact_created" }, nodes: [{ type: "add_tag", tag: "first" }, { type: "wait", duration: 600 }, { type: "send_message", templateId: tpl }] });
+		const flowId = await m.flow({
+			name: "Durable",
+			trigger: { type: "contact_created" },
+			nodes: [
+				{ type: "add_tag", tag: "first" },
+				{ type: "wait", duration: 600 },
+				{ type: "send_message", templateId: tpl },
+			],
+		});
 		const c = await m.contact();
 		const worker = await startNode({ services: ["contacts", "inbox", "x", "templates", "flows"] });
 		await worker.broker.emit("contact.created", { merchantId: m.merchantId, accountId: m.account._id, contactId: c._id, source: "manual" });
@@ -272,7 +353,12 @@ describe("validation", () => {
 				{ type: "send_message", templateId: theirs },
 				{ type: "send_message", templateId: randomUUID() },
 				{ type: "teleport" },
-				{ type: "condition", conditions: [{ field: "tags", operator: "contains", value: "vip" }], then: [{ type: "wait", duration: 91 * 86400 }], else: [{ type: "wait", duration: -5 }] },
+				{
+					type: "condition",
+					conditions: [{ field: "tags", operator: "contains", value: "vip" }],
+					then: [{ type: "wait", duration: 91 * 86400 }],
+					else: [{ type: "wait", duration: -5 }],
+				},
 				{ type: "add_tag", tag: "x", delay: -1 },
 				nested(6),
 			],
@@ -290,21 +376,41 @@ describe("validation", () => {
 			"nodes[5].then[0].then[0].then[0].then[0].then[0].then",
 		]);
 
-		const unknownTrigger = await m.api.post("/automation/flows", { name: "T", trigger: { type: "birthday" }, nodes: [{ type: "wait", duration: 1 }] });
-		expect(unknownTrigger.body.details).toEqual([{ field: "trigger.type", message: expect.stringMatching(/^must be one of: contact_created/) }]);
-		const tooMany = await m.api.post("/automation/flows", { name: "T", trigger: { type: "contact_created" }, nodes: Array.from({ length: 101 }, () => ({ type: "wait", duration: 1 })) });
+		const unknownTrigger = await m.api.post("/automation/flows", {
+			name: "T",
+			trigger: { type: "birthday" },
+			nodes: [{ type: "wait", duration: 1 }],
+		});
+		expect(unknownTrigger.body.details).toEqual([
+			{ field: "trigger.type", message: expect.stringMatching(/^must be one of: contact_created/) },
+		]);
+		const tooMany = await m.api.post("/automation/flows", {
+			name: "T",
+			trigger: { type: "contact_created" },
+			nodes: Array.from({ length: 101 }, () => ({ type: "wait", duration: 1 })),
+		});
 		expect(tooMany.body.details).toEqual([{ field: "nodes", message: expect.stringMatching(/at most 100 nodes/) }]);
 	});
 
 	test("activation checks the templates again: one deleted since the flow was saved is a 422", async () => {
 		const m = await merchant();
 		const tpl = await m.template("gone", "Bye {{name}}");
-		const created = await m.api.post("/automation/flows", { name: "Later", trigger: { type: "contact_created" }, nodes: [{ type: "wait", duration: 60 }, { type: "send_message", templateId: tpl }] });
+		const created = await m.api.post("/automation/flows", {
+			name: "Later",
+			trigger: { type: "contact_created" },
+			nodes: [
+				{ type: "wait", duration: 60 },
+				{ type: "send_message", templateId: tpl },
+			],
+		});
 		expect((await m.api.del(`/templates/${tpl}`)).status).toBe(200);
 		const res = await m.api.post(`/automation/flows/${created.body.data.id}/activate`);
 		expect(res.status).toBe(422);
 		expect(res.body.details).toEqual([{ field: "nodes[1].templateId", message: "must be one of your templates" }]);
-		expect((await m.api.get("/automation/flows?status=inactive")).body).toMatchObject({ data: [{ id: created.body.data.id, status: "inactive" }], pagination: { total: 1 } });
+		expect((await m.api.get("/automation/flows?status=inactive")).body).toMatchObject({
+			data: [{ id: created.body.data.id, status: "inactive" }],
+			pagination: { total: 1 },
+		});
 		expect((await client(node.url, tokenFor("someone-else")).get(`/automation/flows/${created.body.data.id}`)).status).toBe(404);
 	});
 });

@@ -103,13 +103,23 @@ describe("Idempotency-Key on creates", () => {
 	test("the same key with another body is 409 IDEMPOTENCY_KEY_REUSED; the key is per merchant", async () => {
 		const key = `k-${randomBytes(4).toString("hex")}`;
 		const api = client(node.url, tokenFor(M1));
-		expect((await api.post("/segments", { name: "vip", conditions: [{ field: "tags", operator: "contains", value: "vip" }] }, keyed(key))).status).toBe(200);
-		const reused = await api.post("/segments", { name: "vip2", conditions: [{ field: "tags", operator: "contains", value: "vip" }] }, keyed(key));
+		expect(
+			(await api.post("/segments", { name: "vip", conditions: [{ field: "tags", operator: "contains", value: "vip" }] }, keyed(key))).status
+		).toBe(200);
+		const reused = await api.post(
+			"/segments",
+			{ name: "vip2", conditions: [{ field: "tags", operator: "contains", value: "vip" }] },
+			keyed(key)
+		);
 		expect(reused.status).toBe(409);
 		expect(reused.body).toMatchObject({ success: false, errorCode: "IDEMPOTENCY_KEY_REUSED" });
 		const otherAction = await api.post("/templates", template("other-action"), keyed(key));
 		expect(otherAction.body.errorCode).toBe("IDEMPOTENCY_KEY_REUSED");
-		const otherMerchant = await client(node.url, tokenFor(M2)).post("/segments", { name: "vip2", conditions: [{ field: "tags", operator: "contains", value: "vip" }] }, keyed(key));
+		const otherMerchant = await client(node.url, tokenFor(M2)).post(
+			"/segments",
+			{ name: "vip2", conditions: [{ field: "tags", operator: "contains", value: "vip" }] },
+			keyed(key)
+		);
 		expect(otherMerchant.status).toBe(200);
 		expect(otherMerchant.body.data.merchantId).toBe(M2);
 	});
@@ -182,7 +192,11 @@ describe("bodies, assets and media URLs", () => {
 			expect([encoding, res.status]).toEqual([encoding, 400]);
 			expect(await res.json()).toMatchObject({ success: false, errorCode: "BAD_REQUEST" });
 		}
-		const webhook = await fetch(`${node.url}/api/v1/mkt-x/webhooks/twitter`, { method: "POST", headers: { "Content-Encoding": "gzip" }, body: Buffer.from("garbage") });
+		const webhook = await fetch(`${node.url}/api/v1/mkt-x/webhooks/twitter`, {
+			method: "POST",
+			headers: { "Content-Encoding": "gzip" },
+			body: Buffer.from("garbage"),
+		});
 		expect(webhook.status).toBe(400);
 		for (const [encoding, body] of [
 			["gzip", gzipSync(JSON.stringify(template("gzipped")))],
@@ -208,10 +222,24 @@ describe("bodies, assets and media URLs", () => {
 	});
 
 	test("a media URL on a loopback address is a 422 naming attachments[0].url, and nothing is stored", async () => {
-		const conversation = await ConversationModel.create({ merchantId: M1, accountId: "acc-1", contactId: "contact-1", openKey: `acc-1:contact-1:${randomBytes(3).toString("hex")}` });
+		const conversation = await ConversationModel.create({
+			merchantId: M1,
+			accountId: "acc-1",
+			contactId: "contact-1",
+			openKey: `acc-1:contact-1:${randomBytes(3).toString("hex")}`,
+		});
 		const api = client(node.url, tokenFor(M1));
-		for (const url of ["http://[::ffff:127.0.0.1]/a.png", "http://[::ffff:7f00:1]/a.png", "http://2130706433/a.png", "http://[fe80::1]/a.png"]) {
-			const res = await api.post(`/conversations/${conversation._id}/messages`, { content: "look", type: "image", attachments: [{ type: "image", url }] });
+		for (const url of [
+			"http://[::ffff:127.0.0.1]/a.png",
+			"http://[::ffff:7f00:1]/a.png",
+			"http://2130706433/a.png",
+			"http://[fe80::1]/a.png",
+		]) {
+			const res = await api.post(`/conversations/${conversation._id}/messages`, {
+				content: "look",
+				type: "image",
+				attachments: [{ type: "image", url }],
+			});
 			expect([url, res.status]).toEqual([url, 422]);
 			expect(res.body.details).toEqual([{ field: "attachments[0].url", message: expect.any(String) }]);
 		}
@@ -224,7 +252,13 @@ describe("/health/ready", () => {
 		const api = client(node.url);
 		const ready = await api.get("/health/ready");
 		expect(ready.status).toBe(200);
-		expect(ready.body).toMatchObject({ status: "ready", database: true, broker: true, reasons: [], details: { probe: { ready: true, pending: 0 } } });
+		expect(ready.body).toMatchObject({
+			status: "ready",
+			database: true,
+			broker: true,
+			reasons: [],
+			details: { probe: { ready: true, pending: 0 } },
+		});
 		probe.setHealthy(false);
 		try {
 			const notReady = await api.get("/health/ready");
@@ -290,7 +324,11 @@ describe("stop means stop", () => {
 			const refused = await api.get("/probe/slow?tag=late", { "Accept-Language": "en" });
 			expect(refused.status).toBe(503);
 			expect(refused.headers.get("connection")).toBe("close");
-			expect(refused.body).toMatchObject({ success: false, errorCode: "SERVICE_UNAVAILABLE", error: expect.stringMatching(/shutting down/) });
+			expect(refused.body).toMatchObject({
+				success: false,
+				errorCode: "SERVICE_UNAVAILABLE",
+				error: expect.stringMatching(/shutting down/),
+			});
 			const ready = await client(gw.url).get("/health/ready");
 			expect(ready.status).toBe(503);
 			expect(ready.body.reasons).toContain("draining: this node is shutting down");

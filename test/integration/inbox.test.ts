@@ -34,13 +34,27 @@ const connect = (merchantId: string) => connectThroughApi(x.sandbox, node.url, m
 let eventSeq = 0;
 async function customerWrites(accountUserId: string, customerId: string, text: string) {
 	const eventId = `${Date.now()}${++eventSeq}`;
-	const payload = dmPayload({ forUserId: accountUserId, eventId, senderId: customerId, recipientId: accountUserId, text, users: { [customerId]: { screen_name: `cust_${customerId}`, name: `Customer ${customerId}` } } });
+	const payload = dmPayload({
+		forUserId: accountUserId,
+		eventId,
+		senderId: customerId,
+		recipientId: accountUserId,
+		text,
+		users: { [customerId]: { screen_name: `cust_${customerId}`, name: `Customer ${customerId}` } },
+	});
 	const body = JSON.stringify(payload);
 	const res = await postWebhook(node.url, payload, { signature: signedBy(body) });
 	expect(res.status).toBe(200);
 	// Applied: stored, its conversation and figures in place, its events out.
-	await waitUntil(async () => Boolean((await MessageModel.findOne({ twitterMessageId: eventId }, { announcedAt: 1 }).lean())?.announcedAt), 10_000, `"${text}" applied`);
-	return (await ConversationModel.findOne({ accountId: (await AccountModel.findOne({ twitterUserId: accountUserId }).lean())!._id, status: "open" }).lean())!;
+	await waitUntil(
+		async () => Boolean((await MessageModel.findOne({ twitterMessageId: eventId }, { announcedAt: 1 }).lean())?.announcedAt),
+		10_000,
+		`"${text}" applied`
+	);
+	return (await ConversationModel.findOne({
+		accountId: (await AccountModel.findOne({ twitterUserId: accountUserId }).lean())!._id,
+		status: "open",
+	}).lean())!;
 }
 
 describe("conversations and sending", () => {
@@ -48,16 +62,29 @@ describe("conversations and sending", () => {
 		const { account, user } = await connect("m-send");
 		const conversation = await customerWrites(user.id, "700001", "Tôi có câu hỏi về đơn hàng");
 		const api = client(node.url, tokenFor("m-send", { userId: "agent-7" }));
-		const res = await api.post(`/conversations/${conversation._id}/messages`, { content: "Đơn hàng #12345 của bạn đã được gửi đi!", type: "text" });
+		const res = await api.post(`/conversations/${conversation._id}/messages`, {
+			content: "Đơn hàng #12345 của bạn đã được gửi đi!",
+			type: "text",
+		});
 		expect(res.status).toBe(200);
-		expect(res.body.data).toMatchObject({ conversationId: conversation._id, direction: "outbound", type: "text", content: "Đơn hàng #12345 của bạn đã được gửi đi!", status: "sent" });
+		expect(res.body.data).toMatchObject({
+			conversationId: conversation._id,
+			direction: "outbound",
+			type: "text",
+			content: "Đơn hàng #12345 của bạn đã được gửi đi!",
+			status: "sent",
+		});
 		const dm = x.sandbox.received().find(d => d.text === "Đơn hàng #12345 của bạn đã được gửi đi!");
 		expect(dm).toMatchObject({ senderId: user.id, recipientId: "700001" });
 		expect(res.body.data.twitterMessageId).toBe(dm!.dmEventId);
 		const stored = await MessageModel.findById(res.body.data.id).lean();
 		expect(stored).toMatchObject({ sentByUserId: "agent-7", origin: "agent" });
 		// The figures the reply moves are applied by the account's writer, moments later.
-		await waitUntil(async () => typeof (await MessageModel.findById(res.body.data.id).lean())!.responseSeconds === "number", 10_000, "response time");
+		await waitUntil(
+			async () => typeof (await MessageModel.findById(res.body.data.id).lean())!.responseSeconds === "number",
+			10_000,
+			"response time"
+		);
 		await waitUntil(async () => (await ContactModel.findById(conversation.contactId).lean())!.messagesSent === 1, 10_000, "messagesSent");
 		expect(await ContactModel.findById(conversation.contactId).lean()).toMatchObject({ messagesSent: 1, messagesReceived: 1 });
 		expect(await ConversationModel.findById(conversation._id).lean()).toMatchObject({ messageCount: 2, awaitingReplySince: null });
@@ -106,7 +133,8 @@ describe("conversations and sending", () => {
 		const conversation = await customerWrites(user.id, "700005", "hi");
 		const api = client(node.url, tokenFor("m-pace"));
 		const statuses: number[] = [];
-		for (let i = 0; i < 5; i++) statuses.push((await api.post(`/conversations/${conversation._id}/messages`, { content: `paced ${i}` })).status);
+		for (let i = 0; i < 5; i++)
+			statuses.push((await api.post(`/conversations/${conversation._id}/messages`, { content: `paced ${i}` })).status);
 		expect(statuses).toEqual([200, 200, 200, 200, 429]);
 		expect(x.sandbox.received().filter(d => d.text.startsWith("paced "))).toHaveLength(4);
 	});
@@ -133,7 +161,9 @@ describe("conversations and sending", () => {
 		expect((await api.get("/conversations?assignedTo=agent-9")).body.data.map((c: { id: string }) => c.id)).toEqual([conversation._id]);
 		expect((await api.get(`/conversations?accountId=${account.id}&status=closed`)).body.data).toEqual([]);
 		const mine = await api.get(`/contacts/${conversation.contactId}/conversations?status=open`);
-		expect(mine.body.data).toEqual([expect.objectContaining({ id: conversation._id, contactId: conversation.contactId, status: "open", messageCount: 5 })]);
+		expect(mine.body.data).toEqual([
+			expect.objectContaining({ id: conversation._id, contactId: conversation.contactId, status: "open", messageCount: 5 }),
+		]);
 		const page1 = await api.get(`/conversations/${conversation._id}?messagesLimit=3`);
 		expect(page1.body.data.messages.map((m: { content: string }) => m.content)).toEqual(["first question", "more 0", "more 1"]);
 		const page2 = await api.get(`/conversations/${conversation._id}?messagesLimit=3&messagesAfter=${page1.body.data.messagesCursor}`);
@@ -164,7 +194,11 @@ describe("conversations and sending", () => {
 		const { user } = await connect("m-stop");
 		const conversation = await customerWrites(user.id, "700009", "STOP");
 		await waitUntil(async () => (await ContactModel.findById(conversation.contactId).lean())?.optedOut === true, 5000, "opted out");
-		const result = await node.broker.call("inbox.sendToContact", { contactId: conversation.contactId, content: "promo", origin: "campaign:c1" }, { meta: { merchantId: "m-stop" } });
+		const result = await node.broker.call(
+			"inbox.sendToContact",
+			{ contactId: conversation.contactId, content: "promo", origin: "campaign:c1" },
+			{ meta: { merchantId: "m-stop" } }
+		);
 		expect(result).toEqual({ status: "skipped", reason: "opted_out" });
 	});
 });

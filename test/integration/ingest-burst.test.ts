@@ -39,13 +39,21 @@ afterAll(async () => {
 });
 
 async function burst(gateway: TestNode, events: number, merchantId: string) {
-	const accounts = await Promise.all(Array.from({ length: ACCOUNTS }, (_, i) => seedAccount(merchantId, { twitterUserId: String(77_000_000 + i) })));
+	const accounts = await Promise.all(
+		Array.from({ length: ACCOUNTS }, (_, i) => seedAccount(merchantId, { twitterUserId: String(77_000_000 + i) }))
+	);
 	const base = Date.now() - events * 1000;
 	// Customer c writes its messages in order (event time and sending order agree); customers interleave.
 	const all = Array.from({ length: events }, (_, i) => {
 		const customer = i % CUSTOMERS;
 		const account = accounts[customer % ACCOUNTS];
-		return { account, customer: String(66_000_000 + customer), eventId: String(900_000_000 + i), at: new Date(base + i * 1000), text: `m${i}` };
+		return {
+			account,
+			customer: String(66_000_000 + customer),
+			eventId: String(900_000_000 + i),
+			at: new Date(base + i * 1000),
+			text: `m${i}`,
+		};
 	});
 	const perCustomer = new Map<string, typeof all>();
 	for (const e of all) perCustomer.set(e.customer, [...(perCustomer.get(e.customer) ?? []), e]);
@@ -59,7 +67,14 @@ async function burst(gateway: TestNode, events: number, merchantId: string) {
 		Array.from({ length: CONCURRENCY }, async () => {
 			for (let q = nextQueue++; q < queues.length; q = nextQueue++) {
 				for (const e of queues[q]) {
-					const payload = dmPayload({ forUserId: e.account.twitterUserId, eventId: e.eventId, senderId: e.customer, recipientId: e.account.twitterUserId, text: e.text, at: e.at });
+					const payload = dmPayload({
+						forUserId: e.account.twitterUserId,
+						eventId: e.eventId,
+						senderId: e.customer,
+						recipientId: e.account.twitterUserId,
+						text: e.text,
+						at: e.at,
+					});
 					// As X does: a delivery not answered 200 is sent again a moment later.
 					for (let attempt = 0; ; attempt++) {
 						const res = await postWebhook(gateway.url, payload);
@@ -81,7 +96,10 @@ async function burst(gateway: TestNode, events: number, merchantId: string) {
 	expect(acked).toBe(events);
 
 	await waitUntil(async () => (await InboxActivityModel.countDocuments({})) === 0, 300_000, "queue drained");
-	const messages = await MessageModel.find({ merchantId }, { twitterMessageId: 1, conversationId: 1, contactId: 1, sentAt: 1, content: 1 }).lean();
+	const messages = await MessageModel.find(
+		{ merchantId },
+		{ twitterMessageId: 1, conversationId: 1, contactId: 1, sentAt: 1, content: 1 }
+	).lean();
 	expect(messages).toHaveLength(events);
 	expect(new Set(messages.map(m => m.twitterMessageId)).size).toBe(events);
 
@@ -101,7 +119,10 @@ async function burst(gateway: TestNode, events: number, merchantId: string) {
 	expect(contacts).toHaveLength(CUSTOMERS);
 	expect(contacts.map(c => [c.messagesReceived, c.conversationCount])).toEqual(Array(CUSTOMERS).fill([perConversation, 1]));
 
-	const report = (await gateway.broker.call("inbox.reconcile", { merchantId }, { timeout: 300_000 })) as { conversations: number; drift: unknown[] };
+	const report = (await gateway.broker.call("inbox.reconcile", { merchantId }, { timeout: 300_000 })) as {
+		conversations: number;
+		drift: unknown[];
+	};
 	expect(report.conversations).toBe(CUSTOMERS);
 	expect(report.drift).toEqual([]);
 }
@@ -120,7 +141,12 @@ describe("on FerretDB's SQLite backend", () => {
 	let runUrl: string;
 	beforeAll(async () => {
 		runUrl = process.env.MONGO_URL!;
-		sqlite = await startFerretDb({ port: await freePort(), dataDir: mkdtempSync(path.join(os.tmpdir(), "mktx-burst-sqlite-")), handler: "sqlite", log: () => {} });
+		sqlite = await startFerretDb({
+			port: await freePort(),
+			dataDir: mkdtempSync(path.join(os.tmpdir(), "mktx-burst-sqlite-")),
+			handler: "sqlite",
+			log: () => {},
+		});
 		process.env.MONGO_URL = `${sqlite.url}burst_sqlite`;
 	});
 	afterAll(async () => {

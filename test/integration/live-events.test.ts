@@ -1,5 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { dropDatabase, NATS_URL, startNode, tokenFor, useFreshDatabase, waitForAliases, waitUntil, type TestNode } from "../helpers/node.ts";
+import {
+	dropDatabase,
+	NATS_URL,
+	startNode,
+	tokenFor,
+	useFreshDatabase,
+	waitForAliases,
+	waitUntil,
+	type TestNode,
+} from "../helpers/node.ts";
 import { dmPayload, postWebhook, TEST_CONSUMER_SECRET } from "../helpers/x-events.ts";
 import { seedAccount } from "../helpers/seed.ts";
 import { MessageModel } from "../../models/message.model.ts";
@@ -69,9 +78,23 @@ let gatewayA: TestNode;
 let gatewayB: TestNode;
 beforeAll(async () => {
 	const overrides = { api: { settings: { liveHeartbeatMs: 200 } } };
-	core = await startNode({ services: ["accounts", "webhooks", "inbox", "contacts"], transporter: NATS_URL, nodeID: `core-live-${randomBytes(2).toString("hex")}` });
-	gatewayA = await startNode({ services: ["api"], transporter: NATS_URL, nodeID: `gw-live-a-${randomBytes(2).toString("hex")}`, overrides });
-	gatewayB = await startNode({ services: ["api"], transporter: NATS_URL, nodeID: `gw-live-b-${randomBytes(2).toString("hex")}`, overrides });
+	core = await startNode({
+		services: ["accounts", "webhooks", "inbox", "contacts"],
+		transporter: NATS_URL,
+		nodeID: `core-live-${randomBytes(2).toString("hex")}`,
+	});
+	gatewayA = await startNode({
+		services: ["api"],
+		transporter: NATS_URL,
+		nodeID: `gw-live-a-${randomBytes(2).toString("hex")}`,
+		overrides,
+	});
+	gatewayB = await startNode({
+		services: ["api"],
+		transporter: NATS_URL,
+		nodeID: `gw-live-b-${randomBytes(2).toString("hex")}`,
+		overrides,
+	});
 	await waitForAliases(gatewayA.broker, ["inbox.list"]);
 	await waitForAliases(gatewayB.broker, ["inbox.list"]);
 	// Both gateways' relays are subscribed, as the core node sees it.
@@ -92,7 +115,10 @@ afterAll(async () => {
 
 let seq = 0;
 const write = (accountUserId: string, customer: string, text: string) =>
-	postWebhook(gatewayB.url, dmPayload({ forUserId: accountUserId, eventId: `${Date.now()}${++seq}`, senderId: customer, recipientId: accountUserId, text }));
+	postWebhook(
+		gatewayB.url,
+		dmPayload({ forUserId: accountUserId, eventId: `${Date.now()}${++seq}`, senderId: customer, recipientId: accountUserId, text })
+	);
 
 test("a dashboard gets its merchant's events from another node, never another merchant's, and resumes on another gateway", async () => {
 	const m1 = await seedAccount("m-live-1");
@@ -105,7 +131,10 @@ test("a dashboard gets its merchant's events from another node, never another me
 	expect((await write(m1.twitterUserId, "111", "hello from m1's customer")).status).toBe(200);
 	await waitUntil(() => s1.events().some(f => f.event === "message.received"), 30_000, "m1 message.received");
 	expect(s1.events().map(f => f.event)).toEqual(expect.arrayContaining(["contact.created", "conversation.created", "message.received"]));
-	expect(s1.events().find(f => f.event === "message.received")!.data).toMatchObject({ merchantId: "m-live-1", content: "hello from m1's customer" });
+	expect(s1.events().find(f => f.event === "message.received")!.data).toMatchObject({
+		merchantId: "m-live-1",
+		content: "hello from m1's customer",
+	});
 
 	expect((await write(m2.twitterUserId, "222", "for m2 only")).status).toBe(200);
 	await waitUntil(() => s2.events().some(f => f.event === "message.received"), 30_000, "m2 message.received");

@@ -40,7 +40,9 @@ test("every route the gateway exposes is in the document, with its method", asyn
 	expect(missing).toEqual([]);
 	expect(doc.paths["/api/v1/mkt-x/webhooks/twitter"].post.security).toEqual([]);
 	expect(doc.paths["/api/v1/mkt-x/accounts"].get.responses["200"].headers["X-RateLimit-Remaining"]).toBeDefined();
-	expect(doc.paths["/api/v1/mkt-x/accounts"].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(["skip", "take", "status"]));
+	expect(doc.paths["/api/v1/mkt-x/accounts"].get.parameters.map((p: { name: string }) => p.name)).toEqual(
+		expect.arrayContaining(["skip", "take", "status"])
+	);
 });
 
 /** The contract's request examples: an endpoint line ("POST /path"), then "Request Body" and a JSON object. */
@@ -128,12 +130,17 @@ test("the servers entry follows the page's origin, and the document describes ev
 	expect(new URL(node.url).port).not.toBe("5000");
 	expect(doc.servers).toEqual([{ url: "/", description: "this server" }]);
 	expect(doc.components.securitySchemes.bearerAuth.description).toContain("npm run -s token -- --merchant");
-	const ops = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods as object).map(([method, op]) => ({ path, method, op })));
+	const ops = Object.entries(doc.paths).flatMap(([path, methods]) =>
+		Object.entries(methods as object).map(([method, op]) => ({ path, method, op }))
+	);
 	const thin = ops.filter(({ op }) => !op.summary || /^[a-z]+\.[a-zA-Z]+$/.test(op.summary) || !/\*\*VI\*\* /.test(op.description));
 	expect(thin.map(o => `${o.method} ${o.path}`)).toEqual([]);
 	const get = (path: string, method: string) => doc.paths[`/api/v1/mkt-x${path}`][method];
 	expect(get("/accounts", "post").description).toContain("Kết Nối Tài Khoản Twitter");
-	expect(get("/accounts", "post").requestBody.content["application/json"].example).toEqual({ oauthToken: "oauth_token_từ_twitter", oauthTokenSecret: "oauth_token_secret_từ_twitter" });
+	expect(get("/accounts", "post").requestBody.content["application/json"].example).toEqual({
+		oauthToken: "oauth_token_từ_twitter",
+		oauthTokenSecret: "oauth_token_secret_từ_twitter",
+	});
 	const list = get("/accounts", "get").responses["200"].content["application/json"];
 	expect(list.schema.required).toEqual(["success", "data", "pagination"]);
 	expect(list.schema.properties.data.type).toBe("array");
@@ -155,9 +162,13 @@ test("'Try it out' with the document's own examples, on a non-default port, answ
 	const problems: string[] = [];
 	for (const { path, method, op } of ops) {
 		const tag = path.split("/")[4];
-		let url = path.replace(/\{[^}]+\}/g, (_m, i: number) => (i === path.indexOf("{") && created[tag]) || op.parameters?.find((p: { in: string }) => p.in === "path")?.example);
+		let url = path.replace(
+			/\{[^}]+\}/g,
+			(_m, i: number) => (i === path.indexOf("{") && created[tag]) || op.parameters?.find((p: { in: string }) => p.in === "path")?.example
+		);
 		const query = (op.parameters ?? []).filter((p: { in: string; example?: unknown }) => p.in === "query" && p.example !== undefined);
-		if (query.length) url += `?${query.map((p: { name: string; example: unknown }) => `${p.name}=${encodeURIComponent(String(p.example))}`).join("&")}`;
+		if (query.length)
+			url += `?${query.map((p: { name: string; example: unknown }) => `${p.name}=${encodeURIComponent(String(p.example))}`).join("&")}`;
 		const body = op.requestBody?.content["application/json"].example;
 		const res = await fetch(`${node.url}${doc.servers[0].url.replace(/\/$/, "")}${url}`, {
 			method: method.toUpperCase(),
@@ -172,7 +183,8 @@ test("'Try it out' with the document's own examples, on a non-default port, answ
 		}
 		const validate = ajv.compile(inline(documented.content["application/json"].schema) as object);
 		if (!validate(answer)) problems.push(`${method} ${url}: ${res.status} ${JSON.stringify(toDetails(validate.errors))}`);
-		if (method === "post" && res.status === 200 && !path.includes("{") && typeof answer.data?.id === "string") created[tag] = answer.data.id;
+		if (method === "post" && res.status === 200 && !path.includes("{") && typeof answer.data?.id === "string")
+			created[tag] = answer.data.id;
 	}
 	expect(problems).toEqual([]);
 	// The examples did real work: resources were created and read back through their own ids.

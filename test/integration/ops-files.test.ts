@@ -36,7 +36,11 @@ test("docker-compose.yml splits mkt-x into gateway, core and worker nodes over N
 	const listed: string[] = [];
 	for (const name of nodes) {
 		const env = services[name].environment ?? {};
-		expect({ name, image: services[name].image, built: services[name].build !== undefined }).toEqual({ name, image: "mkt-x:latest", built: true });
+		expect({ name, image: services[name].image, built: services[name].build !== undefined }).toEqual({
+			name,
+			image: "mkt-x:latest",
+			built: true,
+		});
 		expect(env).toMatchObject({ NODE_ENV: "production", TRANSPORTER: "nats://nats:4222", NODE_ID: name });
 		expect(env.MONGO_URL).toMatch(/^mongodb:\/\/mongo:27017\//);
 		// Secrets are required from the environment, never written in the file.
@@ -68,7 +72,11 @@ test("MongoDB runs as replica set rs0, initiated once by its health check, and t
 	expect(check).toMatch(/isWritablePrimary \|\| quit\(1\)/);
 	for (const name of nodes) {
 		const url = new URL(services[name].environment!.MONGO_URL);
-		expect({ name, replicaSet: url.searchParams.get("replicaSet"), retryWrites: retryWritesFor(url.href) }).toEqual({ name, replicaSet: "rs0", retryWrites: true });
+		expect({ name, replicaSet: url.searchParams.get("replicaSet"), retryWrites: retryWritesFor(url.href) }).toEqual({
+			name,
+			replicaSet: "rs0",
+			retryWrites: true,
+		});
 	}
 });
 
@@ -91,7 +99,9 @@ test("a compose client, when the machine has one, accepts the file (else the run
 	const env = { ...process.env, JWT_SECRET: "ci-secret", ENCRYPTION_KEY: "ab".repeat(32) };
 	const [cmd, ...args] = client;
 	// YAML, the default of both compose v1 (docker-compose 1.29 has no --format) and v2.
-	const resolved = parse(execFileSync(cmd, [...args, "-f", "docker-compose.yml", "config"], { env, encoding: "utf8" })) as { services: Record<string, ComposeService> };
+	const resolved = parse(execFileSync(cmd, [...args, "-f", "docker-compose.yml", "config"], { env, encoding: "utf8" })) as {
+		services: Record<string, ComposeService>;
+	};
 	expect(Object.keys(resolved.services).sort()).toEqual(Object.keys(services).sort());
 	expect(resolved.services.core.environment?.JWT_SECRET).toBe("ci-secret");
 	expect(resolved.services.mongo.command).toEqual(services.mongo.command);

@@ -1,5 +1,15 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { client, dropDatabase, NATS_URL, startNode, tokenFor, useFreshDatabase, waitForAliases, waitUntil, type TestNode } from "../helpers/node.ts";
+import {
+	client,
+	dropDatabase,
+	NATS_URL,
+	startNode,
+	tokenFor,
+	useFreshDatabase,
+	waitForAliases,
+	waitUntil,
+	type TestNode,
+} from "../helpers/node.ts";
 import { startReceiver, type Receiver } from "../helpers/https-receiver.ts";
 import { clock } from "../../services/outbound-webhooks/clock.ts";
 import { deliveryIdOf } from "../../services/outbound-webhooks/store.ts";
@@ -49,7 +59,15 @@ async function subscribe(path: string) {
 	return res.body.data.id as string;
 }
 
-const message = () => ({ merchantId: "m-oh-nodes", accountId: "acc", contactId: randomUUID(), conversationId: randomUUID(), messageId: randomUUID(), content: "hi", at: new Date().toISOString() });
+const message = () => ({
+	merchantId: "m-oh-nodes",
+	accountId: "acc",
+	contactId: randomUUID(),
+	conversationId: randomUUID(),
+	messageId: randomUUID(),
+	content: "hi",
+	at: new Date().toISOString(),
+});
 
 test("a worker stopped while its POST is in flight leaves the event to the other, which delivers it", async () => {
 	const subId = await subscribe("/handover");
@@ -61,7 +79,11 @@ test("a worker stopped while its POST is in flight leaves the event to the other
 	await holder.stop();
 	workers.delete(claim.nodeID!);
 
-	await waitUntil(async () => (await OutboundDeliveryModel.findOne({ subscriptionId: subId }).lean())?.status === "delivered", 10_000, "delivered by the other node");
+	await waitUntil(
+		async () => (await OutboundDeliveryModel.findOne({ subscriptionId: subId }).lean())?.status === "delivered",
+		10_000,
+		"delivered by the other node"
+	);
 	expect(on("/handover")).toHaveLength(2);
 	expect(on("/handover")[1].body.id).toBe(on("/handover")[0].body.id);
 	const attempts = await OutboundAttemptModel.find({ subscriptionId: subId }).lean();
@@ -76,7 +98,15 @@ test("a claim left by a node that died is taken over once stale, and only then",
 	const deliveryId = deliveryIdOf(subId, `evt_${eventId("message.received", params)}`);
 	const t0 = Date.now();
 	clock.now = () => new Date(t0);
-	await OutboundAttemptModel.create({ _id: `${deliveryId}:1`, deliveryId, subscriptionId: subId, attempt: 1, token: randomUUID(), nodeID: "dead-node", claimedAt: new Date(t0) });
+	await OutboundAttemptModel.create({
+		_id: `${deliveryId}:1`,
+		deliveryId,
+		subscriptionId: subId,
+		attempt: 1,
+		token: randomUUID(),
+		nodeID: "dead-node",
+		claimedAt: new Date(t0),
+	});
 	gateway.broker.emit("message.received", params);
 	await waitUntil(async () => (await OutboundDeliveryModel.countDocuments({ _id: deliveryId })) === 1, 10_000, "stored");
 	const [survivor] = workers.values();

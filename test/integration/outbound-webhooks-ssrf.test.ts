@@ -57,7 +57,11 @@ describe("POST /webhook-subscriptions (SSRF)", () => {
 	test.each(refused)("%s is refused (422)", async (url, message) => {
 		const res = await api().post("/webhook-subscriptions", { url, events: ["message.received"] });
 		expect(res.status).toBe(422);
-		expect(res.body).toMatchObject({ success: false, errorCode: "VALIDATION_ERROR", details: [{ field: "url", message: expect.stringContaining(message) }] });
+		expect(res.body).toMatchObject({
+			success: false,
+			errorCode: "VALIDATION_ERROR",
+			details: [{ field: "url", message: expect.stringContaining(message) }],
+		});
 	});
 
 	test("a public address is accepted; moving it to a private one is refused", async () => {

@@ -88,7 +88,10 @@ describe("POST /webhook-subscriptions", () => {
 		const unknown = await api("m-oh-limit").post("/webhook-subscriptions", { url: `${receiver.url}/x`, events: ["message.deleted"] });
 		expect(unknown.status).toBe(422);
 		for (let i = 0; i < 10; i++) await subscribe("m-oh-limit", `/limit-${i}`, ["contact.created"]);
-		const eleventh = await api("m-oh-limit").post("/webhook-subscriptions", { url: `${receiver.url}/limit-10`, events: ["contact.created"] });
+		const eleventh = await api("m-oh-limit").post("/webhook-subscriptions", {
+			url: `${receiver.url}/limit-10`,
+			events: ["contact.created"],
+		});
 		expect(eleventh.status).toBe(422);
 		expect(eleventh.body.errorCode).toBe("SUBSCRIPTION_LIMIT");
 		expect(await WebhookSubscriptionModel.countDocuments({ merchantId: "m-oh-limit" })).toBe(10);
@@ -113,7 +116,13 @@ describe("delivery", () => {
 		expect(got.headers["content-type"]).toBe("application/json");
 		expect(got.headers["x-mktx-event-id"]).toBe(got.body.id);
 		expect(Math.abs(Number(got.headers["x-mktx-timestamp"]) - Date.now() / 1000)).toBeLessThan(300);
-		expect(got.body).toEqual({ id: expect.stringMatching(/^evt_/), type: "conversation.assigned", createdAt: new Date(t0).toISOString(), merchantId: "m-oh-sign", data: { conversationId, contactId: assigned.contactId, userId: "agent-7", byUserId: "lead-1" } });
+		expect(got.body).toEqual({
+			id: expect.stringMatching(/^evt_/),
+			type: "conversation.assigned",
+			createdAt: new Date(t0).toISOString(),
+			merchantId: "m-oh-sign",
+			data: { conversationId, contactId: assigned.contactId, userId: "agent-7", byUserId: "lead-1" },
+		});
 		expect(on("/sign-wide").map(r => r.body.type)).toEqual(["conversation.assigned", "conversation.closed"]);
 		expect(on("/sign-wide").every(r => verify(r, wide.secret))).toBe(true);
 		// the same event id for both subscriptions: one event
@@ -121,7 +130,13 @@ describe("delivery", () => {
 
 		const listed = await deliveries("m-oh-sign", narrow.id);
 		expect(listed).toHaveLength(1);
-		expect(listed[0]).toMatchObject({ status: "delivered", attempts: 1, lastStatusCode: 200, type: "conversation.assigned", nextAttemptAt: null });
+		expect(listed[0]).toMatchObject({
+			status: "delivered",
+			attempts: 1,
+			lastStatusCode: 200,
+			type: "conversation.assigned",
+			nextAttemptAt: null,
+		});
 		expect(listed[0].lastLatencyMs).toEqual(expect.any(Number));
 	});
 
@@ -129,19 +144,38 @@ describe("delivery", () => {
 		const sub = await subscribe("m-oh-order", "/order", ["message.received", "message.sent"]);
 		const a = randomUUID();
 		const b = randomUUID();
-		receiver.answer = r => (r.path === "/order" && r.body.data.messageId === "a1" && on("/order").filter(x => x.body.data.messageId === "a1").length === 1 ? { status: 500 } : { status: 200 });
+		receiver.answer = r =>
+			r.path === "/order" && r.body.data.messageId === "a1" && on("/order").filter(x => x.body.data.messageId === "a1").length === 1
+				? { status: 500 }
+				: { status: 200 };
 		for (const [conversationId, messageId, name] of [
 			[a, "a1", "message.received"],
 			[a, "a2", "message.sent"],
 			[a, "a3", "message.received"],
 			[b, "b1", "message.received"],
 		]) {
-			node.broker.emit(name, { merchantId: "m-oh-order", accountId: "acc", contactId: "c", conversationId, messageId, content: messageId, at: new Date(t0).toISOString() });
+			node.broker.emit(name, {
+				merchantId: "m-oh-order",
+				accountId: "acc",
+				contactId: "c",
+				conversationId,
+				messageId,
+				content: messageId,
+				at: new Date(t0).toISOString(),
+			});
 		}
 		await waitUntil(() => on("/order").some(r => r.body.data.messageId === "b1"), 10_000, "the other conversation's event");
-		await waitUntil(async () => (await deliveries("m-oh-order", sub.id)).some(d => d.payload.data.messageId === "a1" && d.attempts === 1), 10_000, "a1 failed once");
+		await waitUntil(
+			async () => (await deliveries("m-oh-order", sub.id)).some(d => d.payload.data.messageId === "a1" && d.attempts === 1),
+			10_000,
+			"a1 failed once"
+		);
 		await sweep();
-		expect(on("/order").map(r => r.body.data.messageId).filter(id => id !== "b1")).toEqual(["a1"]);
+		expect(
+			on("/order")
+				.map(r => r.body.data.messageId)
+				.filter(id => id !== "b1")
+		).toEqual(["a1"]);
 		const a1 = (await deliveries("m-oh-order", sub.id)).find(d => d.payload.data.messageId === "a1");
 		expect(a1).toMatchObject({ status: "pending", lastStatusCode: 500, lastError: "HTTP 500" });
 		expect(new Date(a1.nextAttemptAt).getTime() - t0).toBeGreaterThanOrEqual(2_500);
@@ -149,16 +183,29 @@ describe("delivery", () => {
 		at(10 * 60_000);
 		await sweep();
 		await waitUntil(() => on("/order").length === 5, 10_000, "the rest");
-		expect(on("/order").filter(r => r.body.data.conversationId === a).map(r => r.body.data.messageId)).toEqual(["a1", "a1", "a2", "a3"]);
+		expect(
+			on("/order")
+				.filter(r => r.body.data.conversationId === a)
+				.map(r => r.body.data.messageId)
+		).toEqual(["a1", "a1", "a2", "a3"]);
 		expect((await deliveries("m-oh-order", sub.id)).every(d => d.status === "delivered")).toBe(true);
 	});
 
 	test("an answer that does not come within the timeout is retried", async () => {
 		const sub = await subscribe("m-oh-timeout", "/slow", ["contact.created"]);
 		receiver.answer = () => (on("/slow").length === 1 ? { hang: true } : { status: 204 });
-		node.broker.emit("contact.created", { merchantId: "m-oh-timeout", accountId: "acc", contactId: randomUUID(), source: "inbound_message" });
+		node.broker.emit("contact.created", {
+			merchantId: "m-oh-timeout",
+			accountId: "acc",
+			contactId: randomUUID(),
+			source: "inbound_message",
+		});
 		await waitUntil(async () => (await deliveries("m-oh-timeout", sub.id))[0]?.attempts === 1, 10_000, "first attempt");
-		expect((await deliveries("m-oh-timeout", sub.id))[0]).toMatchObject({ status: "pending", lastStatusCode: null, lastError: "no answer within 500 ms" });
+		expect((await deliveries("m-oh-timeout", sub.id))[0]).toMatchObject({
+			status: "pending",
+			lastStatusCode: null,
+			lastError: "no answer within 500 ms",
+		});
 		at(60_000);
 		await sweep();
 		expect((await deliveries("m-oh-timeout", sub.id))[0]).toMatchObject({ status: "delivered", attempts: 2, lastStatusCode: 204 });
@@ -171,7 +218,11 @@ describe("delivery", () => {
 		receiver.answer = () => (on("/busy").length === 1 ? { status: 429, headers: { "retry-after": "120" } } : { status: 200 });
 		node.broker.emit("campaign.started", { merchantId: "m-oh-429", campaignId: randomUUID(), total: 10 });
 		await waitUntil(async () => (await deliveries("m-oh-429", sub.id))[0]?.attempts === 1, 10_000, "first attempt");
-		expect((await deliveries("m-oh-429", sub.id))[0]).toMatchObject({ status: "pending", lastStatusCode: 429, nextAttemptAt: new Date(t0 + 120_000).toISOString() });
+		expect((await deliveries("m-oh-429", sub.id))[0]).toMatchObject({
+			status: "pending",
+			lastStatusCode: 429,
+			nextAttemptAt: new Date(t0 + 120_000).toISOString(),
+		});
 		at(119_000);
 		await sweep();
 		expect(on("/busy")).toHaveLength(1);
@@ -189,11 +240,18 @@ describe("delivery", () => {
 		const contactA = randomUUID();
 		node.broker.emit("contact.optedOut", { merchantId: merchant, contactId: contactA, at: new Date(t0).toISOString() });
 		await waitUntil(async () => (await WebhookSubscriptionModel.findById(sub.id).lean())?.failingSince != null, 10_000, "first failure");
-		expect((await api(merchant).get(`/webhook-subscriptions/${sub.id}`)).body.data).toMatchObject({ status: "active", failingSince: new Date(t0).toISOString() });
+		expect((await api(merchant).get(`/webhook-subscriptions/${sub.id}`)).body.data).toMatchObject({
+			status: "active",
+			failingSince: new Date(t0).toISOString(),
+		});
 
 		at(2 * 3600_000);
 		node.broker.emit("contact.erased", { merchantId: merchant, contactId: randomUUID() });
-		await waitUntil(async () => (await deliveries(merchant, sub.id)).length === 2 && (await deliveries(merchant, sub.id)).every(d => d.attempts >= 1), 10_000, "both tried");
+		await waitUntil(
+			async () => (await deliveries(merchant, sub.id)).length === 2 && (await deliveries(merchant, sub.id)).every(d => d.attempts >= 1),
+			10_000,
+			"both tried"
+		);
 		await sweep();
 		expect((await api(merchant).get(`/webhook-subscriptions/${sub.id}`)).body.data.status).toBe("active");
 
@@ -217,13 +275,23 @@ describe("delivery", () => {
 		expect(enabled.body.data).toMatchObject({ status: "active", disabledReason: null, failingSince: null });
 		const again = await api(merchant).post(`/webhook-subscriptions/${sub.id}/deliveries/${optedOut.id}/redeliver`);
 		expect(again.status).toBe(200);
-		await waitUntil(async () => (await deliveries(merchant, sub.id)).find(d => d.id === optedOut.id)?.status === "delivered", 10_000, "redelivered");
+		await waitUntil(
+			async () => (await deliveries(merchant, sub.id)).find(d => d.id === optedOut.id)?.status === "delivered",
+			10_000,
+			"redelivered"
+		);
 		expect(on("/down").at(-1)!.body).toMatchObject({ type: "contact.opted_out", data: { contactId: contactA } });
 	});
 
 	test("a delivered event can be delivered again on request, with the same event id", async () => {
 		const sub = await subscribe("m-oh-again", "/again", ["flow.run.completed"]);
-		node.broker.emit("flow.run.completed", { merchantId: "m-oh-again", flowId: randomUUID(), runId: randomUUID(), contactId: randomUUID(), at: new Date(t0).toISOString() });
+		node.broker.emit("flow.run.completed", {
+			merchantId: "m-oh-again",
+			flowId: randomUUID(),
+			runId: randomUUID(),
+			contactId: randomUUID(),
+			at: new Date(t0).toISOString(),
+		});
 		await waitUntil(() => on("/again").length === 1, 10_000, "delivered");
 		const [d] = await deliveries("m-oh-again", sub.id);
 		const res = await api("m-oh-again").post(`/webhook-subscriptions/${sub.id}/deliveries/${d.id}/redeliver`);
@@ -245,7 +313,13 @@ describe("delivery", () => {
 
 		receiver.answer = () => ({ status: 404 });
 		const failed = await api("m-oh-ping").post(`/webhook-subscriptions/${sub.id}/test`);
-		expect(failed.body.data).toMatchObject({ type: "ping", status: "failed", lastStatusCode: 404, lastError: "HTTP 404", nextAttemptAt: null });
+		expect(failed.body.data).toMatchObject({
+			type: "ping",
+			status: "failed",
+			lastStatusCode: 404,
+			lastError: "HTTP 404",
+			nextAttemptAt: null,
+		});
 	});
 
 	test("after a rotation both secrets sign until the grace period ends; without one only the new", async () => {

@@ -51,7 +51,14 @@ test("won inside the stop margin of a slot, the lease comes with the next slot o
 	expect(l.validUntil).toBe(1_000_000_200_000 + 20_000 - 2_000);
 	now = 1_000_000_300_000 + 9_500;
 	const slot = Math.floor(now / 10_000);
-	await PartitionLeaseModel.create({ _id: `q:acct-4:${slot + 1}`, queue: "q", partition: "acct-4", slot: slot + 1, owner: "x", expiresAt: new Date(now + 20_000) });
+	await PartitionLeaseModel.create({
+		_id: `q:acct-4:${slot + 1}`,
+		queue: "q",
+		partition: "acct-4",
+		slot: slot + 1,
+		owner: "x",
+		expiresAt: new Date(now + 20_000),
+	});
 	expect(await leases("e").acquire("acct-4")).toBeNull(); // the next slot is someone else's
 	expect(await PartitionLeaseModel.countDocuments({ _id: `q:acct-4:${slot}` })).toBe(0); // and e let go of this one
 });

@@ -46,7 +46,11 @@ describe("gateway envelope and routing", () => {
 	});
 
 	test("a body over 1 MB is a 413", async () => {
-		const res = await client(node.url, tokenFor("m1")).request("PUT", "/accounts/0b8f2a6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", JSON.stringify({ x: "a".repeat(1_100_000) }));
+		const res = await client(node.url, tokenFor("m1")).request(
+			"PUT",
+			"/accounts/0b8f2a6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+			JSON.stringify({ x: "a".repeat(1_100_000) })
+		);
 		expect(res.status).toBe(413);
 		expect(res.body).toMatchObject({ success: false, errorCode: "PAYLOAD_TOO_LARGE" });
 	});

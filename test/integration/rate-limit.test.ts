@@ -66,7 +66,15 @@ describe("two gateways share one count through NATS JetStream KV", () => {
 		const { waitForAliases } = await import("../helpers/node.ts");
 		await waitForAliases(gatewayA.broker, ["accounts.list"]);
 		await waitForAliases(gatewayB.broker, ["accounts.list"]);
-		const results = await Promise.all([a.get("/accounts"), b.get("/accounts"), a.get("/accounts"), b.get("/accounts"), a.get("/accounts"), b.get("/accounts"), a.get("/accounts")]);
+		const results = await Promise.all([
+			a.get("/accounts"),
+			b.get("/accounts"),
+			a.get("/accounts"),
+			b.get("/accounts"),
+			a.get("/accounts"),
+			b.get("/accounts"),
+			a.get("/accounts"),
+		]);
 		const statuses = results.map(r => r.status).sort();
 		expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
 	});
@@ -107,7 +115,8 @@ describe("the limit holds over any 60 s window, across a minute boundary", () =>
 		const store = await open();
 		try {
 			const results = [];
-			for (let s = 0; s < 12; s++) results.push((await store.hit("api:m-spread", 10, minute, { now: boundary - 30_000 + s * 5_000 })).allowed);
+			for (let s = 0; s < 12; s++)
+				results.push((await store.hit("api:m-spread", 10, minute, { now: boundary - 30_000 + s * 5_000 })).allowed);
 			// 10 in the first 50 s; the 11th and 12th (at +50 s, +55 s) share a window with all of them.
 			expect(results).toEqual([...Array(10).fill(true), false, false]);
 		} finally {

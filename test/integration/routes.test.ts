@@ -33,7 +33,10 @@ function documentedRoutes(): { rows: string[]; reasons: Map<string, string> } {
 	const rows: string[] = [];
 	const reasons = new Map<string, string>();
 	for (const line of section.split("\n").filter(l => /^\| `[A-Z*]+ /.test(l))) {
-		const [route, action, why] = line.split("|").slice(1, 4).map(c => c.trim().replace(/`/g, ""));
+		const [route, action, why] = line
+			.split("|")
+			.slice(1, 4)
+			.map(c => c.trim().replace(/`/g, ""));
 		const row = `${route} → ${action}`;
 		rows.push(row);
 		if (why) reasons.set(row, why);
@@ -42,7 +45,11 @@ function documentedRoutes(): { rows: string[]; reasons: Map<string, string> } {
 }
 
 /** The service a path is named after: the first segment after the API base (`/accounts/:id` → accounts). */
-const familyOf = (fullPath: string) => fullPath.replace(/^\/api\/v1\/mkt-x/, "").split("/").filter(Boolean)[0] ?? "";
+const familyOf = (fullPath: string) =>
+	fullPath
+		.replace(/^\/api\/v1\/mkt-x/, "")
+		.split("/")
+		.filter(Boolean)[0] ?? "";
 
 describe("route table in docs/architecture.md", () => {
 	test("lists exactly the gateway's routes, each with the action that serves it", async () => {

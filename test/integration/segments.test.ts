@@ -25,7 +25,8 @@ beforeAll(async () => {
 		actions: {
 			segmentInUse: {
 				visibility: "public",
-				handler: (ctx: { params: { segmentId: string } }) => (inUse.has(ctx.params.segmentId) ? { inUse: true, usedBy: [{ kind: "campaign", id: "c-9" }] } : { inUse: false }),
+				handler: (ctx: { params: { segmentId: string } }) =>
+					inUse.has(ctx.params.segmentId) ? { inUse: true, usedBy: [{ kind: "campaign", id: "c-9" }] } : { inUse: false },
 			},
 		},
 	});
@@ -34,12 +35,37 @@ beforeAll(async () => {
 	other = client(node.url, tokenFor(M2));
 
 	const seed = (key: string, merchantId: string, fields: Record<string, unknown>) =>
-		ContactModel.create({ merchantId, accountId: ACC1, twitterUserId: `tw-${key}`, username: key, displayName: key.toUpperCase(), ...fields }).then(c => {
+		ContactModel.create({
+			merchantId,
+			accountId: ACC1,
+			twitterUserId: `tw-${key}`,
+			username: key,
+			displayName: key.toUpperCase(),
+			...fields,
+		}).then(c => {
 			ids[key] = c._id as string;
 		});
-	await seed("vip_big", M1, { tags: ["vip", "customer"], attributes: { purchaseCount: 7, lastPurchaseDate: isoDay(ago(3)) }, conversationCount: 4, lastInteractionAt: ago(1), firstInteractionAt: ago(100) });
-	await seed("vip_small", M1, { tags: ["vip"], attributes: { purchaseCount: 2, lastPurchaseDate: isoDay(ago(40)) }, conversationCount: 1, lastInteractionAt: ago(2), source: "manual" });
-	await seed("big_no_vip", M1, { tags: ["customer"], attributes: { purchaseCount: 9, tier: "gold" }, conversationCount: 0, lastInteractionAt: ago(60), accountId: ACC2 });
+	await seed("vip_big", M1, {
+		tags: ["vip", "customer"],
+		attributes: { purchaseCount: 7, lastPurchaseDate: isoDay(ago(3)) },
+		conversationCount: 4,
+		lastInteractionAt: ago(1),
+		firstInteractionAt: ago(100),
+	});
+	await seed("vip_small", M1, {
+		tags: ["vip"],
+		attributes: { purchaseCount: 2, lastPurchaseDate: isoDay(ago(40)) },
+		conversationCount: 1,
+		lastInteractionAt: ago(2),
+		source: "manual",
+	});
+	await seed("big_no_vip", M1, {
+		tags: ["customer"],
+		attributes: { purchaseCount: 9, tier: "gold" },
+		conversationCount: 0,
+		lastInteractionAt: ago(60),
+		accountId: ACC2,
+	});
 	await seed("quiet", M1, { tags: [], attributes: { purchaseCount: "5" }, lastInteractionAt: null, optedOut: true, displayName: "" });
 	await seed("a.b(", M1, { tags: ["vip"], attributes: { purchaseCount: 5 }, lastInteractionAt: ago(5) });
 	// another merchant's VIP big spender never shows up
@@ -68,7 +94,13 @@ describe("segments CRUD and evaluate", () => {
 	test("the contract's VIP segment is created and evaluates to its contacts, with a sample", async () => {
 		const created = await api.post("/segments", vip);
 		expect(created.status).toBe(200);
-		expect(created.body.data).toMatchObject({ id: expect.any(String), merchantId: M1, name: "Khách Hàng VIP", match: "all", conditions: vip.conditions });
+		expect(created.body.data).toMatchObject({
+			id: expect.any(String),
+			merchantId: M1,
+			name: "Khách Hàng VIP",
+			match: "all",
+			conditions: vip.conditions,
+		});
 		const res = await api.post(`/segments/${created.body.data.id}/evaluate`);
 		expect(res.status).toBe(200);
 		expect(res.body.data).toEqual({
@@ -86,7 +118,15 @@ describe("segments CRUD and evaluate", () => {
 	});
 
 	test("the sample holds at most 10 contacts while the count covers all", async () => {
-		await ContactModel.insertMany(Array.from({ length: 15 }, (_, i) => ({ merchantId: M1, accountId: ACC1, twitterUserId: `bulk-${i}`, username: `bulk${i}`, tags: ["bulk"] })));
+		await ContactModel.insertMany(
+			Array.from({ length: 15 }, (_, i) => ({
+				merchantId: M1,
+				accountId: ACC1,
+				twitterUserId: `bulk-${i}`,
+				username: `bulk${i}`,
+				tags: ["bulk"],
+			}))
+		);
 		const res = await api.post("/segments/evaluate", { conditions: [{ field: "tags", operator: "contains", value: "bulk" }] });
 		expect(res.body.data.contactCount).toBe(15);
 		expect(res.body.data.sampleContacts).toHaveLength(10);
@@ -130,16 +170,28 @@ describe("operators against the database", () => {
 		["accountId eq", [{ field: "accountId", operator: "eq", value: ACC2 }], ["big_no_vip"]],
 		["source eq", [{ field: "source", operator: "eq", value: "manual" }], ["vip_small"]],
 		["conversationCount gt", [{ field: "conversationCount", operator: "gt", value: 0 }], ["vip_big", "vip_small"]],
-		["lastInteractionAt within_last_days", [{ field: "lastInteractionAt", operator: "within_last_days", value: 3 }], ["vip_big", "vip_small"]],
+		[
+			"lastInteractionAt within_last_days",
+			[{ field: "lastInteractionAt", operator: "within_last_days", value: 3 }],
+			["vip_big", "vip_small"],
+		],
 		["lastInteractionAt more_than_days_ago", [{ field: "lastInteractionAt", operator: "more_than_days_ago", value: 30 }], ["big_no_vip"]],
 		["lastInteractionAt not_exists", [{ field: "lastInteractionAt", operator: "not_exists" }], ["quiet"]],
 		["firstInteractionAt lt a date", [{ field: "firstInteractionAt", operator: "lt", value: isoDay(ago(50)) }], ["vip_big"]],
 		["optedOut eq true", [{ field: "optedOut", operator: "eq", value: true }], ["quiet"]],
-		["attributes numbers and strings are not mixed", [{ field: "attributes.purchaseCount", operator: "gte", value: 5 }], ["a.b(", "big_no_vip", "vip_big"]],
+		[
+			"attributes numbers and strings are not mixed",
+			[{ field: "attributes.purchaseCount", operator: "gte", value: 5 }],
+			["a.b(", "big_no_vip", "vip_big"],
+		],
 		["attributes string eq", [{ field: "attributes.purchaseCount", operator: "eq", value: "5" }], ["quiet"]],
 		["attributes exists", [{ field: "attributes.tier", operator: "exists" }], ["big_no_vip"]],
 		["attributes date within_last_days", [{ field: "attributes.lastPurchaseDate", operator: "within_last_days", value: 7 }], ["vip_big"]],
-		["attributes date more_than_days_ago", [{ field: "attributes.lastPurchaseDate", operator: "more_than_days_ago", value: 30 }], ["vip_small"]],
+		[
+			"attributes date more_than_days_ago",
+			[{ field: "attributes.lastPurchaseDate", operator: "more_than_days_ago", value: 30 }],
+			["vip_small"],
+		],
 		["operator-looking text is a literal value", [{ field: "username", operator: "eq", value: "$where" }], []],
 	])("%s", async (_label, conditions, expected) => {
 		expect(await preview(conditions)).toEqual(expected.sort());
@@ -159,12 +211,21 @@ describe("refusals", () => {
 		});
 		expect(res.status).toBe(422);
 		expect(res.body.errorCode).toBe("VALIDATION_ERROR");
-		expect(res.body.details.map((d: { field: string }) => d.field)).toEqual(["conditions[1].field", "conditions[2].operator", "conditions[3].value"]);
+		expect(res.body.details.map((d: { field: string }) => d.field)).toEqual([
+			"conditions[1].field",
+			"conditions[2].operator",
+			"conditions[3].value",
+		]);
 		expect((await api.get("/segments?search=bad")).body.data).toEqual([]);
 	});
 
 	test("an operator outside the language is named by Ajv at its index", async () => {
-		const res = await api.post("/segments/evaluate", { conditions: [{ field: "tags", operator: "contains", value: "x" }, { field: "tags", operator: "regex", value: ".*" }] });
+		const res = await api.post("/segments/evaluate", {
+			conditions: [
+				{ field: "tags", operator: "contains", value: "x" },
+				{ field: "tags", operator: "regex", value: ".*" },
+			],
+		});
 		expect(res.status).toBe(422);
 		expect(res.body.details).toEqual([{ field: "conditions[1].operator", message: expect.stringContaining("must be one of") }]);
 	});
@@ -182,7 +243,9 @@ describe("refusals", () => {
 	});
 
 	test("query keys smuggled into a condition or the body are refused", async () => {
-		const extra = await api.post("/segments/evaluate", { conditions: [{ field: "tags", operator: "contains", value: "vip", $where: "1" }] });
+		const extra = await api.post("/segments/evaluate", {
+			conditions: [{ field: "tags", operator: "contains", value: "vip", $where: "1" }],
+		});
 		expect(extra.status).toBe(422);
 		expect(extra.body.details).toEqual([{ field: "conditions[0].$where", message: "is not allowed" }]);
 		const field = await api.post("/segments/evaluate", { conditions: [{ field: "attributes.$gt", operator: "eq", value: 1 }] });

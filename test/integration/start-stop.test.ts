@@ -69,7 +69,11 @@ async function npmStart(env: Record<string, string>): Promise<Start> {
 	const exited = new Promise<void>(resolve => npm.once("exit", () => resolve()));
 	const start = { npm, output: () => out, exited };
 	starts.push(start);
-	await waitUntil(() => /ServiceBroker with \d+ service\(s\) started successfully/.test(out) || npm.exitCode !== null, 60_000, "npm start to start");
+	await waitUntil(
+		() => /ServiceBroker with \d+ service\(s\) started successfully/.test(out) || npm.exitCode !== null,
+		60_000,
+		"npm start to start"
+	);
 	if (npm.exitCode !== null) throw new Error(`npm start exited (${npm.exitCode}):\n${out}`);
 	return start;
 }

@@ -75,7 +75,10 @@ describe("creating templates", () => {
 		expect(res.status).toBe(422);
 		expect(res.body.errorCode).toBe("VALIDATION_ERROR");
 		expect(res.body.details).toEqual([
-			{ field: "variables", message: "used in the template but not declared: discount_code; declared but not used in the template: coupon" },
+			{
+				field: "variables",
+				message: "used in the template but not declared: discount_code; declared but not used in the template: coupon",
+			},
 		]);
 	});
 
@@ -103,7 +106,11 @@ describe("creating templates", () => {
 		const mixed = await api.post("/templates", { name: "mixed", type: "text", content: "hi", options: [{ label: "a" }] });
 		expect(mixed.status).toBe(422);
 		expect(mixed.body.details).toEqual([{ field: "options", message: "only quick_reply templates have options" }]);
-		const bad = await api.post("/templates", { name: "badurl", type: "card", card: { title: "T", buttons: [{ label: "x", url: "javascript:alert(1)" }] } });
+		const bad = await api.post("/templates", {
+			name: "badurl",
+			type: "card",
+			card: { title: "T", buttons: [{ label: "x", url: "javascript:alert(1)" }] },
+		});
 		expect(bad.body.details).toEqual([{ field: "card.buttons[0].url", message: "must be an http(s) URL" }]);
 	});
 });
@@ -158,7 +165,9 @@ describe("listing and editing", () => {
 describe("POST /templates/:id/preview", () => {
 	test("renders the contract's example exactly", async () => {
 		const t = await create({ ...welcome, name: "preview welcome" });
-		const res = await api.post(`/templates/${t.id}/preview`, { variables: { name: "John", shop_name: "GoodGo Shop", discount_code: "WELCOME10" } });
+		const res = await api.post(`/templates/${t.id}/preview`, {
+			variables: { name: "John", shop_name: "GoodGo Shop", discount_code: "WELCOME10" },
+		});
 		expect(res.status).toBe(200);
 		expect(res.body.data).toMatchObject({
 			rendered: "Chào John, chào mừng đến GoodGo Shop! Sử dụng mã WELCOME10 để được giảm giá 10% cho đơn hàng đầu tiên.",
@@ -208,7 +217,12 @@ describe("POST /templates/:id/preview", () => {
 		const card = await create({
 			name: "promo card",
 			type: "card",
-			card: { title: "Giảm {{pct}}%", text: "Chỉ hôm nay", imageUrl: "https://cdn.example.com/sale.png", buttons: [{ label: "Mua ngay", url: "https://shop.example.com/?c={{code}}" }] },
+			card: {
+				title: "Giảm {{pct}}%",
+				text: "Chỉ hôm nay",
+				imageUrl: "https://cdn.example.com/sale.png",
+				buttons: [{ label: "Mua ngay", url: "https://shop.example.com/?c={{code}}" }],
+			},
 		});
 		expect(card.variables).toEqual(["pct", "code"]);
 		const r2 = await api.post(`/templates/${card.id}/preview`, { variables: { pct: 50, code: "A B" } });
@@ -232,7 +246,11 @@ describe("DELETE /templates/:id", () => {
 		inUse.add(t.id);
 		const res = await api.del(`/templates/${t.id}`);
 		expect(res.status).toBe(409);
-		expect(res.body).toMatchObject({ success: false, errorCode: "TEMPLATE_IN_USE", details: { usedBy: [{ kind: "campaign", id: "c-1", status: "running" }] } });
+		expect(res.body).toMatchObject({
+			success: false,
+			errorCode: "TEMPLATE_IN_USE",
+			details: { usedBy: [{ kind: "campaign", id: "c-1", status: "running" }] },
+		});
 		expect(typeof res.body.error).toBe("string");
 		const en = await api.request("DELETE", `/templates/${t.id}`, undefined, { "Accept-Language": "en" });
 		expect(en.body.error).toBe("The template is used by an active campaign or flow");

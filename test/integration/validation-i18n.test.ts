@@ -33,14 +33,31 @@ test("Ajv's problems: Vietnamese by default, English on Accept-Language: en, the
 	);
 	const en = await get("/accounts?take=500&status=zz&foo=1", { "Accept-Language": "en" });
 	expect(en.body.error).toBe("Validation failed");
-	expect(en.body.details).toEqual(expect.arrayContaining([{ field: "take", message: "must be at most 100" }, { field: "foo", message: "is not allowed" }]));
-	expect(en.body.details.map((d: { field: string }) => d.field).sort()).toEqual(vi.body.details.map((d: { field: string }) => d.field).sort());
+	expect(en.body.details).toEqual(
+		expect.arrayContaining([
+			{ field: "take", message: "must be at most 100" },
+			{ field: "foo", message: "is not allowed" },
+		])
+	);
+	expect(en.body.details.map((d: { field: string }) => d.field).sort()).toEqual(
+		vi.body.details.map((d: { field: string }) => d.field).sort()
+	);
 });
 
 test("a service's own check is localized the same way", async () => {
 	const vi = await get("/analytics/overview?startDate=2026-01-19&endDate=2026-01-18");
 	expect(vi.status).toBe(422);
-	expect(vi.body).toEqual({ success: false, error: "Dữ liệu không hợp lệ", errorCode: "VALIDATION_ERROR", details: [{ field: "endDate", message: "endDate không được trước startDate" }] });
+	expect(vi.body).toEqual({
+		success: false,
+		error: "Dữ liệu không hợp lệ",
+		errorCode: "VALIDATION_ERROR",
+		details: [{ field: "endDate", message: "endDate không được trước startDate" }],
+	});
 	const en = await get("/analytics/overview?startDate=2026-01-19&endDate=2026-01-18", { "Accept-Language": "en" });
-	expect(en.body).toEqual({ success: false, error: "Validation failed", errorCode: "VALIDATION_ERROR", details: [{ field: "endDate", message: "must not be before startDate" }] });
+	expect(en.body).toEqual({
+		success: false,
+		error: "Validation failed",
+		errorCode: "VALIDATION_ERROR",
+		details: [{ field: "endDate", message: "must not be before startDate" }],
+	});
 });

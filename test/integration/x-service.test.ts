@@ -49,12 +49,22 @@ const failure = async (p: Promise<unknown>) => {
 };
 const xRequests = (path: RegExp) => x.sandbox.requests().filter(r => path.test(r.path));
 
-
 describe("x.verifyCredentials", () => {
 	test("a token X knows gives back its user: id, username, display name, avatar", async () => {
-		const user = x.sandbox.addUser({ token: "tok-verify", tokenSecret: "sec-verify", id: "4200000001", username: "goodgo_shop", name: "GoodGo Official" });
+		const user = x.sandbox.addUser({
+			token: "tok-verify",
+			tokenSecret: "sec-verify",
+			id: "4200000001",
+			username: "goodgo_shop",
+			name: "GoodGo Official",
+		});
 		const res = await call("verifyCredentials", { oauthToken: "tok-verify", oauthTokenSecret: "sec-verify" });
-		expect(res).toEqual({ twitterUserId: "4200000001", username: "goodgo_shop", displayName: "GoodGo Official", profileImageUrl: user.profileImageUrl });
+		expect(res).toEqual({
+			twitterUserId: "4200000001",
+			username: "goodgo_shop",
+			displayName: "GoodGo Official",
+			profileImageUrl: user.profileImageUrl,
+		});
 		const [req] = xRequests(/^\/2\/users\/me$/).slice(-1);
 		expect(req).toMatchObject({ status: 200, userId: "4200000001" });
 	});
@@ -87,11 +97,22 @@ describe("x.verifyCredentials", () => {
 describe("X_SANDBOX=1", () => {
 	test("the x service runs the sandbox itself: the demo account's token checks out with no X credentials", async () => {
 		const dataDir = mkdtempSync(path.join(os.tmpdir(), "mktx-x-sandbox-mode-"));
-		const restore = withEnv({ X_SANDBOX: "true", X_SANDBOX_PORT: "0", X_API_BASE_URL: "", X_API_CA_FILE: "", X_CONSUMER_KEY: "", X_CONSUMER_SECRET: "", DATA_DIR: dataDir });
+		const restore = withEnv({
+			X_SANDBOX: "true",
+			X_SANDBOX_PORT: "0",
+			X_API_BASE_URL: "",
+			X_API_CA_FILE: "",
+			X_CONSUMER_KEY: "",
+			X_CONSUMER_SECRET: "",
+			DATA_DIR: dataDir,
+		});
 		let local: TestNode | null = null;
 		try {
 			local = await startNode({ services: ["x"] });
-			const profile = await local.broker.call("x.verifyCredentials", { oauthToken: "sandbox-token", oauthTokenSecret: "sandbox-token-secret" });
+			const profile = await local.broker.call("x.verifyCredentials", {
+				oauthToken: "sandbox-token",
+				oauthTokenSecret: "sandbox-token-secret",
+			});
 			expect(profile).toMatchObject({ twitterUserId: "1000000001", username: "mktx_demo_shop" });
 			expect(readFileSync(path.join(dataDir, "x-sandbox-ca.pem"), "utf8")).toMatch(/BEGIN CERTIFICATE/);
 		} finally {
@@ -124,7 +145,14 @@ describe("the sandbox checks OAuth 1.0a signatures", () => {
 	test("a request signed by our own RFC 5849 signer passes; the same header on another URL or replayed fails", async () => {
 		x.sandbox.addUser({ token: "tok-raw", tokenSecret: "sec-raw", id: "4200000003" });
 		const url = new URL(`${x.sandbox.url}/2/users/me?user.fields=profile_image_url`);
-		const auth = authorizationHeader({ method: "GET", url, consumerKey: x.consumerKey, consumerSecret: x.consumerSecret, token: "tok-raw", tokenSecret: "sec-raw" });
+		const auth = authorizationHeader({
+			method: "GET",
+			url,
+			consumerKey: x.consumerKey,
+			consumerSecret: x.consumerSecret,
+			token: "tok-raw",
+			tokenSecret: "sec-raw",
+		});
 		const get = (u: URL, authorization: string) =>
 			new Promise<number>((resolve, reject) => {
 				httpsRequest(u, { agent: agent(), headers: { authorization } }, res => {
@@ -146,22 +174,44 @@ describe("x.sendDirectMessage", () => {
 
 	test("the DM reaches X signed by the account, and X's event id comes back", async () => {
 		const { account, user } = await connectAccount(x.sandbox, merchantId);
-		const res = await call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550001", text: "Đơn hàng #12345 của bạn đã được gửi đi!", kind: "agent" }, { merchantId });
+		const res = await call(
+			"sendDirectMessage",
+			{ accountId: account._id, recipientTwitterUserId: "5550001", text: "Đơn hàng #12345 của bạn đã được gửi đi!", kind: "agent" },
+			{ merchantId }
+		);
 		const dm = x.sandbox.received().find(d => d.dmEventId === res.twitterMessageId);
 		expect(dm).toMatchObject({ senderId: user.id, recipientId: "5550001", text: "Đơn hàng #12345 của bạn đã được gửi đi!", media: [] });
 		expect(res.dmConversationId).toBe(dm!.dmConversationId);
 		expect(new Date(res.sentAt).toString()).not.toBe("Invalid Date");
-		expect(await SendLedgerModel.findOne({ accountId: account._id }).lean()).toMatchObject({ state: "sent", twitterMessageId: res.twitterMessageId, kind: "agent" });
+		expect(await SendLedgerModel.findOne({ accountId: account._id }).lean()).toMatchObject({
+			state: "sent",
+			twitterMessageId: res.twitterMessageId,
+			kind: "agent",
+		});
 	});
 
 	test("the merchant comes from meta only: none is a 401, one in params is refused, another merchant's account is a 404", async () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		const before = x.sandbox.requests().length;
-		const anonymous = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "bot" }));
+		const anonymous = await failure(
+			call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "bot" })
+		);
 		expect(anonymous).toMatchObject({ code: 401 });
-		const inParams = await failure(call("sendDirectMessage", { merchantId, accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "bot" }, { merchantId }));
+		const inParams = await failure(
+			call(
+				"sendDirectMessage",
+				{ merchantId, accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "bot" },
+				{ merchantId }
+			)
+		);
 		expect(inParams).toMatchObject({ code: 422 });
-		const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "agent" }, { merchantId: "m-other" }));
+		const err = await failure(
+			call(
+				"sendDirectMessage",
+				{ accountId: account._id, recipientTwitterUserId: "5550002", text: "hi", kind: "agent" },
+				{ merchantId: "m-other" }
+			)
+		);
 		expect(err).toMatchObject({ code: 404, type: "NOT_FOUND" });
 		expect(x.sandbox.requests()).toHaveLength(before);
 	});
@@ -169,7 +219,9 @@ describe("x.sendDirectMessage", () => {
 	test("a disconnected account is a 409 ACCOUNT_INACTIVE and nothing reaches X", async () => {
 		const { account } = await connectAccount(x.sandbox, merchantId, { status: "inactive" });
 		const before = x.sandbox.requests().length;
-		const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550003", text: "hi", kind: "agent" }, { merchantId }));
+		const err = await failure(
+			call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550003", text: "hi", kind: "agent" }, { merchantId })
+		);
 		expect(err).toMatchObject({ code: 409, type: "ACCOUNT_INACTIVE" });
 		expect(x.sandbox.requests()).toHaveLength(before);
 	});
@@ -177,10 +229,17 @@ describe("x.sendDirectMessage", () => {
 	test("with mediaUrl the image is fetched, uploaded in chunks (initialize/append/finalize) and attached", async () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		const start = x.sandbox.requests().length;
-		const res = await call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550004", text: "Mã vận đơn", mediaUrl: files.url("/logo.png"), kind: "agent" }, { merchantId });
+		const res = await call(
+			"sendDirectMessage",
+			{ accountId: account._id, recipientTwitterUserId: "5550004", text: "Mã vận đơn", mediaUrl: files.url("/logo.png"), kind: "agent" },
+			{ merchantId }
+		);
 		const dm = x.sandbox.received().find(d => d.dmEventId === res.twitterMessageId)!;
 		expect(dm.media).toEqual([{ mediaId: expect.stringMatching(/^\d+$/), mediaType: "image/png", size: png.length }]);
-		const endpoints = x.sandbox.requests().slice(start).map(r => r.endpoint);
+		const endpoints = x.sandbox
+			.requests()
+			.slice(start)
+			.map(r => r.endpoint);
 		expect(endpoints).toEqual(["media.initialize", "media.append", "media.finalize", "dm.send"]);
 	});
 
@@ -191,7 +250,13 @@ describe("x.sendDirectMessage", () => {
 	])("mediaUrl pointing at %s is a 422 on mediaUrl and nothing reaches X", async (_label, file, message) => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		const before = x.sandbox.requests().length;
-		const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550005", text: "x", mediaUrl: files.url(file), kind: "agent" }, { merchantId }));
+		const err = await failure(
+			call(
+				"sendDirectMessage",
+				{ accountId: account._id, recipientTwitterUserId: "5550005", text: "x", mediaUrl: files.url(file), kind: "agent" },
+				{ merchantId }
+			)
+		);
 		expect(err).toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
 		expect(err.data[0]).toMatchObject({ field: "mediaUrl", message: expect.stringMatching(message) });
 		expect(x.sandbox.requests()).toHaveLength(before);
@@ -201,7 +266,13 @@ describe("x.sendDirectMessage", () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		const restore = withEnv({ MEDIA_ALLOW_PRIVATE_HOSTS: "false" });
 		try {
-			const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550006", text: "x", mediaUrl: files.url("/logo.png"), kind: "agent" }, { merchantId }));
+			const err = await failure(
+				call(
+					"sendDirectMessage",
+					{ accountId: account._id, recipientTwitterUserId: "5550006", text: "x", mediaUrl: files.url("/logo.png"), kind: "agent" },
+					{ merchantId }
+				)
+			);
 			expect(err).toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
 			expect(err.data[0].message).toMatch(/private/);
 		} finally {
@@ -212,7 +283,9 @@ describe("x.sendDirectMessage", () => {
 	test("X's 429 is a 429 RATE_LIMITED whose retryAfter comes from X's 24-hour reset header; the slot is given back", async () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		x.sandbox.rateLimitNext({ resetInSeconds: 120, userDayRemaining: 0, userDayResetInSeconds: 3600 });
-		const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550007", text: "x", kind: "agent" }, { merchantId }));
+		const err = await failure(
+			call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550007", text: "x", kind: "agent" }, { merchantId })
+		);
 		expect(err).toMatchObject({ code: 429, type: "RATE_LIMITED", data: { source: "x", limits: ["x_user_24hour"] } });
 		expect(err.data.retryAfter).toBeGreaterThan(3590);
 		expect(err.data.retryAfter).toBeLessThanOrEqual(3601);
@@ -222,7 +295,9 @@ describe("x.sendDirectMessage", () => {
 	test("X's 429 on the 15-minute window alone gives that window's reset", async () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		x.sandbox.rateLimitNext({ resetInSeconds: 120 });
-		const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550008", text: "x", kind: "agent" }, { merchantId }));
+		const err = await failure(
+			call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550008", text: "x", kind: "agent" }, { merchantId })
+		);
 		expect(err).toMatchObject({ code: 429, data: { limits: ["x_endpoint_15min"] } });
 		expect(err.data.retryAfter).toBeGreaterThan(110);
 		expect(err.data.retryAfter).toBeLessThanOrEqual(121);
@@ -231,7 +306,9 @@ describe("x.sendDirectMessage", () => {
 	test("X's 403 is a 422 X_REJECTED carrying X's reason, and the slot stops counting", async () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		x.sandbox.failNext({ status: 403, detail: "You cannot send messages to this user." });
-		const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550009", text: "x", kind: "campaign" }, { merchantId }));
+		const err = await failure(
+			call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550009", text: "x", kind: "campaign" }, { merchantId })
+		);
 		expect(err).toMatchObject({ code: 422, type: "X_REJECTED", data: { reason: "You cannot send messages to this user.", xStatus: 403 } });
 		expect(err.retryable).toBeFalsy();
 		const quota = await call("sendQuota", { accountId: account._id }, { merchantId });
@@ -242,7 +319,9 @@ describe("x.sendDirectMessage", () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		x.sandbox.failNext({ dropConnection: true });
 		const before = xRequests(/dm_conversations/).length;
-		const err = await failure(call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550010", text: "x", kind: "agent" }, { merchantId }));
+		const err = await failure(
+			call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550010", text: "x", kind: "agent" }, { merchantId })
+		);
 		expect(err).toMatchObject({ code: 503, type: "X_DELIVERY_UNKNOWN" });
 		expect(err.retryable).toBeFalsy();
 		expect(xRequests(/dm_conversations/).length - before).toBe(1); // the broker did not send it again
@@ -253,7 +332,8 @@ describe("x.sendDirectMessage", () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		const restore = withEnv({ SEND_LIMIT_USER_PER_15MIN: "2" });
 		try {
-			const send = () => call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550011", text: "x", kind: "agent" }, { merchantId });
+			const send = () =>
+				call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "5550011", text: "x", kind: "agent" }, { merchantId });
 			await send();
 			await send();
 			const before = x.sandbox.requests().length;
@@ -272,7 +352,13 @@ describe("x.sendDirectMessage", () => {
 		const restore = withEnv({ SEND_LIMIT_ACCOUNT_PER_DAY: "5" });
 		try {
 			const results = await Promise.allSettled(
-				Array.from({ length: 20 }, (_, i) => call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: String(6000000 + i), text: `#${i}`, kind: "agent" }, { merchantId }))
+				Array.from({ length: 20 }, (_, i) =>
+					call(
+						"sendDirectMessage",
+						{ accountId: account._id, recipientTwitterUserId: String(6000000 + i), text: `#${i}`, kind: "agent" },
+						{ merchantId }
+					)
+				)
 			);
 			expect(results.filter(r => r.status === "fulfilled")).toHaveLength(5);
 			const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -291,9 +377,19 @@ describe("x.sendQuota and x.checkSendAllowed", () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		const empty = await call("sendQuota", { accountId: account._id }, { merchantId });
 		expect(empty).toMatchObject({ limit: 500, used: 0, remaining: 500, resetAt: null, remainingNow: 15 });
-		expect(empty.limits.map((l: { name: string }) => l.name)).toEqual(["account_daily", "x_user_15min", "x_user_daily", "x_app_daily", "merchant_share_daily"]);
+		expect(empty.limits.map((l: { name: string }) => l.name)).toEqual([
+			"account_daily",
+			"x_user_15min",
+			"x_user_daily",
+			"x_app_daily",
+			"merchant_share_daily",
+		]);
 
-		await call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "7000001", text: "x", kind: "agent" }, { merchantId });
+		await call(
+			"sendDirectMessage",
+			{ accountId: account._id, recipientTwitterUserId: "7000001", text: "x", kind: "agent" },
+			{ merchantId }
+		);
 		const after = await call("sendQuota", { accountId: account._id }, { merchantId });
 		expect(after).toMatchObject({ limit: 500, used: 1, remaining: 499, remainingNow: 14 });
 		expect(Date.parse(after.resetAt) - Date.now()).toBeGreaterThan(24 * 3600_000 - 60_000);
@@ -303,8 +399,16 @@ describe("x.sendQuota and x.checkSendAllowed", () => {
 		const { account } = await connectAccount(x.sandbox, merchantId);
 		const restore = withEnv({ SEND_LIMIT_USER_PER_15MIN: "1" });
 		try {
-			expect(await call("checkSendAllowed", { accountId: account._id, kind: "campaign" }, { merchantId })).toMatchObject({ allowed: true, remaining: 1, retryAt: null });
-			await call("sendDirectMessage", { accountId: account._id, recipientTwitterUserId: "7000002", text: "x", kind: "campaign" }, { merchantId });
+			expect(await call("checkSendAllowed", { accountId: account._id, kind: "campaign" }, { merchantId })).toMatchObject({
+				allowed: true,
+				remaining: 1,
+				retryAt: null,
+			});
+			await call(
+				"sendDirectMessage",
+				{ accountId: account._id, recipientTwitterUserId: "7000002", text: "x", kind: "campaign" },
+				{ merchantId }
+			);
 			const res = await call("checkSendAllowed", { accountId: account._id, kind: "campaign" }, { merchantId });
 			expect(res).toMatchObject({ allowed: false, remaining: 0 });
 			expect(Date.parse(res.retryAt) - Date.now()).toBeGreaterThan(14 * 60_000);
@@ -338,7 +442,11 @@ describe("the sandbox plays X towards our webhook", () => {
 		try {
 			x.sandbox.setWebhookUrl(`http://127.0.0.1:${port}/hook`);
 			const account = x.sandbox.addUser({ token: "tok-hook", tokenSecret: "sec-hook", id: "4200000009", username: "hook_shop" });
-			const delivery = await x.sandbox.postInboundDm({ to: account.id, from: { id: "9100001", username: "buyer", name: "Buyer" }, text: "Xin chào!" });
+			const delivery = await x.sandbox.postInboundDm({
+				to: account.id,
+				from: { id: "9100001", username: "buyer", name: "Buyer" },
+				text: "Xin chào!",
+			});
 			expect(delivery.status).toBe(200);
 			const { createHmac } = await import("node:crypto");
 			const expected = "sha256=" + createHmac("sha256", x.consumerSecret).update(received!.body).digest("base64");
@@ -346,7 +454,12 @@ describe("the sandbox plays X towards our webhook", () => {
 			const payload = JSON.parse(received!.body);
 			expect(payload).toMatchObject({
 				for_user_id: "4200000009",
-				direct_message_events: [{ type: "message_create", message_create: { sender_id: "9100001", target: { recipient_id: "4200000009" }, message_data: { text: "Xin chào!" } } }],
+				direct_message_events: [
+					{
+						type: "message_create",
+						message_create: { sender_id: "9100001", target: { recipient_id: "4200000009" }, message_data: { text: "Xin chào!" } },
+					},
+				],
 				users: { "9100001": { screen_name: "buyer", name: "Buyer" }, "4200000009": { screen_name: "hook_shop" } },
 			});
 			expect(payload.direct_message_events[0].id).toMatch(/^\d+$/);

@@ -48,10 +48,26 @@ describe("answerMessage", () => {
 	});
 
 	test("Claude's answer is used as it is when it is sure enough", async () => {
-		const { claude, asked } = stubClaude({ output: { reply: "Dạ, áo còn size M ạ.", intent: "product_info", confidence: 0.92 }, failure: null });
+		const { claude, asked } = stubClaude({
+			output: { reply: "Dạ, áo còn size M ạ.", intent: "product_info", confidence: 0.92 },
+			failure: null,
+		});
 		const turns = conversationTurns([], "Áo còn size M không?");
-		const a = await answerMessage({ settings: settings({ model: "claude-sonnet-4-6", systemPrompt: "Bạn là trợ lý của GoodGo." }), text: "Áo còn size M không?", turns, claude });
-		expect(a).toEqual({ message: "Dạ, áo còn size M ạ.", intent: "product_info", confidence: 0.92, needsHumanEscalation: false, provider: "anthropic", escalationReason: null, fallback: null });
+		const a = await answerMessage({
+			settings: settings({ model: "claude-sonnet-4-6", systemPrompt: "Bạn là trợ lý của GoodGo." }),
+			text: "Áo còn size M không?",
+			turns,
+			claude,
+		});
+		expect(a).toEqual({
+			message: "Dạ, áo còn size M ạ.",
+			intent: "product_info",
+			confidence: 0.92,
+			needsHumanEscalation: false,
+			provider: "anthropic",
+			escalationReason: null,
+			fallback: null,
+		});
 		expect(asked[0].model).toBe("claude-sonnet-4-6");
 		expect(asked[0].turns).toBe(turns);
 		expect(asked[0].system.join("\n")).toContain("Bạn là trợ lý của GoodGo.");
@@ -60,7 +76,13 @@ describe("answerMessage", () => {
 	test("a confidence below the threshold escalates and sends the hand-over message instead of the guess", async () => {
 		const { claude } = stubClaude({ output: { reply: "Có lẽ là 200k?", intent: "pricing", confidence: 0.3 }, failure: null });
 		const a = await answerMessage({ settings: settings({ escalationThreshold: 0.6 }), text: "Giá bao nhiêu?", turns: [], claude });
-		expect(a).toMatchObject({ intent: "pricing", confidence: 0.3, needsHumanEscalation: true, escalationReason: "low_confidence", provider: "anthropic" });
+		expect(a).toMatchObject({
+			intent: "pricing",
+			confidence: 0.3,
+			needsHumanEscalation: true,
+			escalationReason: "low_confidence",
+			provider: "anthropic",
+		});
 		expect(a.message).not.toContain("200k");
 		expect(a.message).toMatch(/Nhân viên sẽ phản hồi/);
 	});
@@ -68,7 +90,13 @@ describe("answerMessage", () => {
 	test("when Claude fails, the built-in classifier answers and the failure is reported", async () => {
 		const { claude } = stubClaude({ output: null, failure: "HTTP 529 overloaded_error: Overloaded" });
 		const a = await answerMessage({ settings: settings(), text: "Shop giao sai hàng cho tôi", turns: [], claude });
-		expect(a).toMatchObject({ intent: "complaint", provider: "builtin", needsHumanEscalation: true, escalationReason: "complaint", fallback: "HTTP 529 overloaded_error: Overloaded" });
+		expect(a).toMatchObject({
+			intent: "complaint",
+			provider: "builtin",
+			needsHumanEscalation: true,
+			escalationReason: "complaint",
+			fallback: "HTTP 529 overloaded_error: Overloaded",
+		});
 	});
 
 	test("the reply is capped at maxReplyChars", async () => {
@@ -81,7 +109,11 @@ describe("answerMessage", () => {
 
 describe("the tool answer's schema", () => {
 	test("a complete answer passes", () => {
-		expect(parseReplyOutput({ reply: "Dạ", intent: "greeting", confidence: 1 }).output).toEqual({ reply: "Dạ", intent: "greeting", confidence: 1 });
+		expect(parseReplyOutput({ reply: "Dạ", intent: "greeting", confidence: 1 }).output).toEqual({
+			reply: "Dạ",
+			intent: "greeting",
+			confidence: 1,
+		});
 	});
 
 	test.each([
@@ -118,7 +150,10 @@ describe("prompt and context", () => {
 	});
 
 	test("a conversation the shop opened starts with a user turn; an image without text is named", () => {
-		const turns = conversationTurns([{ direction: "outbound", content: "Sale 50% hôm nay!" }, { direction: "inbound", content: "", type: "image" }]);
+		const turns = conversationTurns([
+			{ direction: "outbound", content: "Sale 50% hôm nay!" },
+			{ direction: "inbound", content: "", type: "image" },
+		]);
 		expect(turns.map(t => t.role)).toEqual(["user", "assistant", "user"]);
 		expect(turns[2].content).toBe("[image]");
 	});

@@ -1,4 +1,13 @@
-import { campaignFacts, contactFacts, conversationFacts, firstResponseFact, messageFacts, originKind, sameFact, type MessageLike } from "../../services/analytics/facts.ts";
+import {
+	campaignFacts,
+	contactFacts,
+	conversationFacts,
+	firstResponseFact,
+	messageFacts,
+	originKind,
+	sameFact,
+	type MessageLike,
+} from "../../services/analytics/facts.ts";
 import { countDay, countQuarter, sameDay, totalsRowOf } from "../../services/analytics/cells.ts";
 import { dailySeries, sumRange, breakdown, type DetailRow, type TotalRow } from "../../services/analytics/read.ts";
 import { quarterOf } from "../../services/analytics/buckets.ts";
@@ -6,14 +15,31 @@ import { parsePeriod, type Period } from "../../services/analytics/period.ts";
 
 const M = "m-1";
 const base = { merchantId: M, accountId: "a-1", conversationId: "v-1", contactId: "c-1" };
-const msg = (fields: Partial<MessageLike>): MessageLike => ({ _id: "msg-1", ...base, direction: "outbound", status: "sent", origin: "agent", sentAt: new Date("2026-01-17T23:30:00Z"), createdAt: new Date("2026-01-17T23:29:59Z"), ...fields });
-const present = (slots: Record<string, unknown>) => Object.entries(slots).filter(([, f]) => f).map(([id]) => id);
+const msg = (fields: Partial<MessageLike>): MessageLike => ({
+	_id: "msg-1",
+	...base,
+	direction: "outbound",
+	status: "sent",
+	origin: "agent",
+	sentAt: new Date("2026-01-17T23:30:00Z"),
+	createdAt: new Date("2026-01-17T23:29:59Z"),
+	...fields,
+});
+const present = (slots: Record<string, unknown>) =>
+	Object.entries(slots)
+		.filter(([, f]) => f)
+		.map(([id]) => id);
 
 describe("facts of a message", () => {
 	test("an inbound message is received, in the quarter of its time", () => {
 		const slots = messageFacts("msg-1", msg({ direction: "inbound", status: "received", origin: null }));
 		expect(present(slots)).toEqual(["in:msg-1"]);
-		expect(slots["in:msg-1"]).toMatchObject({ type: "in", quarter: quarterOf(new Date("2026-01-17T23:30:00Z")), contactId: "c-1", dims: [] });
+		expect(slots["in:msg-1"]).toMatchObject({
+			type: "in",
+			quarter: quarterOf(new Date("2026-01-17T23:30:00Z")),
+			contactId: "c-1",
+			dims: [],
+		});
 	});
 
 	test("a reply is sent by its origin and carries its response time", () => {
@@ -40,11 +66,25 @@ describe("facts of a message", () => {
 	});
 
 	test("a missing message (erased, or X's echo of our send) empties its slots", () => {
-		expect(messageFacts("gone", null)).toEqual({ "in:gone": null, "out:gone": null, "resp:gone": null, "read:gone": null, "fail:gone": null });
+		expect(messageFacts("gone", null)).toEqual({
+			"in:gone": null,
+			"out:gone": null,
+			"resp:gone": null,
+			"read:gone": null,
+			"fail:gone": null,
+		});
 	});
 
 	test("origins are grouped in a few kinds", () => {
-		expect(["agent", null, "bot", "x_app", "flow:run-1", "campaign:c", "weird"].map(originKind)).toEqual(["agent", "agent", "bot", "x_app", "flow", "campaign", "other"]);
+		expect(["agent", null, "bot", "x_app", "flow:run-1", "campaign:c", "weird"].map(originKind)).toEqual([
+			"agent",
+			"agent",
+			"bot",
+			"x_app",
+			"flow",
+			"campaign",
+			"other",
+		]);
 	});
 });
 
@@ -82,7 +122,16 @@ describe("facts of a conversation", () => {
 
 describe("facts of a contact and a campaign", () => {
 	test("a contact is new by source and its tags; opted out only while it still is", () => {
-		const c = { _id: "c-1", merchantId: M, accountId: "a-1", source: "manual", tags: ["vip", "b"], createdAt: new Date("2026-01-10T00:00:00Z"), optedOut: true, optedOutAt: new Date("2026-01-12T00:00:00Z") };
+		const c = {
+			_id: "c-1",
+			merchantId: M,
+			accountId: "a-1",
+			source: "manual",
+			tags: ["vip", "b"],
+			createdAt: new Date("2026-01-10T00:00:00Z"),
+			optedOut: true,
+			optedOutAt: new Date("2026-01-12T00:00:00Z"),
+		};
 		const slots = contactFacts("c-1", c);
 		expect(slots["contact:c-1"]!.dims).toEqual(["source:manual", "tag:b", "tag:vip"]);
 		expect(present(slots)).toEqual(["contact:c-1", "optout:c-1"]);
@@ -91,8 +140,12 @@ describe("facts of a contact and a campaign", () => {
 
 	test("a contact is new at its first interaction when the inbox stored it later, else at its creation", () => {
 		const base = { _id: "c-2", merchantId: M, accountId: "a-1", createdAt: new Date("2026-01-18T02:00:00Z") };
-		expect(contactFacts("c-2", { ...base, firstInteractionAt: new Date("2026-01-17T23:30:00Z") })["contact:c-2"]!.quarter).toBe(quarterOf(new Date("2026-01-17T23:30:00Z")));
-		expect(contactFacts("c-2", { ...base, firstInteractionAt: new Date("2026-03-01T00:00:00Z") })["contact:c-2"]!.quarter).toBe(quarterOf(base.createdAt));
+		expect(contactFacts("c-2", { ...base, firstInteractionAt: new Date("2026-01-17T23:30:00Z") })["contact:c-2"]!.quarter).toBe(
+			quarterOf(new Date("2026-01-17T23:30:00Z"))
+		);
+		expect(contactFacts("c-2", { ...base, firstInteractionAt: new Date("2026-03-01T00:00:00Z") })["contact:c-2"]!.quarter).toBe(
+			quarterOf(base.createdAt)
+		);
 	});
 
 	test("a completed campaign without an account counts under no account", () => {
@@ -110,7 +163,8 @@ describe("facts of a contact and a campaign", () => {
 });
 
 describe("counting and reading back", () => {
-	const period = (s: string, e: string, tz = "Asia/Ho_Chi_Minh"): Period => (parsePeriod({ startDate: s, endDate: e, timezone: tz }) as { period: Period }).period;
+	const period = (s: string, e: string, tz = "Asia/Ho_Chi_Minh"): Period =>
+		(parsePeriod({ startDate: s, endDate: e, timezone: tz }) as { period: Period }).period;
 
 	test("a quarter counts facts, values and breakdowns; a day lists them per quarter", () => {
 		const q = countQuarter([
@@ -118,10 +172,25 @@ describe("counting and reading back", () => {
 			{ dims: ["origin:agent"], value: 20 },
 			{ dims: ["origin:bot"], value: 5 },
 		]);
-		expect(q).toEqual({ n: 3, s: 125, cells: [{ k: "origin:agent", n: 1, s: 20 }, { k: "origin:bot", n: 2, s: 105 }] });
-		const day = countDay([{ q: 94, ...q }, { q: 3, n: 1, s: 0, cells: [] }]);
+		expect(q).toEqual({
+			n: 3,
+			s: 125,
+			cells: [
+				{ k: "origin:agent", n: 1, s: 20 },
+				{ k: "origin:bot", n: 2, s: 105 },
+			],
+		});
+		const day = countDay([
+			{ q: 94, ...q },
+			{ q: 3, n: 1, s: 0, cells: [] },
+		]);
 		expect(day.n).toBe(4);
-		expect(totalsRowOf([{ type: "resp", ...day }, { type: "in", n: 0, s: 0, cells: [] }])).toEqual({ totals: '{"resp":{"n":4,"s":125}}', quarters: '{"resp":[3,1,0,94,3,125]}' });
+		expect(
+			totalsRowOf([
+				{ type: "resp", ...day },
+				{ type: "in", n: 0, s: 0, cells: [] },
+			])
+		).toEqual({ totals: '{"resp":{"n":4,"s":125}}', quarters: '{"resp":[3,1,0,94,3,125]}' });
 		expect(totalsRowOf([{ type: "in", n: 0, s: 0, cells: [] }])).toBeNull();
 		expect(day.cells.filter(c => c.k === "").map(c => c.q)).toEqual([3, 94]);
 		expect(sameDay({ n: day.n, s: day.s, cells: day.cells.map(c => ({ ...c })) }, day)).toBe(true);
@@ -132,7 +201,18 @@ describe("counting and reading back", () => {
 	const utcDay = Date.parse("2026-01-17T00:00:00Z") / 86_400_000;
 	const q10 = 40;
 	const q2330 = 94;
-	const detail: DetailRow = { accountId: "a-1", type: "in", day: utcDay, n: 5, s: 0, cells: [{ k: "", q: q10, n: 2, s: 0 }, { k: "", q: q2330, n: 3, s: 0 }, { k: "origin:x", q: q2330, n: 3, s: 0 }] };
+	const detail: DetailRow = {
+		accountId: "a-1",
+		type: "in",
+		day: utcDay,
+		n: 5,
+		s: 0,
+		cells: [
+			{ k: "", q: q10, n: 2, s: 0 },
+			{ k: "", q: q2330, n: 3, s: 0 },
+			{ k: "origin:x", q: q2330, n: 3, s: 0 },
+		],
+	};
 
 	test("per-day series put 23:30 UTC on the next day in Asia/Ho_Chi_Minh and on the same day in UTC", () => {
 		expect(dailySeries([detail], period("2026-01-17", "2026-01-18"), "in").map(d => d.n)).toEqual([2, 3]);
@@ -141,7 +221,9 @@ describe("counting and reading back", () => {
 	});
 
 	test("range sums take whole days from their totals and cut days from their quarters", () => {
-		const totals: TotalRow[] = [{ accountId: "a-1", day: utcDay, t: { in: { n: 5, s: 0 } }, quarters: JSON.stringify({ in: [q10, 2, 0, q2330, 3, 0] }) }];
+		const totals: TotalRow[] = [
+			{ accountId: "a-1", day: utcDay, t: { in: { n: 5, s: 0 } }, quarters: JSON.stringify({ in: [q10, 2, 0, q2330, 3, 0] }) },
+		];
 		const p = period("2026-01-18", "2026-01-18");
 		expect(sumRange(totals, "in", p.bounds[0], p.bounds[1]).n).toBe(3);
 		expect(sumRange(totals, "in", Date.parse("2026-01-17T00:00:00Z"), Date.parse("2026-01-18T00:00:00Z")).n).toBe(5);

@@ -1,4 +1,12 @@
-import { dayIndexOf, localDateOf, localDayStart, offsetAt, parsePeriod, previousPeriod, type Period } from "../../services/analytics/period.ts";
+import {
+	dayIndexOf,
+	localDateOf,
+	localDayStart,
+	offsetAt,
+	parsePeriod,
+	previousPeriod,
+	type Period,
+} from "../../services/analytics/period.ts";
 import { quarterOf, QUARTER_MS } from "../../services/analytics/buckets.ts";
 
 const day = (date: string) => Date.parse(`${date}T00:00:00Z`) / 86_400_000;
@@ -65,7 +73,10 @@ describe("parsePeriod", () => {
 		[{ startDate: "2026-02-30", endDate: "2026-03-01" }, [{ field: "startDate", message: "must be a date as YYYY-MM-DD" }]],
 		[{ startDate: "2026-01-02", endDate: "2026-01-01" }, [{ field: "endDate", message: "must not be before startDate" }]],
 		[{ startDate: "2025-01-01", endDate: "2026-01-02" }, [{ field: "endDate", message: "the period must be at most 366 days" }]],
-		[{ startDate: "2026-01-01", endDate: "2026-01-02", timezone: "Mars/Olympus" }, [{ field: "timezone", message: "must be an IANA time zone such as Asia/Ho_Chi_Minh" }]],
+		[
+			{ startDate: "2026-01-01", endDate: "2026-01-02", timezone: "Mars/Olympus" },
+			[{ field: "timezone", message: "must be an IANA time zone such as Asia/Ho_Chi_Minh" }],
+		],
 	])("refuses %j naming the field", (input, problems) => {
 		expect(parsePeriod(input)).toEqual({ problems });
 	});

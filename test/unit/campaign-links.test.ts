@@ -5,7 +5,11 @@ const key = Buffer.alloc(32, 7);
 describe("links in a campaign message", () => {
 	test("http and https links are found; sentence punctuation after them is not part of them", () => {
 		const text = "Sale at https://shop.vn/tet?code=TET2026. See (http://x.co/a) or https://en.wikipedia.org/wiki/Foo_(bar), thanks!";
-		expect(findLinks(text).map(l => l.url)).toEqual(["https://shop.vn/tet?code=TET2026", "http://x.co/a", "https://en.wikipedia.org/wiki/Foo_(bar)"]);
+		expect(findLinks(text).map(l => l.url)).toEqual([
+			"https://shop.vn/tet?code=TET2026",
+			"http://x.co/a",
+			"https://en.wikipedia.org/wiki/Foo_(bar)",
+		]);
 	});
 
 	test("text without a link, or with only a scheme, has none", () => {
@@ -26,6 +30,13 @@ describe("links in a campaign message", () => {
 		const t = trackingToken(key, "c1:contact1", 0, "https://a.vn");
 		expect(t).toMatch(/^[A-Za-z0-9_-]{22}$/);
 		expect(trackingToken(key, "c1:contact1", 0, "https://a.vn")).toBe(t);
-		expect(new Set([t, trackingToken(key, "c1:contact2", 0, "https://a.vn"), trackingToken(key, "c1:contact1", 1, "https://a.vn"), trackingToken(Buffer.alloc(32, 8), "c1:contact1", 0, "https://a.vn")]).size).toBe(4);
+		expect(
+			new Set([
+				t,
+				trackingToken(key, "c1:contact2", 0, "https://a.vn"),
+				trackingToken(key, "c1:contact1", 1, "https://a.vn"),
+				trackingToken(Buffer.alloc(32, 8), "c1:contact1", 0, "https://a.vn"),
+			]).size
+		).toBe(4);
 	});
 });

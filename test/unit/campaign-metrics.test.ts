@@ -1,4 +1,11 @@
-import { EMPTY_COUNTS, campaignCounts, campaignMetrics, percent, progressOf, type DeliveryCounts } from "../../services/campaigns/metrics.ts";
+import {
+	EMPTY_COUNTS,
+	campaignCounts,
+	campaignMetrics,
+	percent,
+	progressOf,
+	type DeliveryCounts,
+} from "../../services/campaigns/metrics.ts";
 
 // The contract's campaign figures come from counts of delivery rows; these check the rates
 // against the contract's own example (GET /campaigns/{id}/metrics).
@@ -53,7 +60,14 @@ describe("campaign rates", () => {
 
 describe("campaign counts and progress", () => {
 	test("GET /campaigns/:id shows the contract's six counts", () => {
-		expect(campaignCounts(counts({ sent: 10, failed: 1, opened: 6, clicked: 2, replied: 1 }))).toEqual({ totalSent: 11, delivered: 10, opened: 6, clicked: 2, replied: 1, failed: 1 });
+		expect(campaignCounts(counts({ sent: 10, failed: 1, opened: 6, clicked: 2, replied: 1 }))).toEqual({
+			totalSent: 11,
+			delivered: 10,
+			opened: 6,
+			clicked: 2,
+			replied: 1,
+			failed: 1,
+		});
 	});
 
 	test("every recipient is in exactly one bucket of the progress, in-flight sends count as pending", () => {

@@ -8,7 +8,15 @@ const HOUR = 60 * MIN;
 const T0 = new Date("2026-01-25T09:00:00Z");
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
-const rule = (name: string, limit: number, windowMs: number, over: Partial<QuotaRule> = {}): QuotaRule => ({ name, scope: "account", limit, windowMs, used: 0, resetAt: null, ...over });
+const rule = (name: string, limit: number, windowMs: number, over: Partial<QuotaRule> = {}): QuotaRule => ({
+	name,
+	scope: "account",
+	limit,
+	windowMs,
+	used: 0,
+	resetAt: null,
+	...over,
+});
 /** The defaults of the X channel for one account. */
 const accountRules = (over: Partial<Record<string, Partial<QuotaRule>>> = {}) => [
 	rule("account_daily", 500, 24 * HOUR, over.account_daily),
@@ -59,7 +67,10 @@ describe("when a campaign will be done", () => {
 	test("a limit of zero means never: no finish time without an end, everything expiring with one", () => {
 		const rules = accountRules({ account_daily: { limit: 0 } });
 		expect(estimateFinish({ start: T0, accounts: [{ accountId: "a", recipients: 3, rules }] }).finishAt).toBeNull();
-		expect(estimateFinish({ start: T0, endAt: at(HOUR), accounts: [{ accountId: "a", recipients: 3, rules }] })).toMatchObject({ sendable: 0, expiring: 3 });
+		expect(estimateFinish({ start: T0, endAt: at(HOUR), accounts: [{ accountId: "a", recipients: 3, rules }] })).toMatchObject({
+			sendable: 0,
+			expiring: 3,
+		});
 	});
 
 	test("no recipients: done at the start", () => {

@@ -6,7 +6,9 @@ import { EN, VI } from "../../console/src/messages.ts";
 // to t(), including those built from a known list (statuses, skip reasons, live states).
 
 const src = path.join(import.meta.dirname, "../../console/src");
-const sources = [...readdirSync(src), ...readdirSync(path.join(src, "screens")).map(f => `screens/${f}`)].filter(f => f.endsWith(".ts")).map(f => readFileSync(path.join(src, f), "utf8"));
+const sources = [...readdirSync(src), ...readdirSync(path.join(src, "screens")).map(f => `screens/${f}`)]
+	.filter(f => f.endsWith(".ts"))
+	.map(f => readFileSync(path.join(src, f), "utf8"));
 const literal = sources.flatMap(s => [...s.matchAll(/\bt\("([\w.]+)"/g)].map(m => m[1]));
 const built = [
 	...["draft", "scheduled", "running", "paused", "completed", "cancelled"].map(s => `campaign.${s}`),

@@ -27,24 +27,32 @@ describe("flow definitions", () => {
 
 	test("durations are whole seconds from 0 to 90 days, in branches too", () => {
 		expect(fields({ nodes: [{ type: "wait", duration: MAX_DURATION_SECONDS }] })).toEqual([]);
-		expect(fields({ nodes: [{ type: "wait" }, { type: "wait", duration: 1.5 }, { type: "condition", conditions: [], then: [{ type: "wait", duration: MAX_DURATION_SECONDS + 1 }] }] })).toEqual([
-			"nodes[0].duration",
-			"nodes[1].duration",
-			"nodes[2].then[0].duration",
-		]);
+		expect(
+			fields({
+				nodes: [
+					{ type: "wait" },
+					{ type: "wait", duration: 1.5 },
+					{ type: "condition", conditions: [], then: [{ type: "wait", duration: MAX_DURATION_SECONDS + 1 }] },
+				],
+			})
+		).toEqual(["nodes[0].duration", "nodes[1].duration", "nodes[2].then[0].duration"]);
 	});
 
 	test("more than 100 nodes in all, or conditions nested more than 5 deep, are refused", () => {
 		const many = Array.from({ length: 60 }, () => ({ type: "add_tag", tag: "a" }));
 		expect(fields({ nodes: [...many, { type: "condition", conditions: [], then: many }] })).toEqual(["nodes"]);
-		const nest = (d: number): Record<string, unknown> => (d === 0 ? { type: "add_tag", tag: "a" } : { type: "condition", conditions: [], then: [nest(d - 1)] });
+		const nest = (d: number): Record<string, unknown> =>
+			d === 0 ? { type: "add_tag", tag: "a" } : { type: "condition", conditions: [], then: [nest(d - 1)] };
 		expect(fields({ nodes: [nest(5)] })).toEqual([]);
 		expect(fields({ nodes: [nest(6)] })).toEqual(["nodes[0].then[0].then[0].then[0].then[0].then[0].then"]);
 	});
 
 	test("triggers: unknown types, keyword lists, a tag and a campaign id", () => {
 		expect(fields({ trigger: { type: "birthday" } })).toEqual(["trigger.type"]);
-		expect(fields({ trigger: { type: "message_received", config: { keywords: ["ok", "!!!"], match: "both" } } })).toEqual(["trigger.config.keywords[1]", "trigger.config.match"]);
+		expect(fields({ trigger: { type: "message_received", config: { keywords: ["ok", "!!!"], match: "both" } } })).toEqual([
+			"trigger.config.keywords[1]",
+			"trigger.config.match",
+		]);
 		expect(fields({ trigger: { type: "tag_added", config: {} } })).toEqual(["trigger.config.tag"]);
 		expect(fields({ trigger: { type: "campaign_replied", config: { campaignId: "nope" } } })).toEqual(["trigger.config.campaignId"]);
 		expect(fields({ trigger: { type: "contact_created", config: { tag: "x" } } })).toEqual(["trigger.config.tag"]);
@@ -54,7 +62,14 @@ describe("flow definitions", () => {
 describe("step paths", () => {
 	const nodes = [
 		{ type: "add_tag" as const, tag: "a" },
-		{ type: "condition" as const, then: [{ type: "add_tag" as const, tag: "b" }, { type: "condition" as const, then: [{ type: "wait" as const, duration: 1 }], else: [] }], else: [] },
+		{
+			type: "condition" as const,
+			then: [
+				{ type: "add_tag" as const, tag: "b" },
+				{ type: "condition" as const, then: [{ type: "wait" as const, duration: 1 }], else: [] },
+			],
+			else: [],
+		},
 		{ type: "add_tag" as const, tag: "c" },
 	];
 	test("the next step leaves finished branches and ends after the last node", () => {

@@ -23,14 +23,22 @@ function raisedCodes(): Map<string, string> {
 		for (const m of text.matchAll(/new [A-Za-z]*Error\(([^;]*?)\)/gs)) {
 			for (const c of m[1].matchAll(/"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{4,})"/g)) codes.set(c[1], path.relative(root, file));
 		}
-		for (const m of text.matchAll(/(?:errorCode|code)\s*[:=]\s*"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"/g)) codes.set(m[1], path.relative(root, file));
+		for (const m of text.matchAll(/(?:errorCode|code)\s*[:=]\s*"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"/g))
+			codes.set(m[1], path.relative(root, file));
 	}
 	return codes;
 }
 
 test("the scan finds the codes it should (it is not vacuous)", () => {
 	const codes = raisedCodes();
-	for (const known of ["INVALID_OAUTH_CREDENTIALS", "ACCOUNT_ALREADY_CONNECTED", "MESSAGE_TOO_LONG", "INVALID_SIGNATURE", "TEMPLATE_IN_USE"]) expect(codes.has(known)).toBe(true);
+	for (const known of [
+		"INVALID_OAUTH_CREDENTIALS",
+		"ACCOUNT_ALREADY_CONNECTED",
+		"MESSAGE_TOO_LONG",
+		"INVALID_SIGNATURE",
+		"TEMPLATE_IN_USE",
+	])
+		expect(codes.has(known)).toBe(true);
 	expect(codes.size).toBeGreaterThan(10);
 });
 
@@ -43,5 +51,6 @@ test("every errorCode raised anywhere has both a Vietnamese and an English messa
 
 test("the two catalogues have the same codes and no empty message", () => {
 	expect(Object.keys(catalogs.vi).sort()).toEqual(Object.keys(catalogs.en).sort());
-	for (const locale of ["vi", "en"] as const) for (const [code, message] of Object.entries(catalogs[locale])) expect([code, message.trim().length > 0]).toEqual([code, true]);
+	for (const locale of ["vi", "en"] as const)
+		for (const [code, message] of Object.entries(catalogs[locale])) expect([code, message.trim().length > 0]).toEqual([code, true]);
 });

@@ -19,7 +19,8 @@ const sources = (dir: string): string[] =>
 /** Problem sentences written in the code; `${…}` becomes a sample value. */
 function sourceMessages(): string[] {
 	const found = new Set<string>();
-	const rule = /(?:message:|return|\?|:)\s*(["`])((?:must|is |for |a contact|a flow|a card|a quick|conditions|no such|only |start must|the period|\{\{)[^"`]*)\1/g;
+	const rule =
+		/(?:message:|return|\?|:)\s*(["`])((?:must|is |for |a contact|a flow|a card|a quick|conditions|no such|only |start must|the period|\{\{)[^"`]*)\1/g;
 	for (const file of ["lib", "services", "mixins"].flatMap(d => sources(path.join(root, d)))) {
 		const text = readFileSync(file, "utf8");
 		for (const m of text.matchAll(rule)) {
@@ -106,7 +107,13 @@ test("a 422 answers in the caller's language: the message, and each detail namin
 		{ field: "segmentIds", message: "must have at least 1 item" },
 	]);
 	// Moleculer's own wording never reaches the caller.
-	const moleculer = { name: "ValidationError", message: "Parameters validation error!", code: 422, type: "VALIDATION_ERROR", data: [{ field: "a", message: "is required" }] };
+	const moleculer = {
+		name: "ValidationError",
+		message: "Parameters validation error!",
+		code: 422,
+		type: "VALIDATION_ERROR",
+		data: [{ field: "a", message: "is required" }],
+	};
 	expect(toErrorResponse(moleculer, "en").body.error).toBe("Validation failed");
 	expect(toErrorResponse(moleculer, "vi").body.error).toBe("Dữ liệu không hợp lệ");
 });

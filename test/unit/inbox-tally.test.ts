@@ -2,7 +2,16 @@ import { applyContactActivity, ContactTally, ConversationState } from "../../ser
 
 const at = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 9, minutes));
 const conversation = (fields: Partial<ConstructorParameters<typeof ConversationState>[0]> = {}) =>
-	new ConversationState({ _id: "c1", messageCount: 0, lastMessageAt: null, lastInboundAt: null, awaitingReplySince: null, firstResponseAt: null, needsHuman: false, ...fields });
+	new ConversationState({
+		_id: "c1",
+		messageCount: 0,
+		lastMessageAt: null,
+		lastInboundAt: null,
+		awaitingReplySince: null,
+		firstResponseAt: null,
+		needsHuman: false,
+		...fields,
+	});
 
 describe("ConversationState: what messages do to a conversation's figures", () => {
 	test("the customer's first message starts the reply clock; a reply stops it and says how long it took", () => {
@@ -13,7 +22,13 @@ describe("ConversationState: what messages do to a conversation's figures", () =
 		expect(c.awaitingReplySince).toEqual(at(0));
 		expect(c.add("reply", at(5))).toBe(300);
 		expect(c.firstMessage).toBe(false);
-		expect(c.update()!.update.$set).toMatchObject({ messageCount: 3, lastMessageAt: at(5), lastInboundAt: at(3), awaitingReplySince: null, firstResponseAt: at(5) });
+		expect(c.update()!.update.$set).toMatchObject({
+			messageCount: 3,
+			lastMessageAt: at(5),
+			lastInboundAt: at(3),
+			awaitingReplySince: null,
+			firstResponseAt: at(5),
+		});
 	});
 
 	test("a campaign or flow message counts but answers nobody; an agent's reply clears needsHuman, the bot's does not", () => {
@@ -46,9 +61,24 @@ describe("ContactTally and applyContactActivity", () => {
 		t.add("outbound", at(7), false, 120);
 		t.add("inbound", at(1), false, null);
 		const activity = t.toUpdate()!;
-		expect(activity.inc).toEqual({ messagesReceived: 2, messagesSent: 1, conversationCount: 1, responseCount: 1, responseTimeTotalSeconds: 120 });
+		expect(activity.inc).toEqual({
+			messagesReceived: 2,
+			messagesSent: 1,
+			conversationCount: 1,
+			responseCount: 1,
+			responseTimeTotalSeconds: 120,
+		});
 		const set = applyContactActivity(
-			{ messagesReceived: 10, messagesSent: 4, conversationCount: 2, responseCount: 3, responseTimeTotalSeconds: 600, lastInteractionAt: at(6), lastInboundAt: null, firstInteractionAt: at(3) },
+			{
+				messagesReceived: 10,
+				messagesSent: 4,
+				conversationCount: 2,
+				responseCount: 3,
+				responseTimeTotalSeconds: 600,
+				lastInteractionAt: at(6),
+				lastInboundAt: null,
+				firstInteractionAt: at(3),
+			},
 			activity
 		);
 		expect(set).toEqual({

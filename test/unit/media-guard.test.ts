@@ -36,9 +36,12 @@ describe("isPrivateAddress", () => {
 		expect(isPrivateAddress(address)).toBe(true);
 	});
 
-	test.each(["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "::ffff:808:808", "2002:808:808::1"])("%s is public", address => {
-		expect(isPrivateAddress(address)).toBe(false);
-	});
+	test.each(["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "::ffff:808:808", "2002:808:808::1"])(
+		"%s is public",
+		address => {
+			expect(isPrivateAddress(address)).toBe(false);
+		}
+	);
 });
 
 describe("checkMediaUrl", () => {

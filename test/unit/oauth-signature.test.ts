@@ -36,7 +36,9 @@ describe("OAuth 1.0a HMAC-SHA1 (RFC 5849)", () => {
 	test("X's documented example request gets X's documented signature", () => {
 		const params: Param[] = [...xExample.url.searchParams.entries(), ...xExample.form, ...Object.entries(xExample.oauth)];
 		const base = signatureBaseString("POST", xExample.url, params);
-		expect(base.startsWith("POST&https%3A%2F%2Fapi.twitter.com%2F1.1%2Fstatuses%2Fupdate.json&include_entities%3Dtrue%26oauth_consumer_key")).toBe(true);
+		expect(
+			base.startsWith("POST&https%3A%2F%2Fapi.twitter.com%2F1.1%2Fstatuses%2Fupdate.json&include_entities%3Dtrue%26oauth_consumer_key")
+		).toBe(true);
 		expect(base).toContain("status%3DHello%2520Ladies%2520%252B%2520Gentlemen%252C%2520a%2520signed%2520OAuth%2520request%2521");
 		expect(hmacSha1Signature(base, xExample.consumerSecret, xExample.tokenSecret)).toBe(xExample.signature);
 	});
@@ -47,9 +49,17 @@ describe("OAuth 1.0a HMAC-SHA1 (RFC 5849)", () => {
 		expect(verifySignature(req, xExample.consumerSecret, xExample.tokenSecret)).toBe(true);
 		expect(verifySignature(req, "wrong-consumer-secret", xExample.tokenSecret)).toBe(false);
 		expect(verifySignature(req, xExample.consumerSecret, "wrong-token-secret")).toBe(false);
-		expect(verifySignature({ ...req, formParams: [["status", "Hello Ladies + Gentlemen, a forged OAuth request!"]] }, xExample.consumerSecret, xExample.tokenSecret)).toBe(false);
+		expect(
+			verifySignature(
+				{ ...req, formParams: [["status", "Hello Ladies + Gentlemen, a forged OAuth request!"]] },
+				xExample.consumerSecret,
+				xExample.tokenSecret
+			)
+		).toBe(false);
 		expect(verifySignature({ ...req, method: "GET" }, xExample.consumerSecret, xExample.tokenSecret)).toBe(false);
-		expect(verifySignature({ ...req, oauth: { ...oauth, oauth_signature_method: "PLAINTEXT" } }, xExample.consumerSecret, xExample.tokenSecret)).toBe(false);
+		expect(
+			verifySignature({ ...req, oauth: { ...oauth, oauth_signature_method: "PLAINTEXT" } }, xExample.consumerSecret, xExample.tokenSecret)
+		).toBe(false);
 	});
 
 	test("parameters are normalized as in RFC 5849 §3.4.1.3.2 (encoded, then sorted by name and value)", () => {
@@ -81,12 +91,25 @@ describe("OAuth 1.0a HMAC-SHA1 (RFC 5849)", () => {
 
 	test("a header from our signer parses back and verifies; its signature is bound to method, URL and query", () => {
 		const url = new URL("https://127.0.0.1:5443/2/users/me?user.fields=profile_image_url");
-		const header = authorizationHeader({ method: "GET", url, consumerKey: "ck", consumerSecret: "cs", token: "t", tokenSecret: "ts", nonce: "n1", timestamp: 1700000000 });
+		const header = authorizationHeader({
+			method: "GET",
+			url,
+			consumerKey: "ck",
+			consumerSecret: "cs",
+			token: "t",
+			tokenSecret: "ts",
+			nonce: "n1",
+			timestamp: 1700000000,
+		});
 		const oauth = parseAuthorizationHeader(header)!;
 		expect(oauth).toMatchObject({ oauth_consumer_key: "ck", oauth_token: "t", oauth_nonce: "n1", oauth_timestamp: "1700000000" });
 		expect(verifySignature({ method: "GET", url, oauth }, "cs", "ts")).toBe(true);
-		expect(verifySignature({ method: "GET", url: new URL("https://127.0.0.1:5443/2/users/me?user.fields=id"), oauth }, "cs", "ts")).toBe(false);
-		expect(verifySignature({ method: "GET", url: new URL("https://127.0.0.1:5444/2/users/me?user.fields=profile_image_url"), oauth }, "cs", "ts")).toBe(false);
+		expect(verifySignature({ method: "GET", url: new URL("https://127.0.0.1:5443/2/users/me?user.fields=id"), oauth }, "cs", "ts")).toBe(
+			false
+		);
+		expect(
+			verifySignature({ method: "GET", url: new URL("https://127.0.0.1:5444/2/users/me?user.fields=profile_image_url"), oauth }, "cs", "ts")
+		).toBe(false);
 		expect(parseAuthorizationHeader("Bearer abc")).toBeNull();
 		expect(parseAuthorizationHeader(undefined)).toBeNull();
 	});

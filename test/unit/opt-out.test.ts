@@ -2,12 +2,25 @@ import { foldText, isOptOutMessage } from "../../services/contacts/opt-out.ts";
 import { DEFAULT_OPT_OUT_KEYWORDS, loadConfig } from "../../lib/config.ts";
 
 describe("opt-out keywords", () => {
-	test.each(["STOP", "stop", " Stop! ", "UNSUBSCRIBE", "unsubscribe.", "hủy", "HỦY", "huy", "Hủy!!", "dừng", "DỪNG", "dung", "hủy đăng ký", "Huy dang ky", "dừng lại"])(
-		"%j opts out (case, accents and punctuation ignored)",
-		text => {
-			expect(isOptOutMessage(text)).toBe(true);
-		}
-	);
+	test.each([
+		"STOP",
+		"stop",
+		" Stop! ",
+		"UNSUBSCRIBE",
+		"unsubscribe.",
+		"hủy",
+		"HỦY",
+		"huy",
+		"Hủy!!",
+		"dừng",
+		"DỪNG",
+		"dung",
+		"hủy đăng ký",
+		"Huy dang ky",
+		"dừng lại",
+	])("%j opts out (case, accents and punctuation ignored)", text => {
+		expect(isOptOutMessage(text)).toBe(true);
+	});
 
 	test.each(["please don't stop the offers", "stop by the shop tomorrow", "cảm ơn", "", "   ", "stopp", "unsubscribed yesterday"])(
 		"%j does not opt out: the whole message must be a keyword",

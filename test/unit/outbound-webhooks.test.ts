@@ -1,10 +1,22 @@
 import { createHmac } from "node:crypto";
-import { backoffMs, parseRetryAfter, verdict, RETRY_WINDOW_MS, MAX_DELAY_MS, type PostOutcome } from "../../services/outbound-webhooks/backoff.ts";
+import {
+	backoffMs,
+	parseRetryAfter,
+	verdict,
+	RETRY_WINDOW_MS,
+	MAX_DELAY_MS,
+	type PostOutcome,
+} from "../../services/outbound-webhooks/backoff.ts";
 import { signatureHeader, signPayload } from "../../services/outbound-webhooks/sign.ts";
 import { orderKeyOf, outboundEvent, SOURCE_EVENTS, PUBLIC_EVENTS } from "../../services/outbound-webhooks/events.ts";
 import { guardedLookup, PrivateTargetError } from "../../services/outbound-webhooks/target.ts";
 
-const answer = (statusCode: number | null, retryAfterSeconds: number | null = null): PostOutcome => ({ statusCode, latencyMs: 1, error: statusCode === null ? "ECONNRESET" : null, retryAfterSeconds });
+const answer = (statusCode: number | null, retryAfterSeconds: number | null = null): PostOutcome => ({
+	statusCode,
+	latencyMs: 1,
+	error: statusCode === null ? "ECONNRESET" : null,
+	retryAfterSeconds,
+});
 const t0 = new Date("2025-01-01T00:00:00Z");
 const plus = (ms: number) => new Date(t0.getTime() + ms);
 
@@ -26,7 +38,8 @@ describe("backoff", () => {
 
 	test("2xx delivers; 5xx, 429 and no answer retry; other answers are final", () => {
 		expect(verdict(answer(204), 1, t0, t0).kind).toBe("delivered");
-		for (const o of [answer(500), answer(503), answer(429), answer(null)]) expect(verdict(o, 1, t0, t0, () => 1)).toEqual({ kind: "retry", at: plus(5_000) });
+		for (const o of [answer(500), answer(503), answer(429), answer(null)])
+			expect(verdict(o, 1, t0, t0, () => 1)).toEqual({ kind: "retry", at: plus(5_000) });
 		for (const code of [301, 400, 401, 404, 410]) expect(verdict(answer(code), 1, t0, t0).kind).toBe("failed");
 	});
 
@@ -51,7 +64,13 @@ describe("events", () => {
 	test("every public event has a source, and the merchant moves to the envelope", () => {
 		expect([...new Set(Object.values(SOURCE_EVENTS))].sort()).toEqual([...PUBLIC_EVENTS].sort());
 		const e = outboundEvent("contact.optedOut", "contact.opted_out", { merchantId: "m1", contactId: "c1", at: "x" }, t0);
-		expect(e).toEqual({ id: expect.stringMatching(/^evt_/), type: "contact.opted_out", createdAt: t0.toISOString(), merchantId: "m1", data: { contactId: "c1", at: "x" } });
+		expect(e).toEqual({
+			id: expect.stringMatching(/^evt_/),
+			type: "contact.opted_out",
+			createdAt: t0.toISOString(),
+			merchantId: "m1",
+			data: { contactId: "c1", at: "x" },
+		});
 		expect(outboundEvent("contact.optedOut", "contact.opted_out", { merchantId: "m1", contactId: "c1", at: "x" }, plus(5)).id).toBe(e.id);
 	});
 
@@ -65,7 +84,9 @@ describe("events", () => {
 
 describe("guardedLookup", () => {
 	const resolve = (allowPrivateHosts: boolean) =>
-		new Promise<{ err: NodeJS.ErrnoException | null; address: string }>(r => guardedLookup({ allowPrivateHosts })("localhost", { family: 4 }, (err, address) => r({ err, address: String(address) })));
+		new Promise<{ err: NodeJS.ErrnoException | null; address: string }>(r =>
+			guardedLookup({ allowPrivateHosts })("localhost", { family: 4 }, (err, address) => r({ err, address: String(address) }))
+		);
 
 	test("refuses a name that resolves to a loopback address, unless private hosts are allowed", async () => {
 		const refused = await resolve(false);

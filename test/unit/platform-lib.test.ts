@@ -71,7 +71,16 @@ test("secrets round-trip through AES-256-GCM and a tampered one is refused", () 
 describe("error responses", () => {
 	test("a caller's mistake keeps code, message and details", () => {
 		const r = toErrorResponse(new ValidationFailedError([{ field: "a", message: "is required" }]), "en");
-		expect(r).toEqual({ status: 422, headers: {}, body: { success: false, error: "Validation failed", errorCode: "VALIDATION_ERROR", details: [{ field: "a", message: "is required" }] } });
+		expect(r).toEqual({
+			status: 422,
+			headers: {},
+			body: {
+				success: false,
+				error: "Validation failed",
+				errorCode: "VALIDATION_ERROR",
+				details: [{ field: "a", message: "is required" }],
+			},
+		});
 		expect(toErrorResponse(new NotFoundError("Contact"), "en").body.error).toBe("Contact not found");
 	});
 	test("429 carries Retry-After", () => {
@@ -91,7 +100,11 @@ test("memory counter: a fixed window, then a fresh one", async () => {
 	const t0 = 1_000_000_000_000;
 	const hits = [];
 	for (let i = 0; i < 3; i++) hits.push(await store.hit("k", 2, 60_000, { now: t0 }));
-	expect(hits.map(h => [h.allowed, h.remaining])).toEqual([[true, 1], [true, 0], [false, 0]]);
+	expect(hits.map(h => [h.allowed, h.remaining])).toEqual([
+		[true, 1],
+		[true, 0],
+		[false, 0],
+	]);
 	// the window slides in 1/60 steps: hits of t0's second count until t0 + 61 s
 	expect((await store.hit("k", 2, 60_000, { now: t0 + 60_000 })).allowed).toBe(false);
 	expect((await store.hit("k", 2, 60_000, { now: t0 + 61_000 })).allowed).toBe(true);

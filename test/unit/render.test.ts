@@ -18,7 +18,9 @@ describe("renderTemplate", () => {
 
 	test("built-ins fill from the contact: name is the display name, or the username without one", () => {
 		const t = { type: "text", content: "{{name}}|{{username}}|{{display_name}}|{{attributes.tier}}|{{ attributes.points }}" };
-		expect(renderTemplate(t, { contact: { username: "jo", displayName: "Jo Doe", attributes: { tier: "gold", points: 12 } } }).text).toBe("Jo Doe|jo|Jo Doe|gold|12");
+		expect(renderTemplate(t, { contact: { username: "jo", displayName: "Jo Doe", attributes: { tier: "gold", points: 12 } } }).text).toBe(
+			"Jo Doe|jo|Jo Doe|gold|12"
+		);
 		const r = renderTemplate(t, { contact: { username: "jo", displayName: "", attributes: {} } });
 		expect(r.text.startsWith("jo|jo|")).toBe(true);
 		expect(r.missing).toEqual(["display_name", "attributes.tier", "attributes.points"]);
@@ -26,7 +28,10 @@ describe("renderTemplate", () => {
 
 	test("the contact's value wins over a variable; a variable is the fallback when the contact has none", () => {
 		const t = { type: "text", content: "{{name}} {{attributes.tier}}" };
-		const r = renderTemplate(t, { contact: { username: "jo", attributes: {} }, variables: { name: "Someone", "attributes.tier": "member" } });
+		const r = renderTemplate(t, {
+			contact: { username: "jo", attributes: {} },
+			variables: { name: "Someone", "attributes.tier": "member" },
+		});
 		expect(r.text).toBe("jo member");
 	});
 
@@ -47,7 +52,9 @@ describe("renderTemplate", () => {
 			content: "Bạn cần gì, {{name}}?",
 			options: [{ label: "Đơn hàng", description: "Kiểm tra đơn {{order_id}}" }, { label: "Tư vấn" }, { label: "Khác", description: null }],
 		};
-		expect(renderTemplate(t, { variables: { name: "An", order_id: "#42" } }).text).toBe("Bạn cần gì, An?\n\n1. Đơn hàng - Kiểm tra đơn #42\n2. Tư vấn\n3. Khác");
+		expect(renderTemplate(t, { variables: { name: "An", order_id: "#42" } }).text).toBe(
+			"Bạn cần gì, An?\n\n1. Đơn hàng - Kiểm tra đơn #42\n2. Tư vấn\n3. Khác"
+		);
 	});
 
 	test("a card becomes title, text and one 'label: url' line per button; the image is the media", () => {
@@ -64,14 +71,22 @@ describe("renderTemplate", () => {
 				],
 			},
 		};
-		const r = renderTemplate(t, { variables: { pct: 50, name: "An", img: "sale banner", code: "A&B C", link: "https://x.example.com/a?b=1" } });
-		expect(r.text).toBe("Sale 50%\n\nChỉ hôm nay, An\n\nMua ngay: https://shop.example.com/p?code=A%26B%20C\nXem thêm: https://x.example.com/a?b=1");
+		const r = renderTemplate(t, {
+			variables: { pct: 50, name: "An", img: "sale banner", code: "A&B C", link: "https://x.example.com/a?b=1" },
+		});
+		expect(r.text).toBe(
+			"Sale 50%\n\nChỉ hôm nay, An\n\nMua ngay: https://shop.example.com/p?code=A%26B%20C\nXem thêm: https://x.example.com/a?b=1"
+		);
 		expect(r.mediaUrl).toBe("https://cdn.example.com/sale%20banner.png");
 		expect(r.missing).toEqual([]);
 	});
 
 	test("placeholders of the whole template are collected in order, once", () => {
-		expect(placeholdersOf({ type: "quick_reply", content: "{{a}} {{b}}", options: [{ label: "{{c}}", description: "{{a}}" }] })).toEqual(["a", "b", "c"]);
+		expect(placeholdersOf({ type: "quick_reply", content: "{{a}} {{b}}", options: [{ label: "{{c}}", description: "{{a}}" }] })).toEqual([
+			"a",
+			"b",
+			"c",
+		]);
 		// options of a text template are not part of it
 		expect(placeholdersOf({ type: "text", content: "{{a}}", options: [{ label: "{{c}}" }] })).toEqual(["a"]);
 	});
@@ -88,7 +103,10 @@ describe("template validation", () => {
 
 	test("declared variables must match the placeholders: the difference is named both ways", () => {
 		expect(templateProblems({ name: "t", ...welcome, variables: ["name", "shop_name", "coupon"] })).toEqual([
-			{ field: "variables", message: "used in the template but not declared: discount_code; declared but not used in the template: coupon" },
+			{
+				field: "variables",
+				message: "used in the template but not declared: discount_code; declared but not used in the template: coupon",
+			},
 		]);
 	});
 
@@ -105,7 +123,9 @@ describe("template validation", () => {
 
 	test("each type requires its parts", () => {
 		expect(templateProblems({ name: "t", type: "text", content: "  " })).toEqual([{ field: "content", message: "is required" }]);
-		expect(templateProblems({ name: "t", type: "quick_reply", content: "Q?" })).toEqual([{ field: "options", message: expect.any(String) }]);
+		expect(templateProblems({ name: "t", type: "quick_reply", content: "Q?" })).toEqual([
+			{ field: "options", message: expect.any(String) },
+		]);
 		expect(templateProblems({ name: "t", type: "card" })).toEqual([{ field: "card", message: expect.any(String) }]);
 	});
 

@@ -57,8 +57,18 @@ describe("segment compilation: operator table", () => {
 		["attributes.code", "starts_with", "$", { "attributes.code": { $regex: "^\\$", $options: "i" } }],
 		["attributes.tier", "exists", undefined, { "attributes.tier": { $ne: null } }],
 		["attributes.tier", "not_exists", undefined, { "attributes.tier": null }],
-		["attributes.lastPurchaseDate", "within_last_days", 10, { "attributes.lastPurchaseDate": { $gte: "2026-01-10", $lte: now.toISOString(), $regex: "^\\d{4}-\\d{2}-\\d{2}" } }],
-		["attributes.lastPurchaseDate", "more_than_days_ago", 10, { "attributes.lastPurchaseDate": { $lt: "2026-01-10", $regex: "^\\d{4}-\\d{2}-\\d{2}" } }],
+		[
+			"attributes.lastPurchaseDate",
+			"within_last_days",
+			10,
+			{ "attributes.lastPurchaseDate": { $gte: "2026-01-10", $lte: now.toISOString(), $regex: "^\\d{4}-\\d{2}-\\d{2}" } },
+		],
+		[
+			"attributes.lastPurchaseDate",
+			"more_than_days_ago",
+			10,
+			{ "attributes.lastPurchaseDate": { $lt: "2026-01-10", $regex: "^\\d{4}-\\d{2}-\\d{2}" } },
+		],
 	])("%s %s %j", (field, operator, value, expected) => {
 		expect(one(field, operator, value)).toEqual({ $and: [expected] });
 	});

@@ -64,7 +64,11 @@ describe("which limits a send meets", () => {
 	});
 
 	test("X_SANDBOX brings its own consumer key and secret, and is refused in production", () => {
-		expect(loadConfig({ NODE_ENV: "development", X_SANDBOX: "1" }).x).toMatchObject({ sandbox: true, consumerKey: "mktx-sandbox-consumer-key", consumerSecret: "mktx-sandbox-consumer-secret" });
+		expect(loadConfig({ NODE_ENV: "development", X_SANDBOX: "1" }).x).toMatchObject({
+			sandbox: true,
+			consumerKey: "mktx-sandbox-consumer-key",
+			consumerSecret: "mktx-sandbox-consumer-secret",
+		});
 		const prod = { NODE_ENV: "production", JWT_SECRET: "s".repeat(32), ENCRYPTION_KEY: "ab".repeat(32) };
 		expect(loadConfig(prod).x.sandbox).toBe(false);
 		expect(() => loadConfig({ ...prod, X_SANDBOX: "1" })).toThrow(/X_SANDBOX/);
@@ -88,7 +92,12 @@ describe("X's 429 headers", () => {
 	});
 
 	test("a 24-hour window with room left does not delay the retry", () => {
-		const headers = { "x-rate-limit-remaining": "0", "x-rate-limit-reset": s(120), "x-user-limit-24hour-remaining": "900", "x-user-limit-24hour-reset": s(3600) };
+		const headers = {
+			"x-rate-limit-remaining": "0",
+			"x-rate-limit-reset": s(120),
+			"x-user-limit-24hour-remaining": "900",
+			"x-user-limit-24hour-reset": s(3600),
+		};
 		expect(retryFromRateLimitHeaders(headers, now)).toEqual({ resetAt: new Date(now + 120_000), window: "x_endpoint_15min" });
 	});
 
@@ -99,11 +108,23 @@ describe("X's 429 headers", () => {
 });
 
 describe("media guards", () => {
-	test.each(["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "not-an-ip"])(
-		"%s is private",
-		addr => expect(isPrivateAddress(addr)).toBe(true)
+	test.each([
+		"127.0.0.1",
+		"10.1.2.3",
+		"172.16.0.1",
+		"192.168.1.1",
+		"169.254.169.254",
+		"100.64.0.1",
+		"0.0.0.0",
+		"::1",
+		"fd00::1",
+		"fe80::1",
+		"::ffff:127.0.0.1",
+		"not-an-ip",
+	])("%s is private", addr => expect(isPrivateAddress(addr)).toBe(true));
+	test.each(["8.8.8.8", "104.244.42.1", "2606:4700::1111", "::ffff:8.8.8.8"])("%s is public", addr =>
+		expect(isPrivateAddress(addr)).toBe(false)
 	);
-	test.each(["8.8.8.8", "104.244.42.1", "2606:4700::1111", "::ffff:8.8.8.8"])("%s is public", addr => expect(isPrivateAddress(addr)).toBe(false));
 
 	test("image types are recognised by their first bytes", () => {
 		expect(sniffImageType(Buffer.from([0xff, 0xd8, 0xff, 0xe0]))).toBe("image/jpeg");
@@ -183,7 +204,10 @@ describe("the send ledger", () => {
 		}
 		at(14 * MINUTE);
 		const refused = await ledger.claim(ref(), rules);
-		expect(refused).toEqual({ allowed: false, violations: [expect.objectContaining({ used: 3, retryAt: new Date(T0.getTime() + 15 * MINUTE) })] });
+		expect(refused).toEqual({
+			allowed: false,
+			violations: [expect.objectContaining({ used: 3, retryAt: new Date(T0.getTime() + 15 * MINUTE) })],
+		});
 		at(15 * MINUTE);
 		expect((await ledger.claim(ref(), rules)).allowed).toBe(true);
 		at(16 * MINUTE);

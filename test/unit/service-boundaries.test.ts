@@ -8,7 +8,16 @@ import { projectRoot } from "../../lib/ferretdb.ts";
 // so the test cannot drift from the code or the doc.
 
 const servicesDir = path.join(projectRoot, "services");
-const READ_METHODS = new Set(["find", "findOne", "findById", "countDocuments", "estimatedDocumentCount", "distinct", "exists", "aggregate"]);
+const READ_METHODS = new Set([
+	"find",
+	"findOne",
+	"findById",
+	"countDocuments",
+	"estimatedDocumentCount",
+	"distinct",
+	"exists",
+	"aggregate",
+]);
 
 const read = (file: string) => readFileSync(file, "utf8");
 const rel = (file: string) => path.relative(projectRoot, file).split(path.sep).join("/");
@@ -118,7 +127,22 @@ describe("service boundaries", () => {
 	test("every model a service uses has exactly one owning service", () => {
 		// owners() throws on a model listed twice and foreignReads() on a model nobody owns.
 		expect(owner.size).toBeGreaterThan(10);
-		expect(new Set(owner.values())).toEqual(new Set(["accounts", "ai", "analytics", "campaigns", "contacts", "flows", "inbox", "outbound-webhooks", "segments", "templates", "webhooks", "x"]));
+		expect(new Set(owner.values())).toEqual(
+			new Set([
+				"accounts",
+				"ai",
+				"analytics",
+				"campaigns",
+				"contacts",
+				"flows",
+				"inbox",
+				"outbound-webhooks",
+				"segments",
+				"templates",
+				"webhooks",
+				"x",
+			])
+		);
 	});
 
 	test("a service imports another service's model only where docs/architecture.md names the read model", () => {

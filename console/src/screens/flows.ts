@@ -8,7 +8,10 @@ import { t } from "../i18n.ts";
 const EXAMPLE = {
 	name: "Chào mừng khách mới",
 	trigger: { type: "contact_created", config: {} },
-	nodes: [{ type: "send_message", templateId: "<template-id>", delay: 0 }, { type: "wait", duration: 86400 }],
+	nodes: [
+		{ type: "send_message", templateId: "<template-id>", delay: 0 },
+		{ type: "wait", duration: 86400 },
+	],
 };
 
 export function renderFlows(root: HTMLElement, args: string[]) {
@@ -18,9 +21,27 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 	editor.value = JSON.stringify(EXAMPLE, null, 2);
 	const nodes = h("ol", { class: "list node-list", id: "flow-nodes" });
 	const create = h("button", { type: "submit" }, t("flows.create"));
-	const form = writeOnly(h("form", { id: "flow-form" }, h("h3", {}, t("flows.new")), field(t("flows.definition"), "definition", editor), h("div", { class: "form-error" }), create, h("h4", {}, t("flows.nodes")), nodes));
+	const form = writeOnly(
+		h(
+			"form",
+			{ id: "flow-form" },
+			h("h3", {}, t("flows.new")),
+			field(t("flows.definition"), "definition", editor),
+			h("div", { class: "form-error" }),
+			create,
+			h("h4", {}, t("flows.nodes")),
+			nodes
+		)
+	);
 	const detail = h("section", { class: "panel", id: "flow-detail" });
-	root.append(h("div", { class: "grid cols-2" }, h("section", { class: "panel" }, listEl), h("div", {}, detail, h("section", { class: "panel", style: "margin-top:12px" }, form))));
+	root.append(
+		h(
+			"div",
+			{ class: "grid cols-2" },
+			h("section", { class: "panel" }, listEl),
+			h("div", {}, detail, h("section", { class: "panel", style: "margin-top:12px" }, form))
+		)
+	);
 
 	function drawNodes() {
 		let def: any;
@@ -30,8 +51,26 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 			replace(nodes);
 			return;
 		}
-		replace(nodes, h("li", { "data-field": "trigger" }, h("strong", {}, t("flows.trigger")), ` ${def?.trigger?.type ?? "?"}`, h("div", { class: "field-error" })),
-			(Array.isArray(def?.nodes) ? def.nodes : []).map((n: any, i: number) => h("li", { "data-field": `nodes[${i}]` }, h("strong", {}, `${i + 1}. ${n?.type ?? "?"}`), " ", h("span", { class: "muted" }, JSON.stringify({ ...n, type: undefined })), h("div", { class: "field-error" }))));
+		replace(
+			nodes,
+			h(
+				"li",
+				{ "data-field": "trigger" },
+				h("strong", {}, t("flows.trigger")),
+				` ${def?.trigger?.type ?? "?"}`,
+				h("div", { class: "field-error" })
+			),
+			(Array.isArray(def?.nodes) ? def.nodes : []).map((n: any, i: number) =>
+				h(
+					"li",
+					{ "data-field": `nodes[${i}]` },
+					h("strong", {}, `${i + 1}. ${n?.type ?? "?"}`),
+					" ",
+					h("span", { class: "muted" }, JSON.stringify({ ...n, type: undefined })),
+					h("div", { class: "field-error" })
+				)
+			)
+		);
 	}
 	editor.addEventListener("input", drawNodes);
 	drawNodes();
@@ -53,7 +92,23 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 
 	async function loadList() {
 		const res = await list("GET /automation/flows", { query: { take: 100 } });
-		replace(listEl, res.data.length ? res.data.map(f => h("li", { class: f.id === selected ? "active" : "", onclick: () => (location.hash = `#/flows/${f.id}`) }, h("strong", {}, f.name), badge(f.isActive ?? f.active ?? f.status === "active" ? t("flows.active") : t("flows.inactive"), f.isActive ?? f.active ?? f.status === "active" ? "ok" : ""), h("div", { class: "sub" }, f.trigger?.type))) : h("li", { class: "muted" }, t("empty")));
+		replace(
+			listEl,
+			res.data.length
+				? res.data.map(f =>
+						h(
+							"li",
+							{ class: f.id === selected ? "active" : "", onclick: () => (location.hash = `#/flows/${f.id}`) },
+							h("strong", {}, f.name),
+							badge(
+								(f.isActive ?? f.active ?? f.status === "active") ? t("flows.active") : t("flows.inactive"),
+								(f.isActive ?? f.active ?? f.status === "active") ? "ok" : ""
+							),
+							h("div", { class: "sub" }, f.trigger?.type)
+						)
+					)
+				: h("li", { class: "muted" }, t("empty"))
+		);
 	}
 
 	async function loadDetail() {
@@ -67,15 +122,50 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 			if (!flow) throw new ApiFailure(404, t("error.notFound"), "NOT_FOUND", []);
 			const active = flow.isActive ?? flow.active ?? flow.status === "active";
 			const toggle = writeOnly(h("button", { class: active ? "secondary" : "" }, active ? t("flows.deactivate") : t("flows.activate")));
-			toggle.addEventListener("click", () => void act(detail, toggle, async () => {
-				await call(active ? "POST /automation/flows/:id/deactivate" : "POST /automation/flows/:id/activate", { params: { id: flow.id }, body: {} });
-				await Promise.all([loadDetail(), loadList()]);
-			}));
+			toggle.addEventListener(
+				"click",
+				() =>
+					void act(detail, toggle, async () => {
+						await call(active ? "POST /automation/flows/:id/deactivate" : "POST /automation/flows/:id/activate", {
+							params: { id: flow.id },
+							body: {},
+						});
+						await Promise.all([loadDetail(), loadList()]);
+					})
+			);
 			const runs = await list("GET /automation/flows/:id/runs", { params: { id: flow.id }, query: { take: 20 } });
-			replace(detail, h("div", { class: "row" }, h("h2", { style: "flex:1" }, flow.name), toggle), h("div", { class: "form-error" }),
+			replace(
+				detail,
+				h("div", { class: "row" }, h("h2", { style: "flex:1" }, flow.name), toggle),
+				h("div", { class: "form-error" }),
 				h("pre", { class: "json" }, JSON.stringify({ trigger: flow.trigger, nodes: flow.nodes }, null, 2)),
 				h("h3", {}, t("flows.runs")),
-				runs.data.length ? h("table", {}, runs.data.map(r => h("tr", {}, h("td", {}, fmtDate(r.startedAt ?? r.createdAt)), h("td", {}, badge(r.status)), h("td", {}, h("ol", {}, (r.steps ?? r.log ?? []).map((s: any) => h("li", {}, `${s.type ?? s.nodeType ?? ""} ${s.status ?? ""} ${s.error ?? s.reason ?? ""}`))))))) : h("p", { class: "muted" }, t("empty")));
+				runs.data.length
+					? h(
+							"table",
+							{},
+							runs.data.map(r =>
+								h(
+									"tr",
+									{},
+									h("td", {}, fmtDate(r.startedAt ?? r.createdAt)),
+									h("td", {}, badge(r.status)),
+									h(
+										"td",
+										{},
+										h(
+											"ol",
+											{},
+											(r.steps ?? r.log ?? []).map((s: any) =>
+												h("li", {}, `${s.type ?? s.nodeType ?? ""} ${s.status ?? ""} ${s.error ?? s.reason ?? ""}`)
+											)
+										)
+									)
+								)
+							)
+						)
+					: h("p", { class: "muted" }, t("empty"))
+			);
 		});
 	}
 	void loadList();

@@ -10,17 +10,34 @@ import { session } from "../session.ts";
 export function renderInbox(root: HTMLElement, args: string[]) {
 	const selected = args[0] ?? "";
 	const accountFilter = h("select", {}, h("option", { value: "" }, t("inbox.allAccounts")));
-	const statusFilter = h("select", {}, h("option", { value: "open" }, t("status.open")), h("option", { value: "closed" }, t("status.closed")), h("option", { value: "" }, t("inbox.anyStatus")));
+	const statusFilter = h(
+		"select",
+		{},
+		h("option", { value: "open" }, t("status.open")),
+		h("option", { value: "closed" }, t("status.closed")),
+		h("option", { value: "" }, t("inbox.anyStatus"))
+	);
 	const assignedFilter = h("select", {}, h("option", { value: "" }, t("inbox.anyone")), h("option", { value: "me" }, t("inbox.mine")));
 	const needsHuman = h("input", { type: "checkbox" });
 	const listEl = h("ul", { class: "list", id: "conversation-list" });
-	const left = h("section", { class: "panel" },
-		h("div", { class: "filters" },
+	const left = h(
+		"section",
+		{ class: "panel" },
+		h(
+			"div",
+			{ class: "filters" },
 			field(t("inbox.account"), "accountId", accountFilter),
-			h("div", { class: "row" }, field(t("inbox.status"), "status", statusFilter), field(t("inbox.assigned"), "assignedTo", assignedFilter)),
-			h("label", { class: "row" }, needsHuman, t("inbox.needsHuman"))),
+			h(
+				"div",
+				{ class: "row" },
+				field(t("inbox.status"), "status", statusFilter),
+				field(t("inbox.assigned"), "assignedTo", assignedFilter)
+			),
+			h("label", { class: "row" }, needsHuman, t("inbox.needsHuman"))
+		),
 		h("div", { class: "form-error" }),
-		listEl);
+		listEl
+	);
 	const middle = h("section", { class: "panel", id: "conversation" }, h("p", { class: "muted" }, t("inbox.pick")));
 	const right = h("aside", { class: "panel", id: "contact-panel" });
 	root.append(h("div", { class: "grid cols-3" }, left, middle, right));
@@ -30,7 +47,9 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 		for (const a of res.data) accountFilter.append(h("option", { value: a.id }, `@${a.username}`));
 	});
 	let templates: any[] = [];
-	void list("GET /templates", { query: { take: 100 } }).then(res => (templates = res.data)).catch(() => {});
+	void list("GET /templates", { query: { take: 100 } })
+		.then(res => (templates = res.data))
+		.catch(() => {});
 
 	async function loadList() {
 		await act(left, null, async () => {
@@ -43,9 +62,29 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 					take: 50,
 				},
 			});
-			replace(listEl, res.data.length ? res.data.map(c => h("li", { class: c.id === selected ? "active" : "", "data-id": c.id, onclick: () => (location.hash = `#/inbox/${c.id}`) },
-				h("div", {}, h("strong", {}, c.contact?.displayName ?? c.contact?.username ?? "—"), c.needsHuman ? badge(t("inbox.needsHumanBadge"), "warn") : null, c.status === "closed" ? badge(t("status.closed")) : null),
-				h("div", { class: "sub" }, `@${c.contact?.username ?? "?"} · ${c.messageCount} ${t("inbox.messages")} · ${fmtDate(c.lastMessageAt)}`))) : h("li", { class: "muted" }, t("empty")));
+			replace(
+				listEl,
+				res.data.length
+					? res.data.map(c =>
+							h(
+								"li",
+								{ class: c.id === selected ? "active" : "", "data-id": c.id, onclick: () => (location.hash = `#/inbox/${c.id}`) },
+								h(
+									"div",
+									{},
+									h("strong", {}, c.contact?.displayName ?? c.contact?.username ?? "—"),
+									c.needsHuman ? badge(t("inbox.needsHumanBadge"), "warn") : null,
+									c.status === "closed" ? badge(t("status.closed")) : null
+								),
+								h(
+									"div",
+									{ class: "sub" },
+									`@${c.contact?.username ?? "?"} · ${c.messageCount} ${t("inbox.messages")} · ${fmtDate(c.lastMessageAt)}`
+								)
+							)
+						)
+					: h("li", { class: "muted" }, t("empty"))
+			);
 		});
 	}
 
@@ -53,18 +92,36 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 		if (!selected) return;
 		await act(middle, null, async () => {
 			const c = await call("GET /conversations/:id", { params: { id: selected }, query: { messagesLimit: 200 } });
-			const messages = h("div", { class: "messages", id: "messages" }, (c.messages as any[]).map(m => h("div", { class: `msg ${m.direction}`, "data-direction": m.direction },
-				m.content,
-				...(m.attachments ?? []).map((a: any) => (a.url ? h("img", { src: a.url, alt: "" }) : null)),
-				h("div", { class: "meta" }, `${fmtDate(m.sentAt)}${m.isFromBot ? " · bot" : ""}${m.status === "failed" ? ` · ${t("inbox.failed")}: ${m.failureReason ?? ""}` : ""}`))));
-			replace(middle,
-				h("div", { class: "row" },
+			const messages = h(
+				"div",
+				{ class: "messages", id: "messages" },
+				(c.messages as any[]).map(m =>
+					h(
+						"div",
+						{ class: `msg ${m.direction}`, "data-direction": m.direction },
+						m.content,
+						...(m.attachments ?? []).map((a: any) => (a.url ? h("img", { src: a.url, alt: "" }) : null)),
+						h(
+							"div",
+							{ class: "meta" },
+							`${fmtDate(m.sentAt)}${m.isFromBot ? " · bot" : ""}${m.status === "failed" ? ` · ${t("inbox.failed")}: ${m.failureReason ?? ""}` : ""}`
+						)
+					)
+				)
+			);
+			replace(
+				middle,
+				h(
+					"div",
+					{ class: "row" },
 					h("h3", { style: "flex:1" }, c.contact?.displayName ?? "—", " ", h("span", { class: "muted" }, `@${c.contact?.username ?? ""}`)),
 					badge(c.status === "open" ? t("status.open") : t("status.closed"), c.status === "open" ? "ok" : ""),
-					c.assignedToUserId ? badge(`${t("inbox.assignedTo")} ${c.assignedToUserId}`) : null),
+					c.assignedToUserId ? badge(`${t("inbox.assignedTo")} ${c.assignedToUserId}`) : null
+				),
 				assignBox(c),
 				messages,
-				c.status === "open" ? replyBox(c) : h("p", { class: "muted" }, t("inbox.closedNote")));
+				c.status === "open" ? replyBox(c) : h("p", { class: "muted" }, t("inbox.closedNote"))
+			);
 			messages.scrollIntoView({ block: "end" });
 			void loadContact(c.contactId);
 		});
@@ -74,9 +131,17 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 		const userInput = h("input", { placeholder: t("inbox.userId"), value: c.assignedToUserId ?? "" });
 		const assign = h("button", { class: "secondary", type: "submit" }, t("inbox.assign"));
 		const close = h("button", { class: "secondary", type: "button" }, t("inbox.close"));
-		const form = writeOnly(h("form", { class: "row assign" }, field(t("inbox.assignTo"), "userId", userInput),
-			h("button", { class: "link", type: "button", onclick: () => (userInput.value = session()?.userId ?? "") }, t("inbox.me")),
-			assign, c.status === "open" ? close : null, h("div", { class: "form-error" })));
+		const form = writeOnly(
+			h(
+				"form",
+				{ class: "row assign" },
+				field(t("inbox.assignTo"), "userId", userInput),
+				h("button", { class: "link", type: "button", onclick: () => (userInput.value = session()?.userId ?? "") }, t("inbox.me")),
+				assign,
+				c.status === "open" ? close : null,
+				h("div", { class: "form-error" })
+			)
+		);
 		form.addEventListener("submit", e => {
 			e.preventDefault();
 			void act(form, assign, async () => {
@@ -85,10 +150,14 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 				await Promise.all([loadConversation(), loadList()]);
 			});
 		});
-		close.addEventListener("click", () => void act(form, close, async () => {
-			await call("PUT /conversations/:id/close", { params: { id: c.id }, body: { reason: "resolved" } });
-			await Promise.all([loadConversation(), loadList()]);
-		}));
+		close.addEventListener(
+			"click",
+			() =>
+				void act(form, close, async () => {
+					await call("PUT /conversations/:id/close", { params: { id: c.id }, body: { reason: "resolved" } });
+					await Promise.all([loadConversation(), loadList()]);
+				})
+		);
 		return form;
 	}
 
@@ -100,12 +169,29 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 			imagePreview.src = image.value;
 			imagePreview.style.display = image.value ? "block" : "none";
 		});
-		const template = h("select", {}, h("option", { value: "" }, t("inbox.insertTemplate")), templates.map(tp => h("option", { value: tp.id }, tp.name)));
+		const template = h(
+			"select",
+			{},
+			h("option", { value: "" }, t("inbox.insertTemplate")),
+			templates.map(tp => h("option", { value: tp.id }, tp.name))
+		);
 		const send = h("button", { type: "submit" }, t("inbox.send"));
-		const form = writeOnly(h("form", { class: "reply" },
-			field(t("inbox.reply"), "content", text),
-			h("div", { class: "row" }, field(t("inbox.template"), "template", template), field(t("inbox.image"), "attachments", image), imagePreview),
-			h("div", { class: "form-error" }), send));
+		const form = writeOnly(
+			h(
+				"form",
+				{ class: "reply" },
+				field(t("inbox.reply"), "content", text),
+				h(
+					"div",
+					{ class: "row" },
+					field(t("inbox.template"), "template", template),
+					field(t("inbox.image"), "attachments", image),
+					imagePreview
+				),
+				h("div", { class: "form-error" }),
+				send
+			)
+		);
 		template.addEventListener("change", () => {
 			if (!template.value) return;
 			void act(form, null, async () => {
@@ -121,7 +207,10 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 			e.preventDefault();
 			void act(form, send, async () => {
 				const url = image.value.trim();
-				await call("POST /conversations/:id/messages", { params: { id: c.id }, body: { content: text.value, ...(url ? { type: "image", attachments: [{ type: "image", url }] } : {}) } });
+				await call("POST /conversations/:id/messages", {
+					params: { id: c.id },
+					body: { content: text.value, ...(url ? { type: "image", attachments: [{ type: "image", url }] } : {}) },
+				});
 				text.value = "";
 				image.value = "";
 				imagePreview.style.display = "none";
@@ -134,20 +223,30 @@ export function renderInbox(root: HTMLElement, args: string[]) {
 	async function loadContact(contactId: string) {
 		await act(right, null, async () => {
 			const contact = await call("GET /contacts/:id", { params: { id: contactId } });
-			replace(right, contactPanel(contact, () => void loadContact(contactId)));
+			replace(
+				right,
+				contactPanel(contact, () => void loadContact(contactId))
+			);
 		});
 	}
 
 	const off = onLive((event, data) => {
 		if (event.startsWith("message.") || event.startsWith("conversation.")) {
 			schedule(loadList);
-			if (selected && (data?.conversationId === selected || data?.id === selected || data?.conversation?.id === selected || event.startsWith("message."))) schedule(loadConversation);
+			if (
+				selected &&
+				(data?.conversationId === selected || data?.id === selected || data?.conversation?.id === selected || event.startsWith("message."))
+			)
+				schedule(loadConversation);
 		}
 	});
 	const timers = new Map<() => Promise<void>, number>();
 	function schedule(fn: () => Promise<void>) {
 		clearTimeout(timers.get(fn));
-		timers.set(fn, window.setTimeout(() => void fn(), 150));
+		timers.set(
+			fn,
+			window.setTimeout(() => void fn(), 150)
+		);
 	}
 
 	void loadList();
@@ -166,17 +265,41 @@ function stringify(attrs: Record<string, unknown>): Record<string, string> {
 export function contactPanel(contact: any, reload: () => void): HTMLElement {
 	const panel = h("div", { class: "contact", "data-contact": contact.id });
 	const tagInput = h("input", { placeholder: t("contacts.newTag") });
-	const tagForm = writeOnly(h("form", { class: "row" }, field(t("contacts.addTag"), "tags", tagInput), h("button", { type: "submit", class: "secondary" }, "+"), h("div", { class: "form-error" })));
+	const tagForm = writeOnly(
+		h(
+			"form",
+			{ class: "row" },
+			field(t("contacts.addTag"), "tags", tagInput),
+			h("button", { type: "submit", class: "secondary" }, "+"),
+			h("div", { class: "form-error" })
+		)
+	);
 	tagForm.addEventListener("submit", e => {
 		e.preventDefault();
 		void act(tagForm, null, async () => {
-			await call("POST /contacts/:id/tags", { params: { id: contact.id }, body: { tags: tagInput.value.split(",").map(s => s.trim()).filter(Boolean) } });
+			await call("POST /contacts/:id/tags", {
+				params: { id: contact.id },
+				body: {
+					tags: tagInput.value
+						.split(",")
+						.map(s => s.trim())
+						.filter(Boolean),
+				},
+			});
 			reload();
 		});
 	});
 	const attrs = h("textarea", { rows: 4 });
 	attrs.value = JSON.stringify(contact.attributes ?? {}, null, 1);
-	const attrsForm = writeOnly(h("form", {}, field(t("contacts.attributes"), "attributes", attrs), h("button", { type: "submit", class: "secondary" }, t("save")), h("div", { class: "form-error" })));
+	const attrsForm = writeOnly(
+		h(
+			"form",
+			{},
+			field(t("contacts.attributes"), "attributes", attrs),
+			h("button", { type: "submit", class: "secondary" }, t("save")),
+			h("div", { class: "form-error" })
+		)
+	);
 	attrsForm.addEventListener("submit", e => {
 		e.preventDefault();
 		void act(attrsForm, null, async () => {
@@ -191,20 +314,68 @@ export function contactPanel(contact: any, reload: () => void): HTMLElement {
 			reload();
 		});
 	});
-	const optButton = writeOnly(h("button", { class: contact.optedOut ? "secondary" : "danger" }, contact.optedOut ? t("contacts.optIn") : t("contacts.optOut")));
-	const optBox = h("div", { class: "row" }, contact.optedOut ? badge(t("contacts.optedOut"), "bad") : badge(t("contacts.subscribed"), "ok"), optButton, h("div", { class: "form-error" }));
-	optButton.addEventListener("click", () => void act(optBox, optButton, async () => {
-		await call(contact.optedOut ? "POST /contacts/:id/opt-in" : "POST /contacts/:id/opt-out", { params: { id: contact.id }, body: {} });
-		reload();
-	}));
-	replace(panel,
+	const optButton = writeOnly(
+		h("button", { class: contact.optedOut ? "secondary" : "danger" }, contact.optedOut ? t("contacts.optIn") : t("contacts.optOut"))
+	);
+	const optBox = h(
+		"div",
+		{ class: "row" },
+		contact.optedOut ? badge(t("contacts.optedOut"), "bad") : badge(t("contacts.subscribed"), "ok"),
+		optButton,
+		h("div", { class: "form-error" })
+	);
+	optButton.addEventListener(
+		"click",
+		() =>
+			void act(optBox, optButton, async () => {
+				await call(contact.optedOut ? "POST /contacts/:id/opt-in" : "POST /contacts/:id/opt-out", { params: { id: contact.id }, body: {} });
+				reload();
+			})
+	);
+	replace(
+		panel,
 		h("h3", {}, contact.displayName ?? contact.username),
 		h("p", { class: "muted" }, `@${contact.username} · ${t("contacts.conversations")}: ${contact.conversationCount ?? 0}`),
 		optBox,
-		h("div", { class: "tags" }, h("strong", {}, t("contacts.tags")), " ", (contact.tags ?? []).length ? (contact.tags as string[]).map(tag => h("span", { class: "badge tag" }, tag, writeOnly(h("button", { class: "link", title: t("remove"), onclick: () => void call("DELETE /contacts/:id/tags/:tagName", { params: { id: contact.id, tagName: tag } }).then(reload) }, " ×")))) : h("span", { class: "muted" }, "—")),
+		h(
+			"div",
+			{ class: "tags" },
+			h("strong", {}, t("contacts.tags")),
+			" ",
+			(contact.tags ?? []).length
+				? (contact.tags as string[]).map(tag =>
+						h(
+							"span",
+							{ class: "badge tag" },
+							tag,
+							writeOnly(
+								h(
+									"button",
+									{
+										class: "link",
+										title: t("remove"),
+										onclick: () =>
+											void call("DELETE /contacts/:id/tags/:tagName", { params: { id: contact.id, tagName: tag } }).then(reload),
+									},
+									" ×"
+								)
+							)
+						)
+					)
+				: h("span", { class: "muted" }, "—")
+		),
 		tagForm,
-		h("table", {}, Object.entries(contact.attributes ?? {}).map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, String(v))))),
+		h(
+			"table",
+			{},
+			Object.entries(contact.attributes ?? {}).map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, String(v))))
+		),
 		attrsForm,
-		h("p", { class: "muted" }, `${t("contacts.first")}: ${fmtDate(contact.firstInteractionAt)} · ${t("contacts.last")}: ${fmtDate(contact.lastInteractionAt)}`));
+		h(
+			"p",
+			{ class: "muted" },
+			`${t("contacts.first")}: ${fmtDate(contact.firstInteractionAt)} · ${t("contacts.last")}: ${fmtDate(contact.lastInteractionAt)}`
+		)
+	);
 	return panel;
 }

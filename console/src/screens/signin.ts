@@ -8,11 +8,14 @@ import { ApiFailure } from "../api.ts";
 
 export function renderSignIn(root: HTMLElement, done: () => void) {
 	const tokenInput = h("textarea", { placeholder: "eyJhbGciOi…", rows: 4 });
-	const pasteForm = h("form", { class: "panel" },
+	const pasteForm = h(
+		"form",
+		{ class: "panel" },
 		h("h2", {}, t("signin.title")),
 		field(t("signin.token"), "token", tokenInput),
 		h("div", { class: "form-error", role: "alert" }),
-		h("button", { type: "submit" }, t("signin.submit")));
+		h("button", { type: "submit" }, t("signin.submit"))
+	);
 	pasteForm.addEventListener("submit", e => {
 		e.preventDefault();
 		if (signIn(tokenInput.value)) done();
@@ -24,20 +27,33 @@ export function renderSignIn(root: HTMLElement, done: () => void) {
 		if (!res.ok) return;
 		const merchant = h("input", { value: "merchant-1" });
 		const user = h("input", { value: "agent-1" });
-		const role = h("select", {}, h("option", { value: "agent" }, t("role.agent")), h("option", { value: "admin" }, t("role.admin")), h("option", { value: "viewer" }, t("role.viewer")));
+		const role = h(
+			"select",
+			{},
+			h("option", { value: "agent" }, t("role.agent")),
+			h("option", { value: "admin" }, t("role.admin")),
+			h("option", { value: "viewer" }, t("role.viewer"))
+		);
 		const button = h("button", { type: "submit" }, t("signin.dev"));
-		const devForm = h("form", { class: "panel dev", style: "margin-top:12px" },
+		const devForm = h(
+			"form",
+			{ class: "panel dev", style: "margin-top:12px" },
 			h("h3", {}, t("signin.devTitle")),
 			h("p", { class: "muted" }, t("signin.devHint")),
 			field(t("signin.merchant"), "merchantId", merchant),
 			field(t("signin.user"), "userId", user),
 			field(t("signin.role"), "role", role),
 			h("div", { class: "form-error", role: "alert" }),
-			button);
+			button
+		);
 		devForm.addEventListener("submit", e => {
 			e.preventDefault();
 			void act(devForm, button, async () => {
-				const res = await fetch("/console/dev-token", { method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang }, body: JSON.stringify({ merchantId: merchant.value, userId: user.value, role: role.value }) });
+				const res = await fetch("/console/dev-token", {
+					method: "POST",
+					headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang },
+					body: JSON.stringify({ merchantId: merchant.value, userId: user.value, role: role.value }),
+				});
 				const body = await res.json();
 				if (!res.ok) throw new ApiFailure(res.status, body.error, body.errorCode, body.details ?? []);
 				signIn(body.data.token);

@@ -5,14 +5,43 @@ import { t } from "../i18n.ts";
 // Templates with a live preview of their variables, and the segment builder with a live count
 // (POST /segments/evaluate on every change, the contract's operators in the picker).
 
-const OPERATORS = ["eq", "ne", "gt", "gte", "lt", "lte", "contains", "not_contains", "in", "not_in", "exists", "not_exists", "starts_with", "within_last_days", "more_than_days_ago"];
-const FIELDS = ["tags", "username", "displayName", "accountId", "source", "conversationCount", "firstInteractionAt", "lastInteractionAt", "optedOut", "attributes."];
+const OPERATORS = [
+	"eq",
+	"ne",
+	"gt",
+	"gte",
+	"lt",
+	"lte",
+	"contains",
+	"not_contains",
+	"in",
+	"not_in",
+	"exists",
+	"not_exists",
+	"starts_with",
+	"within_last_days",
+	"more_than_days_ago",
+];
+const FIELDS = [
+	"tags",
+	"username",
+	"displayName",
+	"accountId",
+	"source",
+	"conversationCount",
+	"firstInteractionAt",
+	"lastInteractionAt",
+	"optedOut",
+	"attributes.",
+];
 const VARIABLE = /\{\{\s*([\w.]+)\s*\}\}/g;
 
 export function renderTemplates(root: HTMLElement) {
 	const templatesPanel = h("section", { class: "panel", id: "templates" });
 	const segmentsPanel = h("section", { class: "panel", id: "segments" });
-	root.append(h("div", { class: "grid", style: "grid-template-columns:repeat(auto-fit,minmax(360px,1fr))" }, templatesPanel, segmentsPanel));
+	root.append(
+		h("div", { class: "grid", style: "grid-template-columns:repeat(auto-fit,minmax(360px,1fr))" }, templatesPanel, segmentsPanel)
+	);
 	void templateEditor(templatesPanel);
 	void segmentBuilder(segmentsPanel);
 }
@@ -25,14 +54,27 @@ async function templateEditor(panel: HTMLElement) {
 	const preview = h("div", { class: "preview", id: "template-preview" });
 	const save = h("button", { type: "submit" }, t("save"));
 	let editing: string | null = null;
-	const form = writeOnly(h("form", {}, field(t("name"), "name", name), field(t("templates.content"), "content", content), sample, h("div", { class: "form-error" }), save));
+	const form = writeOnly(
+		h(
+			"form",
+			{},
+			field(t("name"), "name", name),
+			field(t("templates.content"), "content", content),
+			sample,
+			h("div", { class: "form-error" }),
+			save
+		)
+	);
 	replace(panel, h("h2", {}, t("templates.title")), existing, form, h("h4", {}, t("templates.preview")), preview);
 
 	const samples = new Map<string, HTMLInputElement>();
 	function refresh() {
 		const vars = [...new Set([...content.value.matchAll(VARIABLE)].map(m => m[1]))];
 		for (const v of vars) if (!samples.has(v)) samples.set(v, h("input", { placeholder: v, oninput: render }));
-		replace(sample, vars.map(v => field(`{{${v}}}`, `sample.${v}`, samples.get(v)!)));
+		replace(
+			sample,
+			vars.map(v => field(`{{${v}}}`, `sample.${v}`, samples.get(v)!))
+		);
 		render();
 	}
 	function render() {
@@ -43,7 +85,24 @@ async function templateEditor(panel: HTMLElement) {
 
 	async function load() {
 		const res = await list("GET /templates", { query: { take: 100 } });
-		replace(existing, res.data.map(tp => h("li", { onclick: () => { editing = tp.id; name.value = tp.name; content.value = tp.content; refresh(); } }, h("strong", {}, tp.name), h("div", { class: "sub" }, tp.content))));
+		replace(
+			existing,
+			res.data.map(tp =>
+				h(
+					"li",
+					{
+						onclick: () => {
+							editing = tp.id;
+							name.value = tp.name;
+							content.value = tp.content;
+							refresh();
+						},
+					},
+					h("strong", {}, tp.name),
+					h("div", { class: "sub" }, tp.content)
+				)
+			)
+		);
 	}
 	form.addEventListener("submit", e => {
 		e.preventDefault();
@@ -68,18 +127,61 @@ async function segmentBuilder(panel: HTMLElement) {
 	const rows = h("div", { class: "conditions" });
 	const count = h("div", { class: "preview", id: "segment-count" }, "—");
 	const save = h("button", { type: "submit" }, t("save"));
-	const form = h("form", {}, field(t("name"), "name", name), field(t("segments.match"), "match", match), rows,
-		h("button", { type: "button", class: "secondary", onclick: () => { addRow(); void evaluate(); } }, t("segments.addCondition")),
-		h("h4", {}, t("segments.count")), count, h("div", { class: "form-error" }), writeOnly(save));
+	const form = h(
+		"form",
+		{},
+		field(t("name"), "name", name),
+		field(t("segments.match"), "match", match),
+		rows,
+		h(
+			"button",
+			{
+				type: "button",
+				class: "secondary",
+				onclick: () => {
+					addRow();
+					void evaluate();
+				},
+			},
+			t("segments.addCondition")
+		),
+		h("h4", {}, t("segments.count")),
+		count,
+		h("div", { class: "form-error" }),
+		writeOnly(save)
+	);
 	replace(panel, h("h2", {}, t("segments.title")), existing, form);
 
 	function addRow() {
 		const i = rows.children.length;
 		const f = h("input", { list: "segment-fields", value: "tags" });
-		const op = h("select", {}, OPERATORS.map(o => h("option", { value: o }, o)));
+		const op = h(
+			"select",
+			{},
+			OPERATORS.map(o => h("option", { value: o }, o))
+		);
 		op.value = "contains";
 		const value = h("input", { placeholder: t("segments.value") });
-		const row = h("div", { class: "row condition", "data-field": `conditions[${i}]` }, f, op, value, h("button", { type: "button", class: "link", onclick: () => { row.remove(); void evaluate(); } }, "×"), h("div", { class: "field-error" }));
+		const row = h(
+			"div",
+			{ class: "row condition", "data-field": `conditions[${i}]` },
+			f,
+			op,
+			value,
+			h(
+				"button",
+				{
+					type: "button",
+					class: "link",
+					onclick: () => {
+						row.remove();
+						void evaluate();
+					},
+				},
+				"×"
+			),
+			h("div", { class: "field-error" })
+		);
 		for (const el of [f, op, value]) el.addEventListener("input", () => void evaluate());
 		rows.append(row);
 	}
@@ -88,7 +190,11 @@ async function segmentBuilder(panel: HTMLElement) {
 			const [f, op, value] = row.querySelectorAll<HTMLInputElement>("input, select");
 			const raw = value.value.trim();
 			let v: unknown = raw;
-			if (op.value === "in" || op.value === "not_in") v = raw.split(",").map(s => s.trim()).filter(Boolean);
+			if (op.value === "in" || op.value === "not_in")
+				v = raw
+					.split(",")
+					.map(s => s.trim())
+					.filter(Boolean);
 			else if (raw !== "" && !Number.isNaN(Number(raw))) v = Number(raw);
 			else if (raw === "true" || raw === "false") v = raw === "true";
 			return { field: f.value.trim(), operator: op.value, ...(op.value.endsWith("exists") ? {} : { value: v }) };
@@ -97,10 +203,14 @@ async function segmentBuilder(panel: HTMLElement) {
 	let timer = 0;
 	function evaluate() {
 		clearTimeout(timer);
-		timer = window.setTimeout(() => void act(form, null, async () => {
-			const r = await call("POST /segments/evaluate", { body: { match: match.value, conditions: conditions() } });
-			count.textContent = t("segments.matches", { n: r.contactCount });
-		}), 250);
+		timer = window.setTimeout(
+			() =>
+				void act(form, null, async () => {
+					const r = await call("POST /segments/evaluate", { body: { match: match.value, conditions: conditions() } });
+					count.textContent = t("segments.matches", { n: r.contactCount });
+				}),
+			250
+		);
 	}
 	match.addEventListener("change", evaluate);
 	form.addEventListener("submit", e => {
@@ -113,9 +223,29 @@ async function segmentBuilder(panel: HTMLElement) {
 	});
 	async function load() {
 		const res = await list("GET /segments", { query: { take: 100 } });
-		replace(existing, res.data.map(s => h("li", {}, h("strong", {}, s.name), h("div", { class: "sub" }, s.conditions.map((c: any) => `${c.field} ${c.operator} ${c.value ?? ""}`).join(s.match === "any" ? " | " : " & ")))));
+		replace(
+			existing,
+			res.data.map(s =>
+				h(
+					"li",
+					{},
+					h("strong", {}, s.name),
+					h(
+						"div",
+						{ class: "sub" },
+						s.conditions.map((c: any) => `${c.field} ${c.operator} ${c.value ?? ""}`).join(s.match === "any" ? " | " : " & ")
+					)
+				)
+			)
+		);
 	}
-	panel.append(h("datalist", { id: "segment-fields" }, FIELDS.map(f => h("option", { value: f }))));
+	panel.append(
+		h(
+			"datalist",
+			{ id: "segment-fields" },
+			FIELDS.map(f => h("option", { value: f }))
+		)
+	);
 	addRow();
 	evaluate();
 	await load();
