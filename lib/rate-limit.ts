@@ -108,21 +108,24 @@ function readSlots(text: string): Slots {
 export class NatsKvCounterStore implements CounterStore {
 	private readonly nc: NatsConnection;
 	private readonly kv: KV;
+	/** The deployment's namespace: deployments (or test files) sharing a NATS never share a count. */
+	private readonly scope: string;
 
-	private constructor(nc: NatsConnection, kv: KV) {
+	private constructor(nc: NatsConnection, kv: KV, scope: string) {
 		this.nc = nc;
 		this.kv = kv;
+		this.scope = scope;
 	}
 
 	/** @param ttlMs how long a window's counter is kept; at least the longest window used. */
-	static async connect(servers: string, bucket: string, ttlMs = 24 * 3600_000 + 60_000): Promise<NatsKvCounterStore> {
+	static async connect(servers: string, bucket: string, scope = "", ttlMs = 24 * 3600_000 + 60_000): Promise<NatsKvCounterStore> {
 		const nc = await connect({ servers, name: "mkt-x-rate-limits" });
 		const kv = await nc.jetstream().views.kv(bucket, { history: 1, ttl: ttlMs });
-		return new NatsKvCounterStore(nc, kv);
+		return new NatsKvCounterStore(nc, kv, scope);
 	}
 
 	async hit(key: string, limit: number, windowMs: number, { now = Date.now(), cost = 1 }: HitOptions = {}): Promise<Hit> {
-		const k = kvKey(key);
+		const k = kvKey(this.scope ? `${this.scope}:${key}` : key);
 		for (let attempt = 0; attempt < 100; attempt++) {
 			const entry = await this.kv.get(k);
 			const slots = entry && entry.operation === "PUT" ? readSlots(entry.string()) : [];
@@ -149,7 +152,7 @@ export class NatsKvCounterStore implements CounterStore {
 }
 
 /** NATS KV when the broker has a NATS transporter, memory otherwise. */
-export async function createCounterStore(transporter: string | null, bucket: string): Promise<CounterStore> {
-	if (transporter && /^nats:\/\//.test(transporter)) return NatsKvCounterStore.connect(transporter, bucket);
+export async function createCounterStore(transporter: string | null, bucket: string, scope = ""): Promise<CounterStore> {
+	if (transporter && /^nats:\/\//.test(transporter)) return NatsKvCounterStore.connect(transporter, bucket, scope);
 	return new MemoryCounterStore();
 }

@@ -283,7 +283,12 @@ const ApiService: ServiceSchema<GatewaySettings, GatewayThis, { counters: Counte
 	async started() {
 		// Shared with the other gateways through the broker's own NATS when there is one.
 		const transporter = this.broker.options.transporter;
-		this.counters = await createCounterStore(typeof transporter === "string" ? transporter : null, config().rateLimit.kvBucket);
+		// Counted per deployment (the broker's namespace): another one on the same NATS keeps its own.
+		this.counters = await createCounterStore(
+			typeof transporter === "string" ? transporter : null,
+			config().rateLimit.kvBucket,
+			this.broker.namespace
+		);
 	},
 
 	async stopped() {

@@ -124,3 +124,20 @@ describe("the limit holds over any 60 s window, across a minute boundary", () =>
 		}
 	});
 });
+
+test("two deployments (namespaces) on one NATS keep their own counts in the same bucket", async () => {
+	const bucket = `mktx_test_${randomBytes(4).toString("hex")}`;
+	const [a, b] = await Promise.all([
+		NatsKvCounterStore.connect(NATS_URL, bucket, "deploy-a"),
+		NatsKvCounterStore.connect(NATS_URL, bucket, "deploy-b"),
+	]);
+	try {
+		const now = Date.now();
+		for (let i = 0; i < 3; i++) expect((await a.hit("webhook-events", 3, 60_000, { now: now + i })).allowed).toBe(true);
+		expect((await a.hit("webhook-events", 3, 60_000, { now: now + 3 })).allowed).toBe(false);
+		expect((await b.hit("webhook-events", 3, 60_000, { now: now + 4 })).allowed).toBe(true);
+	} finally {
+		await a.close();
+		await b.close();
+	}
+});
