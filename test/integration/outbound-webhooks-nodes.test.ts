@@ -86,6 +86,12 @@ test("a worker stopped while its POST is in flight leaves the event to the other
 	);
 	expect(on("/handover")).toHaveLength(2);
 	expect(on("/handover")[1].body.id).toBe(on("/handover")[0].body.id);
+	// The attempt's own outcome is written just after the delivery's.
+	await waitUntil(
+		async () => (await OutboundAttemptModel.find({ subscriptionId: subId }).lean())[0]?.statusCode === 200,
+		10_000,
+		"the attempt's outcome"
+	);
 	const attempts = await OutboundAttemptModel.find({ subscriptionId: subId }).lean();
 	expect(attempts).toHaveLength(1);
 	expect(attempts[0]).toMatchObject({ statusCode: 200, nodeID: [...workers.keys()][0] });
