@@ -13,3 +13,17 @@ export const Id = (opts: { description?: string } = {}) => Type.String({ format:
 /** An object that refuses properties it does not declare. */
 export const Strict = <P extends Record<string, TSchema>>(properties: P, opts: { description?: string } = {}) =>
 	Type.Object(properties, { additionalProperties: false, ...opts });
+
+/**
+ * An X user's profile as a webhook delivery carries it (services/webhooks/account-activity.ts),
+ * or null. Null first: Ajv coerces types, and a string branch first would turn null into "".
+ */
+export const XProfileOrNull = Type.Union([
+	Type.Null(),
+	Type.Object({
+		id: Type.String(),
+		username: Type.String(),
+		displayName: Type.String(),
+		profileImageUrl: Type.Union([Type.Null(), Type.String()]),
+	}),
+]);

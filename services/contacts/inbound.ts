@@ -1,4 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
+import { XProfileOrNull } from "../../lib/schema.ts";
 import { ContactModel, type Contact } from "../../models/contact.model.ts";
 import { onlyDuplicates } from "../../lib/ids.ts";
 import { applyContactActivity, type ContactActivity } from "../inbox/tally.ts";
@@ -9,19 +10,9 @@ import { applyContactActivity, type ContactActivity } from "../inbox/tally.ts";
 // writer is the only source of those figures, so they are set from what is stored plus its
 // changes, without recounting any history.
 
-const Profile = Type.Union([
-	Type.Null(),
-	Type.Object({
-		id: Type.String(),
-		username: Type.String(),
-		displayName: Type.String(),
-		profileImageUrl: Type.Union([Type.Null(), Type.String()]),
-	}),
-]);
-
 export const InboundPeopleParams = Type.Object({
 	accountId: Type.String({ minLength: 1 }),
-	people: Type.Array(Type.Object({ twitterUserId: Type.String({ minLength: 1 }), profile: Profile, at: Type.String() }), {
+	people: Type.Array(Type.Object({ twitterUserId: Type.String({ minLength: 1 }), profile: XProfileOrNull, at: Type.String() }), {
 		maxItems: 1000,
 	}),
 });

@@ -1,4 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
+import { XProfileOrNull } from "../../lib/schema.ts";
 import type { Logger, ServiceBroker } from "moleculer";
 import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
@@ -12,16 +13,6 @@ import { call } from "../../lib/calls.ts";
 // request path. With `fix` it writes the recount; run it while no burst is being drained, or
 // run it twice (a batch applied in between is then seen as drift once more).
 
-const Profile = Type.Union([
-	Type.Null(),
-	Type.Object({
-		id: Type.String(),
-		username: Type.String(),
-		displayName: Type.String(),
-		profileImageUrl: Type.Union([Type.Null(), Type.String()]),
-	}),
-]);
-
 export const EnqueueParams = Type.Object({
 	accountId: Type.String({ minLength: 1 }),
 	dms: Type.Array(
@@ -34,7 +25,7 @@ export const EnqueueParams = Type.Object({
 			mediaUrl: Type.Union([Type.Null(), Type.String()]),
 			customerId: Type.String({ minLength: 1 }),
 			outbound: Type.Boolean(),
-			profile: Profile,
+			profile: XProfileOrNull,
 		}),
 		{ maxItems: 1000 }
 	),
