@@ -33,7 +33,7 @@ import {
 	type Slots,
 } from "./facts.ts";
 import { campaignFromRow, campaignsCollection } from "./sync.ts";
-import { quarterKeyOf, recount, type StoreLogger } from "./store.ts";
+import { draftOf, quarterKeyOf, recount, type StoreLogger } from "./store.ts";
 
 // Recomputes a merchant's analytics from the raw rows (contacts, conversations, messages, the
 // campaigns collection) with the same derivations as the live path (./facts.ts), then every
@@ -256,20 +256,7 @@ async function deriveFacts(merchantId: string, writer: FactWriter, log: (line: s
 	}
 	for (const f of fromEvents) {
 		const campaignId = f._id.slice(`campaign:${merchantId}:`.length);
-		if (!rowsSeen.has(campaignId))
-			await writer.add({
-				[f._id]: {
-					_id: f._id,
-					merchantId: f.merchantId,
-					accountId: f.accountId ?? "",
-					contactId: f.contactId ?? null,
-					type: f.type,
-					quarter: f.quarter,
-					dims: f.dims ?? [],
-					value: f.value ?? 0,
-					ref: f.ref ?? null,
-				},
-			});
+		if (!rowsSeen.has(campaignId)) await writer.add({ [f._id]: draftOf(f) });
 	}
 }
 

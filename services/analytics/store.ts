@@ -31,20 +31,20 @@ type Sum = { n: number; s: number };
 type QuarterRow = Sum & { q: number; cells: QuarterCell[] };
 type DayRow = Sum & { cells: DayCell[] };
 
-const asDraft = (f: StoredFact | null): FactDraft | null =>
-	f && !f.deleted
-		? {
-				_id: f._id,
-				merchantId: f.merchantId,
-				accountId: f.accountId ?? "",
-				contactId: f.contactId ?? null,
-				type: f.type,
-				quarter: f.quarter,
-				dims: f.dims ?? [],
-				value: f.value ?? 0,
-				ref: f.ref ?? null,
-			}
-		: null;
+/** The fact as drafted, from its stored row. */
+export const draftOf = (f: StoredFact): FactDraft => ({
+	_id: f._id,
+	merchantId: f.merchantId,
+	accountId: f.accountId ?? "",
+	contactId: f.contactId ?? null,
+	type: f.type,
+	quarter: f.quarter,
+	dims: f.dims ?? [],
+	value: f.value ?? 0,
+	ref: f.ref ?? null,
+});
+
+const asDraft = (f: StoredFact | null): FactDraft | null => (f && !f.deleted ? draftOf(f) : null);
 
 /** (merchant, account, type, quarter): a quarter row to recount. */
 export type QuarterKey = string;
