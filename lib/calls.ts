@@ -10,6 +10,10 @@ import type { SendKind } from "../services/x/send-limits.ts";
 import type { SendOutcome } from "../services/inbox/pipeline.ts";
 import type { SendToContactResult } from "../services/inbox/send.ts";
 import type { Drift, EnqueueParams } from "../services/inbox/reconcile.ts";
+import type { eraseContactThreads } from "../services/inbox/erase.ts";
+import type { presentConversation } from "../services/inbox/present.ts";
+import type { CONVERSATION_STATUSES } from "../models/conversation.model.ts";
+import type { Paged } from "./pagination.ts";
 import type { ActivityParams, InboundPeopleParams, ReconcileActivityParams } from "../services/contacts/inbound.ts";
 
 // The actions one service calls on another, with what each takes and answers: `call()` checks the
@@ -36,6 +40,14 @@ export interface Actions {
 	"contacts.optOut": { params: { id: string }; result: unknown };
 	"contacts.get": { params: { id: string }; result: RenderContact };
 	"contacts.namesOf": { params: { ids: string[] }; result: Record<string, { username?: string; displayName?: string }> };
+	"inbox.conversationsOf": {
+		params: { contactId: string; status?: (typeof CONVERSATION_STATUSES)[number]; skip?: number; take?: number };
+		result: Paged<ReturnType<typeof presentConversation>>;
+	};
+	"inbox.eraseContact": {
+		params: { contactId: string; accountId?: string; twitterUserId?: string };
+		result: Awaited<ReturnType<typeof eraseContactThreads>>;
+	};
 	"inbox.enqueue": { params: Omit<Static<typeof EnqueueParams>, "merchantId">; result: { queued: number } };
 	"inbox.escalate": { params: { conversationId: string; reason: string }; result: { escalated: boolean } };
 	"inbox.sendToContact": { params: Outbound & { origin: string }; result: SendToContactResult };

@@ -1,8 +1,10 @@
-import type { ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { ContactModel, type Contact } from "../models/contact.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, type RequestMeta, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
+import { call } from "../lib/calls.ts";
 import { MAX_TAKE, PageParams } from "../lib/pagination.ts";
 import { CONVERSATION_STATUSES } from "../models/conversation.model.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
@@ -64,10 +66,21 @@ function cleanTags(tags: string[]): { tags: string[]; problems: ErrorDetail[] } 
 	return { tags: out, problems };
 }
 
-const ContactsService: ServiceSchema = {
+const ContactsService = defineService<TenantMethods>()({
 	name: "contacts",
 	mixins: [DbMixin([ContactModel]), TenantMixin],
 	settings: { rest: "/" },
+
+	methods: {
+		/** The detail view; the activity figures are kept by the inbox's writer through recordActivity. */
+		detail(contact: Contact) {
+			return presentContactDetail(contact, {
+				messagesSent: contact.messagesSent ?? 0,
+				messagesReceived: contact.messagesReceived ?? 0,
+				...averageResponse(contact.responseTimeTotalSeconds, contact.responseCount),
+			});
+		},
+	},
 
 	actions: {
 		list: {
@@ -84,9 +97,9 @@ const ContactsService: ServiceSchema = {
 		export: {
 			rest: "GET /contacts/export",
 			params: ExportParams,
-			async handler(ctx: TenantContext<Static<typeof ExportParams>>) {
+			async handler(ctx: Context<Static<typeof ExportParams>, RequestMeta & ExportMeta>) {
 				const filter = this.scoped(ctx, contactFilter(ctx.params));
-				const meta = ctx.meta as TenantContext["meta"] & ExportMeta;
+				const { meta } = ctx;
 				meta.$responseType = "text/csv; charset=utf-8";
 				meta.$responseHeaders = { "Content-Disposition": `attachment; filename="contacts-${new Date().toISOString().slice(0, 10)}.csv"` };
 				// Keyset pages in id order: each page is one indexed query, whatever the size of the list.
@@ -238,10 +251,10 @@ const ContactsService: ServiceSchema = {
 		conversations: {
 			rest: "GET /contacts/:id/conversations",
 			params: ConversationsParams,
-			async handler(ctx: TenantContext<Static<typeof ConversationsParams>>): Promise<unknown> {
+			async handler(ctx: TenantContext<Static<typeof ConversationsParams>>) {
 				const { id, ...rest } = ctx.params;
 				await this.findOwned(ctx, ContactModel, id, "Contact", { merchantId: 1 });
-				return ctx.call("inbox.conversationsOf", { contactId: id, ...rest });
+				return call(ctx, "inbox.conversationsOf", { contactId: id, ...rest });
 			},
 		},
 
@@ -279,23 +292,13 @@ const ContactsService: ServiceSchema = {
 				};
 				count(await askProviders<Record<string, number>>(ctx, "eraseContact", params));
 				erased.contacts += (await ContactModel.deleteOne({ _id: id, merchantId })).deletedCount;
-				if (providersOf(ctx, "eraseContact").includes("inbox.eraseContact")) count({ inbox: await ctx.call("inbox.eraseContact", params) });
+				if (providersOf(ctx, "eraseContact").includes("inbox.eraseContact"))
+					count({ inbox: await call(ctx, "inbox.eraseContact", params) });
 				ctx.emit("contact.erased", { merchantId, contactId: id });
 				return { id, erased };
 			},
 		},
 	},
-
-	methods: {
-		/** The detail view; the activity figures are kept by the inbox's writer through recordActivity. */
-		detail(contact: Contact) {
-			return presentContactDetail(contact, {
-				messagesSent: contact.messagesSent ?? 0,
-				messagesReceived: contact.messagesReceived ?? 0,
-				...averageResponse(contact.responseTimeTotalSeconds, contact.responseCount),
-			});
-		},
-	},
-};
+});
 
 export default ContactsService;
