@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Service } from "moleculer";
 import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
-import { AccountModel } from "../../models/account.model.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { CampaignModel } from "../../models/campaign.model.ts";
 import { CampaignDeliveryModel, deliveryId } from "../../models/campaign-delivery.model.ts";
 import { CampaignLinkModel } from "../../models/campaign-link.model.ts";
 import { snapshotAudience } from "../../services/campaigns/audience.ts";
+import { createAccount } from "../helpers/accounts.ts";
 
 // What happens after a campaign's messages went out, through the real campaigns and analytics
 // services on FerretDB: tracking links (rate limited per client address, one answer for every
@@ -43,15 +43,7 @@ async function contactOn(accountId: string) {
 
 describe("the campaign's accounts", () => {
 	test("the snapshot records every sending account and the one sending to most recipients", async () => {
-		for (const _id of [A1, A2])
-			await AccountModel.create({
-				_id,
-				merchantId: M,
-				twitterUserId: randomUUID(),
-				username: `acc_${_id.slice(0, 6)}`,
-				oauthTokenEnc: "x",
-				oauthTokenSecretEnc: "x",
-			});
+		for (const _id of [A1, A2]) await createAccount(M, { fields: { _id, username: `acc_${_id.slice(0, 6)}` } });
 		await Promise.all([contactOn(A2), contactOn(A2), contactOn(A1)]);
 		const campaign = await CampaignModel.create({
 			merchantId: M,

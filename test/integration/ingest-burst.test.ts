@@ -1,6 +1,6 @@
 import { dropDatabase, startNode, useFreshDatabase, waitUntil, NATS_URL, type TestNode } from "../helpers/node.ts";
 import { dmPayload, postWebhook, TEST_CONSUMER_SECRET } from "../helpers/x-events.ts";
-import { seedAccount } from "../helpers/seed.ts";
+import { createAccount } from "../helpers/accounts.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
@@ -40,7 +40,10 @@ afterAll(async () => {
 
 async function burst(gateway: TestNode, events: number, merchantId: string) {
 	const accounts = await Promise.all(
-		Array.from({ length: ACCOUNTS }, (_, i) => seedAccount(merchantId, { twitterUserId: String(77_000_000 + i) }))
+		Array.from(
+			{ length: ACCOUNTS },
+			async (_, i) => (await createAccount(merchantId, { fields: { twitterUserId: String(77_000_000 + i) } })).account
+		)
 	);
 	const base = Date.now() - events * 1000;
 	// Customer c writes its messages in order (event time and sending order agree); customers interleave.
