@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import type { Service } from "moleculer";
-import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
+import type AnalyticsService from "../../services/analytics.service.ts";
+import { client, dropDatabase, localService, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
@@ -29,7 +29,7 @@ const emit = async (event: string, payload: Record<string, unknown>) => {
 	await node.broker.emit(event, payload);
 	await drain();
 };
-const drain = () => (node.broker.getLocalService("analytics") as Service & { drain(): Promise<void> }).drain();
+const drain = () => localService<typeof AnalyticsService>(node.broker, "analytics").drain();
 
 interface Seed {
 	contacts: Record<string, unknown>[];

@@ -1,6 +1,15 @@
 import { randomUUID } from "node:crypto";
-import type { Service } from "moleculer";
-import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
+import type AnalyticsService from "../../services/analytics.service.ts";
+import {
+	client,
+	dropDatabase,
+	eventRecorder,
+	localService,
+	startNode,
+	tokenFor,
+	useFreshDatabase,
+	type TestNode,
+} from "../helpers/node.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { CampaignModel } from "../../models/campaign.model.ts";
 import { CampaignDeliveryModel, deliveryId } from "../../models/campaign-delivery.model.ts";
@@ -34,7 +43,7 @@ afterAll(async () => {
 	await dropDatabase();
 });
 
-const drainAnalytics = () => (node.broker.getLocalService("analytics") as Service & { drain(): Promise<void> }).drain();
+const drainAnalytics = () => localService<typeof AnalyticsService>(node.broker, "analytics").drain();
 
 async function contactOn(accountId: string) {
 	return (await ContactModel.create({ merchantId: M, accountId, twitterUserId: randomUUID(), tags: ["tet"], lastInboundAt: new Date() }))
