@@ -90,7 +90,7 @@ const AnalyticsService = defineService<TenantMethods, AnalyticsState>()({
 
 		/** Names, statuses and lifetime metrics from the campaigns service, when it offers them; else null. */
 		async campaignInfo(ctx: Context, merchantId: string, campaignIds: string[]): Promise<Record<string, CampaignInfo> | null> {
-			const actions = ctx.broker.registry.getActionList({ skipInternal: true, onlyAvailable: true }) as { name: string }[];
+			const actions = ctx.broker.registry.getActionList({ skipInternal: true, onlyAvailable: true });
 			if (!actions.some(a => a.name === "campaigns.metricsFor")) return null;
 			return callFor(ctx, merchantId, "campaigns.metricsFor", { campaignIds });
 		},
