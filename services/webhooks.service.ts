@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { WebhookDeliveryModel } from "../models/webhook-delivery.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
@@ -13,6 +13,7 @@ import { AccountDirectory } from "./webhooks/account-directory.ts";
 import { escapeRegex } from "../lib/regex.ts";
 import { call, callFor } from "../lib/calls.ts";
 import type { TenantContext } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 
 // X's webhook, behind the gateway (which checks the signature and the events-per-minute limit).
 // A delivery is stored raw before X gets its 200 (its id is the SHA-256 of the body, so X's
@@ -27,10 +28,18 @@ const HANDOVER_TIMEOUT_MS = 5_000;
 
 const CrcParams = Type.Object({ crc_token: Type.Optional(Type.String({ maxLength: 1000 })), nonce: Type.Optional(Type.String()) });
 const ReceiveParams = Type.Object({ payload: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+const EraseParams = Type.Object({
+	contactId: Type.String(),
+	accountId: Type.Optional(Type.String()),
+	twitterUserId: Type.Optional(Type.String()),
+});
+const SweepParams = Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) });
 
 type Outcome = "queued" | "ignored";
+/** What `created()` sets on the service. */
+type WebhooksFields = { accounts: AccountDirectory };
 
-const WebhooksService: ServiceSchema = {
+const WebhooksService = defineService<WebhooksFields>()({
 	name: "webhooks",
 	mixins: [
 		DbMixin([WebhookDeliveryModel]),
@@ -103,12 +112,8 @@ const WebhooksService: ServiceSchema = {
 		 */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({
-				contactId: Type.String(),
-				accountId: Type.Optional(Type.String()),
-				twitterUserId: Type.Optional(Type.String()),
-			}),
-			async handler(ctx: TenantContext<{ contactId: string; accountId?: string; twitterUserId?: string }>) {
+			params: EraseParams,
+			async handler(ctx: TenantContext<Static<typeof EraseParams>>) {
 				const { accountId, twitterUserId } = ctx.params;
 				if (!accountId || !twitterUserId) return { webhookDeliveries: 0 };
 				const account = await call(ctx, "accounts.ref", { id: accountId });
@@ -125,8 +130,8 @@ const WebhooksService: ServiceSchema = {
 
 		/** Hands over deliveries still pending after SWEEP_AFTER_MS (their hand-over failed or their node died). */
 		sweep: {
-			params: Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) }),
-			async handler(ctx: Context<{ olderThanMs?: number }>) {
+			params: SweepParams,
+			async handler(ctx: Context<Static<typeof SweepParams>>) {
 				const before = new Date(Date.now() - (ctx.params.olderThanMs ?? SWEEP_AFTER_MS));
 				const stale = await WebhookDeliveryModel.find({ status: "pending", receivedAt: { $lt: before } })
 					.sort({ receivedAt: 1 })
@@ -180,6 +185,6 @@ const WebhooksService: ServiceSchema = {
 			return "queued";
 		},
 	},
-};
+});
 
 export default WebhooksService;
