@@ -1,12 +1,13 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { FLOW_STATUSES, FlowModel, type Flow } from "../models/flow.model.ts";
 import { FLOW_RUN_STATUSES, FlowRunModel, type FlowRun } from "../models/flow-run.model.ts";
 import { FlowClaimModel } from "../models/flow-claim.model.ts";
 import { TemplateModel } from "../models/template.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { AgendaMixin } from "../mixins/agenda.mixin.ts";
-import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { AgendaMixin, type AgendaMethods } from "../mixins/agenda.mixin.ts";
+import { TenantMixin, merchantOf, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 import { PageParams, pageOf, paged } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ConflictError, ValidationFailedError } from "../lib/errors.ts";
@@ -14,7 +15,7 @@ import { clock, wallTimeOf } from "./flows/clock.ts";
 import { flowProblems, templateIdsOf, type FlowTrigger, type TemplateInfo, type TriggerType } from "./flows/definition.ts";
 import { matchesKeywords } from "./flows/keywords.ts";
 import { advance, dueRunIds, enterFlow, type EngineEnv, type TriggerInfo } from "./flows/engine.ts";
-import { countRuns, emptyCounts, presentFlow, presentRun } from "./flows/present.ts";
+import { countRuns, emptyCounts, presentFlow, presentRun, type RunCounts } from "./flows/present.ts";
 
 // Automation flows: a trigger (a broker event) starts a run per contact and event, and the run
 // walks the flow's nodes. The definition and its checks are ./flows/definition.ts, positions
@@ -65,11 +66,12 @@ const ResumeDueParams = Type.Object({
 	limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
 });
 const InUseParams = Type.Object({ templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
+const EraseParams = Type.Object({ contactId: Type.String() });
 
 const activeFlowError = (verb: string) =>
 	new ConflictError(`An active flow cannot be ${verb}; deactivate it first`, "FLOW_ACTIVE", { field: "status", status: "active" });
 
-const FlowsService: ServiceSchema = {
+const FlowsService = defineService<TenantMethods & AgendaMethods>()({
 	name: "flows",
 	mixins: [
 		DbMixin([FlowModel, FlowRunModel, FlowClaimModel]),
@@ -268,8 +270,8 @@ const FlowsService: ServiceSchema = {
 
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ contactId: Type.String() }),
-			async handler(ctx: TenantContext<{ contactId: string }>) {
+			params: EraseParams,
+			async handler(ctx: TenantContext<Static<typeof EraseParams>>) {
 				const { contactId } = ctx.params;
 				const merchantId = merchantOf(ctx);
 				const runs = await FlowRunModel.find({ merchantId, contactId }, { _id: 1 }).lean();
@@ -372,7 +374,7 @@ const FlowsService: ServiceSchema = {
 
 		/** Run counts per flow, from the runs themselves. */
 		async runCounts(flowIds: string[]) {
-			if (!flowIds.length) return new Map();
+			if (!flowIds.length) return new Map<string, RunCounts>();
 			// Counted by the database (on MongoDB from the {flowId, status} index alone): a page of
 			// flows must not read every run those flows ever had.
 			const groups = await FlowRunModel.aggregate<{ _id: { flowId: string; status: string }; n: number }>([
@@ -384,6 +386,6 @@ const FlowsService: ServiceSchema = {
 			return counts;
 		},
 	},
-};
+});
 
 export default FlowsService;
