@@ -96,6 +96,62 @@ const FlowsService = defineService<TenantMethods & AgendaMethods>()({
 	],
 	settings: { rest: "/" },
 
+	methods: {
+		env(ctx: Context): EngineEnv {
+			return {
+				ctx,
+				schedule: async (runId: string, at: Date) => {
+					await this.scheduleJob("flows.resume", wallTimeOf(at), { runId });
+				},
+			};
+		},
+
+		/** Starts a run of every active flow of the merchant with this trigger that accepts the event. */
+		async trigger(
+			ctx: Context,
+			type: TriggerType,
+			p: { merchantId?: string; contactId?: string },
+			info: TriggerInfo,
+			accepts?: (t: FlowTrigger) => boolean
+		) {
+			if (!p.merchantId || !p.contactId) return;
+			const flows = await FlowModel.find({ status: "active", "trigger.type": type, merchantId: p.merchantId }).lean<Lean[]>();
+			for (const flow of flows) {
+				if (accepts && !accepts(flow.trigger as FlowTrigger)) continue;
+				try {
+					await enterFlow(this.env(ctx), flow, p.contactId, info);
+				} catch (err) {
+					this.logger.error(`flow ${flow._id} could not start for contact ${p.contactId}:`, (err as Error).message);
+				}
+			}
+		},
+
+		/** 422 naming every problem of the definition (templates of other merchants count as missing). */
+		async checkDefinition(merchantId: string, input: { trigger?: unknown; nodes?: unknown }) {
+			const ids = templateIdsOf(input.nodes);
+			const rows = ids.length
+				? await TemplateModel.find({ _id: { $in: ids } }, { merchantId: 1, type: 1, content: 1, options: 1, card: 1 }).lean()
+				: [];
+			const templates = new Map(rows.map(t => [t._id as string, t as unknown as TemplateInfo]));
+			const problems = flowProblems(input, merchantId, templates);
+			if (problems.length) throw new ValidationFailedError(problems);
+		},
+
+		/** Run counts per flow, from the runs themselves. */
+		async runCounts(flowIds: string[]) {
+			if (!flowIds.length) return new Map<string, RunCounts>();
+			// Counted by the database (on MongoDB from the {flowId, status} index alone): a page of
+			// flows must not read every run those flows ever had.
+			const groups = await FlowRunModel.aggregate<{ _id: { flowId: string; status: string }; n: number }>([
+				{ $match: { flowId: { $in: flowIds } } },
+				{ $group: { _id: { flowId: "$flowId", status: "$status" }, n: { $sum: 1 } } },
+			]);
+			const counts = countRuns(groups.map(g => ({ flowId: g._id.flowId, status: g._id.status, n: g.n })));
+			for (const id of flowIds) if (!counts.has(id)) counts.set(id, emptyCounts());
+			return counts;
+		},
+	},
+
 	actions: {
 		create: {
 			rest: "POST /automation/flows",
@@ -328,62 +384,6 @@ const FlowsService = defineService<TenantMethods & AgendaMethods>()({
 				{ type: "campaign_replied", eventKey: `reply:${p.messageId}`, messageId: p.messageId, conversationId: p.conversationId ?? null },
 				(t: FlowTrigger) => t.config?.campaignId === p.campaignId
 			);
-		},
-	},
-
-	methods: {
-		env(ctx: Context): EngineEnv {
-			return {
-				ctx,
-				schedule: async (runId: string, at: Date) => {
-					await this.scheduleJob("flows.resume", wallTimeOf(at), { runId });
-				},
-			};
-		},
-
-		/** Starts a run of every active flow of the merchant with this trigger that accepts the event. */
-		async trigger(
-			ctx: Context,
-			type: TriggerType,
-			p: { merchantId?: string; contactId?: string },
-			info: TriggerInfo,
-			accepts?: (t: FlowTrigger) => boolean
-		) {
-			if (!p.merchantId || !p.contactId) return;
-			const flows = await FlowModel.find({ status: "active", "trigger.type": type, merchantId: p.merchantId }).lean<Lean[]>();
-			for (const flow of flows) {
-				if (accepts && !accepts(flow.trigger as FlowTrigger)) continue;
-				try {
-					await enterFlow(this.env(ctx), flow, p.contactId, info);
-				} catch (err) {
-					this.logger.error(`flow ${flow._id} could not start for contact ${p.contactId}:`, (err as Error).message);
-				}
-			}
-		},
-
-		/** 422 naming every problem of the definition (templates of other merchants count as missing). */
-		async checkDefinition(merchantId: string, input: { trigger?: unknown; nodes?: unknown }) {
-			const ids = templateIdsOf(input.nodes);
-			const rows = ids.length
-				? await TemplateModel.find({ _id: { $in: ids } }, { merchantId: 1, type: 1, content: 1, options: 1, card: 1 }).lean()
-				: [];
-			const templates = new Map(rows.map(t => [t._id as string, t as unknown as TemplateInfo]));
-			const problems = flowProblems(input, merchantId, templates);
-			if (problems.length) throw new ValidationFailedError(problems);
-		},
-
-		/** Run counts per flow, from the runs themselves. */
-		async runCounts(flowIds: string[]) {
-			if (!flowIds.length) return new Map<string, RunCounts>();
-			// Counted by the database (on MongoDB from the {flowId, status} index alone): a page of
-			// flows must not read every run those flows ever had.
-			const groups = await FlowRunModel.aggregate<{ _id: { flowId: string; status: string }; n: number }>([
-				{ $match: { flowId: { $in: flowIds } } },
-				{ $group: { _id: { flowId: "$flowId", status: "$status" }, n: { $sum: 1 } } },
-			]);
-			const counts = countRuns(groups.map(g => ({ flowId: g._id.flowId, status: g._id.status, n: g.n })));
-			for (const id of flowIds) if (!counts.has(id)) counts.set(id, emptyCounts());
-			return counts;
 		},
 	},
 });

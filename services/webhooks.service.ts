@@ -61,6 +61,32 @@ const WebhooksService = defineService<WebhooksFields>()({
 		this.accounts = new AccountDirectory(twitterUserId => call(this.broker, "accounts.byTwitterUserId", { twitterUserId }));
 	},
 
+	methods: {
+		/** Gives the delivery's events to the inbox's queue, then marks it handed over. */
+		async handOver(ctx: Context, id: string, batch: ActivityBatch): Promise<Outcome> {
+			const account = batch.forUserId ? await this.accounts.get(batch.forUserId) : null;
+			if (!account) {
+				// Unknown or disconnected account: kept for the record, acknowledged, not processed.
+				await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "ignored", processedAt: new Date() } });
+				return "ignored";
+			}
+			const dms = batch.messages.map(m => {
+				const outbound = m.senderId === account.twitterUserId;
+				const customerId = outbound ? m.recipientId : m.senderId;
+				return { ...m, createdAt: m.createdAt.toISOString(), customerId, outbound, profile: batch.users.get(customerId) ?? null };
+			});
+			// The account reading the customer's messages is not a read receipt for us.
+			const reads = batch.reads
+				.filter(r => r.readerId !== account.twitterUserId)
+				.map(r => ({ readerId: r.readerId, lastReadEventId: r.lastReadEventId, at: r.at.toISOString(), customerId: r.readerId }));
+			if (dms.length || reads.length) {
+				await callFor(ctx, account.merchantId, "inbox.enqueue", { accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
+			}
+			await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "processed", processedAt: new Date() } });
+			return "queued";
+		},
+	},
+
 	actions: {
 		crc: {
 			params: CrcParams,
@@ -157,32 +183,6 @@ const WebhooksService = defineService<WebhooksFields>()({
 		},
 		"account.disconnected"() {
 			this.accounts.clear();
-		},
-	},
-
-	methods: {
-		/** Gives the delivery's events to the inbox's queue, then marks it handed over. */
-		async handOver(ctx: Context, id: string, batch: ActivityBatch): Promise<Outcome> {
-			const account = batch.forUserId ? await this.accounts.get(batch.forUserId) : null;
-			if (!account) {
-				// Unknown or disconnected account: kept for the record, acknowledged, not processed.
-				await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "ignored", processedAt: new Date() } });
-				return "ignored";
-			}
-			const dms = batch.messages.map(m => {
-				const outbound = m.senderId === account.twitterUserId;
-				const customerId = outbound ? m.recipientId : m.senderId;
-				return { ...m, createdAt: m.createdAt.toISOString(), customerId, outbound, profile: batch.users.get(customerId) ?? null };
-			});
-			// The account reading the customer's messages is not a read receipt for us.
-			const reads = batch.reads
-				.filter(r => r.readerId !== account.twitterUserId)
-				.map(r => ({ readerId: r.readerId, lastReadEventId: r.lastReadEventId, at: r.at.toISOString(), customerId: r.readerId }));
-			if (dms.length || reads.length) {
-				await callFor(ctx, account.merchantId, "inbox.enqueue", { accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
-			}
-			await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "processed", processedAt: new Date() } });
-			return "queued";
 		},
 	},
 });
