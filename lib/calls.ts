@@ -1,5 +1,6 @@
 import type { CallingOptions, Context } from "moleculer";
 import type { Static } from "@sinclair/typebox";
+import type { AliasInfo } from "./openapi.ts";
 import type { AccountRef } from "../services/webhooks/account-directory.ts";
 import type { XProfile } from "../services/accounts/connection.ts";
 import type { RenderContact } from "../services/templates/render.ts";
@@ -30,6 +31,7 @@ export interface Actions {
 	"accounts.byTwitterUserId": { params: { twitterUserId: string }; result: AccountRef | null };
 	"accounts.ref": { params: { id: string }; result: AccountRef | null };
 	"accounts.ready": { params: Record<string, never>; result: boolean };
+	"api.listAliases": { params: { withActionSchema: boolean }; result: AliasInfo[] };
 	"campaigns.metricsFor": { params: { campaignIds: string[] }; result: Record<string, CampaignInfo> };
 	"contacts.ensureFromInbound": {
 		params: Omit<Static<typeof InboundPeopleParams>, "merchantId">;

@@ -1,4 +1,4 @@
-import type { ActionHandler, ActionSchema, EventSchema, Service, ServiceHooks, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { ActionHandler, ActionSchema, EventSchema, Service, ServiceHooks, ServiceSchema } from "moleculer";
 
 // The 0.15 template types `this` through `ServiceSchema<Settings, Methods>`, but a service's own
 // methods would then be written twice (the object and its type). `defineService<Mixed, Vars>()(schema)`
@@ -54,7 +54,9 @@ export type TypedServiceSchema<S, This> = ServiceSchema<S> & { readonly [service
 export type ServiceOf<X> = X extends { readonly [serviceThis]?: infer This } ? This : never;
 
 export function defineService<Mixed extends object = object, Vars extends object = object>() {
-	return <S extends ServiceSettingSchema, Own extends object>(
+	// `object`, not moleculer's ServiceSettingSchema: all its keys are optional, so settings sharing
+	// none of them (`{ suffix: "!" }`) did not satisfy it and `this.settings` lost their type.
+	return <S extends object, Own extends object>(
 		schema: Schema<S, Own, ServiceThis<S, Mixed & Own, Vars>> & ThisType<ServiceThis<S, Mixed & Own, Vars>>
 	): TypedServiceSchema<S, ServiceThis<S, Mixed & Own, Vars>> => schema as unknown as ServiceSchema<S>;
 }

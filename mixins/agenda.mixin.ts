@@ -26,6 +26,12 @@ export interface AgendaOptions {
 
 export const AGENDA_COLLECTION = "agenda_jobs";
 
+/** The method the mixin gives a service, for its `defineService<AgendaMethods & ...>()`. */
+export interface AgendaMethods {
+	/** Schedules `name` to run at `when` with `data` (the job's whole state). */
+	scheduleJob(name: string, when: Date, data: Record<string, unknown>): Promise<unknown>;
+}
+
 export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
 	return {
 		created() {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { WebhookDeliveryModel } from "../models/webhook-delivery.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
@@ -13,6 +13,7 @@ import { AccountDirectory } from "./webhooks/account-directory.ts";
 import { escapeRegex } from "../lib/regex.ts";
 import { call, callFor } from "../lib/calls.ts";
 import type { TenantContext } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 
 // X's webhook, behind the gateway (which checks the signature and the events-per-minute limit).
 // A delivery is stored raw before X gets its 200 (its id is the SHA-256 of the body, so X's
@@ -27,10 +28,18 @@ const HANDOVER_TIMEOUT_MS = 5_000;
 
 const CrcParams = Type.Object({ crc_token: Type.Optional(Type.String({ maxLength: 1000 })), nonce: Type.Optional(Type.String()) });
 const ReceiveParams = Type.Object({ payload: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+const EraseParams = Type.Object({
+	contactId: Type.String(),
+	accountId: Type.Optional(Type.String()),
+	twitterUserId: Type.Optional(Type.String()),
+});
+const SweepParams = Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) });
 
 type Outcome = "queued" | "ignored";
+/** What `created()` sets on the service. */
+type WebhooksFields = { accounts: AccountDirectory };
 
-const WebhooksService: ServiceSchema = {
+const WebhooksService = defineService<WebhooksFields>()({
 	name: "webhooks",
 	mixins: [
 		DbMixin([WebhookDeliveryModel]),
@@ -50,6 +59,32 @@ const WebhooksService: ServiceSchema = {
 
 	created() {
 		this.accounts = new AccountDirectory(twitterUserId => call(this.broker, "accounts.byTwitterUserId", { twitterUserId }));
+	},
+
+	methods: {
+		/** Gives the delivery's events to the inbox's queue, then marks it handed over. */
+		async handOver(ctx: Context, id: string, batch: ActivityBatch): Promise<Outcome> {
+			const account = batch.forUserId ? await this.accounts.get(batch.forUserId) : null;
+			if (!account) {
+				// Unknown or disconnected account: kept for the record, acknowledged, not processed.
+				await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "ignored", processedAt: new Date() } });
+				return "ignored";
+			}
+			const dms = batch.messages.map(m => {
+				const outbound = m.senderId === account.twitterUserId;
+				const customerId = outbound ? m.recipientId : m.senderId;
+				return { ...m, createdAt: m.createdAt.toISOString(), customerId, outbound, profile: batch.users.get(customerId) ?? null };
+			});
+			// The account reading the customer's messages is not a read receipt for us.
+			const reads = batch.reads
+				.filter(r => r.readerId !== account.twitterUserId)
+				.map(r => ({ readerId: r.readerId, lastReadEventId: r.lastReadEventId, at: r.at.toISOString(), customerId: r.readerId }));
+			if (dms.length || reads.length) {
+				await callFor(ctx, account.merchantId, "inbox.enqueue", { accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
+			}
+			await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "processed", processedAt: new Date() } });
+			return "queued";
+		},
 	},
 
 	actions: {
@@ -103,12 +138,8 @@ const WebhooksService: ServiceSchema = {
 		 */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({
-				contactId: Type.String(),
-				accountId: Type.Optional(Type.String()),
-				twitterUserId: Type.Optional(Type.String()),
-			}),
-			async handler(ctx: TenantContext<{ contactId: string; accountId?: string; twitterUserId?: string }>) {
+			params: EraseParams,
+			async handler(ctx: TenantContext<Static<typeof EraseParams>>) {
 				const { accountId, twitterUserId } = ctx.params;
 				if (!accountId || !twitterUserId) return { webhookDeliveries: 0 };
 				const account = await call(ctx, "accounts.ref", { id: accountId });
@@ -125,8 +156,8 @@ const WebhooksService: ServiceSchema = {
 
 		/** Hands over deliveries still pending after SWEEP_AFTER_MS (their hand-over failed or their node died). */
 		sweep: {
-			params: Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) }),
-			async handler(ctx: Context<{ olderThanMs?: number }>) {
+			params: SweepParams,
+			async handler(ctx: Context<Static<typeof SweepParams>>) {
 				const before = new Date(Date.now() - (ctx.params.olderThanMs ?? SWEEP_AFTER_MS));
 				const stale = await WebhookDeliveryModel.find({ status: "pending", receivedAt: { $lt: before } })
 					.sort({ receivedAt: 1 })
@@ -154,32 +185,6 @@ const WebhooksService: ServiceSchema = {
 			this.accounts.clear();
 		},
 	},
-
-	methods: {
-		/** Gives the delivery's events to the inbox's queue, then marks it handed over. */
-		async handOver(ctx: Context, id: string, batch: ActivityBatch): Promise<Outcome> {
-			const account = batch.forUserId ? await this.accounts.get(batch.forUserId) : null;
-			if (!account) {
-				// Unknown or disconnected account: kept for the record, acknowledged, not processed.
-				await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "ignored", processedAt: new Date() } });
-				return "ignored";
-			}
-			const dms = batch.messages.map(m => {
-				const outbound = m.senderId === account.twitterUserId;
-				const customerId = outbound ? m.recipientId : m.senderId;
-				return { ...m, createdAt: m.createdAt.toISOString(), customerId, outbound, profile: batch.users.get(customerId) ?? null };
-			});
-			// The account reading the customer's messages is not a read receipt for us.
-			const reads = batch.reads
-				.filter(r => r.readerId !== account.twitterUserId)
-				.map(r => ({ readerId: r.readerId, lastReadEventId: r.lastReadEventId, at: r.at.toISOString(), customerId: r.readerId }));
-			if (dms.length || reads.length) {
-				await callFor(ctx, account.merchantId, "inbox.enqueue", { accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
-			}
-			await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "processed", processedAt: new Date() } });
-			return "queued";
-		},
-	},
-};
+});
 
 export default WebhooksService;

@@ -36,7 +36,7 @@ const StepParams = Type.Object({
 	step: Type.Integer({ minimum: 0 }),
 });
 
-export const CampaignJobsMixin: Partial<ServiceSchema> = {
+export const CampaignJobsMixin = {
 	mixins: [
 		AgendaMixin({
 			jobs: {
@@ -259,4 +259,7 @@ export const CampaignJobsMixin: Partial<ServiceSchema> = {
 			return report;
 		},
 	},
-};
+} satisfies Partial<ServiceSchema>;
+
+/** The methods the mixin gives the campaigns service, for its `defineService<CampaignJobsMethods & ...>()`. */
+export type CampaignJobsMethods = typeof CampaignJobsMixin.methods;
