@@ -1,6 +1,7 @@
 import { call, list, raw } from "../api.ts";
 import { act, field, fmtDate, h, replace, toast, writeOnly } from "../dom.ts";
 import { t } from "../i18n.ts";
+import { session } from "../session.ts";
 import { contactPanel } from "./inbox.ts";
 
 // Contacts: search and tag filter (tags, comma-separated: a contact has all), pages of 50 with
@@ -10,10 +11,13 @@ import { contactPanel } from "./inbox.ts";
 const PAGE_SIZE = 50;
 // The list's filters and page outlive the screen (opening a contact re-renders it), so going to
 // a contact and back keeps the page and the filters it was found with.
-const listState = { search: "", tags: "", skip: 0 };
+// (Per merchant: another sign-in starts from the first page, unfiltered.)
+const listState = { merchantId: "", search: "", tags: "", skip: 0 };
 
 export function renderContacts(root: HTMLElement, args: string[]) {
 	const selected = args[0] ?? "";
+	const merchantId = session()?.merchantId ?? "";
+	if (listState.merchantId !== merchantId) Object.assign(listState, { merchantId, search: "", tags: "", skip: 0 });
 	const search = h("input", { type: "search", placeholder: t("contacts.search"), value: listState.search });
 	const tag = h("input", { placeholder: t("contacts.tag"), value: listState.tags });
 	const prev = h("button", { type: "button", class: "secondary", id: "contacts-prev" }, t("contacts.prev"));
