@@ -149,6 +149,15 @@ const AnalyticsService = defineService<TenantMethods, AnalyticsState>()({
 				];
 			});
 		},
+		"message.responseTimed"(ctx: EventCtx<MessageEvent>) {
+			// The inbox's writer timed a reply after its message.sent: its "resp" fact and the
+			// conversation's first response can be counted now.
+			const { messageId, conversationId } = ctx.params;
+			return this.track(async () => [
+				await syncMessage(messageId, this.logger),
+				...(conversationId ? [await syncConversation(conversationId, this.logger)] : []),
+			]);
+		},
 		"message.read"(ctx: EventCtx<{ messages?: { messageId: string }[] }>) {
 			return this.track(() => Promise.all((ctx.params.messages ?? []).map(m => syncMessage(m.messageId, this.logger))));
 		},

@@ -106,7 +106,7 @@ export async function applyActivity(
 	};
 	const created = new Set<string>();
 	const news: NewMessage[] = [];
-	const replySeconds: { messageId: string; seconds: number }[] = [];
+	const replySeconds: { messageId: string; conversationId: string; contactId: string; seconds: number }[] = [];
 
 	// Applied in the queue's order (arrival): a reply sent before the customer's next message
 	// answers the one before it. Messages are shown by their own time (sentAt) whatever the order.
@@ -164,7 +164,8 @@ export async function applyActivity(
 				const answers = s.kind === "agent" || s.kind === "bot";
 				const seconds = state.add(answers ? "reply" : "broadcast", at, s.kind === "agent");
 				contactTally(s.contactId).add("outbound", at, state.firstMessage, seconds);
-				if (seconds !== null) replySeconds.push({ messageId: s.messageId, seconds });
+				if (seconds !== null)
+					replySeconds.push({ messageId: s.messageId, conversationId: s.conversationId, contactId: s.contactId, seconds });
 			})
 		);
 	for (const row of rows) steps.get(row._id)?.();
@@ -200,6 +201,18 @@ export async function applyActivity(
 		if (n.doc.direction === "inbound" && isOptOutMessage(String(n.doc.content))) {
 			await callFor(ctx, merchantId, "contacts.optOut", { id: String(n.doc.contactId) });
 		}
+	}
+	// A send was announced (message.sent) when X accepted it, before this writer timed it: say
+	// that its response time (and the conversation's first response) are now in place.
+	for (const r of replySeconds) {
+		ctx.emit("message.responseTimed", {
+			merchantId,
+			accountId,
+			conversationId: r.conversationId,
+			contactId: r.contactId,
+			messageId: r.messageId,
+			responseSeconds: r.seconds,
+		});
 	}
 	stillHeld();
 	await announce(ctx, news, unsettled);
