@@ -1,5 +1,6 @@
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
-import { connectThroughApi, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { connectThroughApi } from "../helpers/accounts.ts";
 import { MessageModel } from "../../models/message.model.ts";
 
 // The response-time trend end to end: a customer writes through X's webhook, an agent answers
