@@ -97,6 +97,8 @@ const XService: ServiceSchema = {
 		this.sandbox = null as XSandbox | null;
 		this.clientFor = null as XClientFactory | null;
 		this.ledger = new SendLedger({ clock: () => this.now() });
+		/** The ledger's writes of batches' outcomes still in flight (awaited before the service stops). */
+		this.settling = new Set<Promise<void>>();
 	},
 
 	async started() {
@@ -131,6 +133,7 @@ const XService: ServiceSchema = {
 	},
 
 	async stopped() {
+		await Promise.all(this.settling as Set<Promise<void>>);
 		await this.sandbox?.stop();
 	},
 
@@ -160,8 +163,17 @@ const XService: ServiceSchema = {
 			return { accessToken: decryptSecret(account.oauthTokenEnc!, key), accessSecret: decryptSecret(account.oauthTokenSecretEnc!, key) };
 		},
 
-		/** Sends DMs of one account of the merchant; one result per DM (the account's own problems throw). */
-		async sendMany(merchantId: string, accountId: string, kind: SendRef["kind"], messages: OutgoingDm[]): Promise<DmResult[]> {
+		/**
+		 * Sends DMs of one account of the merchant; one result per DM (the account's own problems
+		 * throw). `settleLater`: answer before the ledger's write of the outcomes lands (services/x/send-batch.ts).
+		 */
+		async sendMany(
+			merchantId: string,
+			accountId: string,
+			kind: SendRef["kind"],
+			messages: OutgoingDm[],
+			settleLater = false
+		): Promise<DmResult[]> {
 			const account = await this.activeAccount(merchantId, accountId);
 			const { maxBytes, fetchTimeoutMs, allowPrivateHosts } = config().media;
 			return sendBatch(
@@ -171,10 +183,19 @@ const XService: ServiceSchema = {
 					rules: rulesFor(kind, config().sendLimits),
 					now: () => this.now(),
 					media: { maxBytes, fetchTimeoutMs, allowPrivateHosts },
+					...(settleLater ? { settle: (write: Promise<void>) => this.settle(write) } : {}),
 				},
 				{ merchantId, accountId, kind },
 				messages
 			);
+		},
+
+		settle(write: Promise<void>) {
+			const settling = this.settling as Set<Promise<void>>;
+			const tracked: Promise<void> = write
+				.catch((err: Error) => this.logger.warn(`send ledger: outcomes of a batch not recorded (they keep counting): ${err.message}`))
+				.finally(() => settling.delete(tracked));
+			settling.add(tracked);
 		},
 
 		async quota(ref: SendRef) {
@@ -239,7 +260,7 @@ const XService: ServiceSchema = {
 			params: BatchParams,
 			async handler(ctx: XContext<Static<typeof BatchParams>>) {
 				const { accountId, kind, messages } = ctx.params;
-				const results = await this.sendMany(merchantOf(ctx), accountId, kind, messages);
+				const results = await this.sendMany(merchantOf(ctx), accountId, kind, messages, true);
 				// An Error does not cross the wire: its words do.
 				return { results: results.map((r: DmResult) => (r.outcome === "rejected" ? { ...r, error: undefined } : r)) };
 			},
