@@ -12,14 +12,16 @@ import { rewriteLinks, trackingToken } from "./links.ts";
 import { clock } from "./clock.ts";
 import { onlyDuplicates } from "./audience.ts";
 import { callFor } from "../../lib/calls.ts";
+import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 
 // Sending a running campaign, a batch at a time, on whichever worker nodes run the job.
 //
 // At most once: before the call to X, a batch's sends are claimed by inserting their claim rows
 // (unique _id "<campaignId>:<contactId>", one insertMany): of any number of workers exactly one
 // gets each. The batch goes through the inbox's send pipeline in one call (inbox.sendBatch),
-// and the deliveries' outcomes are written in one bulkWrite: pending → sending → sent | failed |
-// skipped | unknown. A claim whose worker died never gets an outcome; after
+// and the deliveries' outcomes are written in one bulk write (pending → sending → sent | failed |
+// skipped | unknown) while the next batch is claimed and sent; it is awaited before the batch
+// after and before a run answers, so whoever reads the figures after a run sees them all. A claim whose worker died never gets an outcome; after
 // CAMPAIGN_UNKNOWN_AFTER_SECONDS its delivery becomes `unknown` (the DM may have gone out: it is
 // counted and shown, never sent again). What was not sent (a 429, X out or unreachable) goes
 // back to pending with its claim removed, and the account waits: until the limit frees up, or,
@@ -312,7 +314,7 @@ async function sendBatchOf(
 	// this before the batch after, and before it answers): the rows are `sending` meanwhile, so no
 	// other batch takes them. Released claims go after their rows are pending again.
 	const outcomes = (async () => {
-		if (finals.length) await CampaignDeliveryModel.bulkWrite(finals as never[], { ordered: false });
+		await bulkWriteInChunks(CampaignDeliveryModel, finals);
 		if (release.length) await CampaignSendClaimModel.deleteMany({ _id: { $in: release } });
 	})();
 	return { tally, holds, sentAccounts, written: outcomes };
