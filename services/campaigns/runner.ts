@@ -312,10 +312,12 @@ async function sendBatchOf(
 	}
 	// The outcomes are written while the caller goes on with the next batch (runCampaign awaits
 	// this before the batch after, and before it answers): the rows are `sending` meanwhile, so no
-	// other batch takes them. Released claims go after their rows are pending again.
+	// other batch takes them. Released claims go first, so a row pending again has no claim left
+	// (a worker dying in between leaves a `sending` row without a claim: unknown after the limit,
+	// as a claimed pending row would be).
 	const outcomes = (async () => {
-		await bulkWriteInChunks(CampaignDeliveryModel, finals);
 		if (release.length) await CampaignSendClaimModel.deleteMany({ _id: { $in: release } });
+		await bulkWriteInChunks(CampaignDeliveryModel, finals);
 	})();
 	return { tally, holds, sentAccounts, written: outcomes };
 }
