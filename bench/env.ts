@@ -22,6 +22,8 @@ export async function startDatabase(): Promise<{ url: string; stop(): Promise<vo
 	// On PostgreSQL, a database of the run's own, dropped at the end (not the development `mktx`).
 	const postgresqlUrl = withDatabase(config().ferretdb.postgresqlUrl, `mktx_bench_${process.pid}_${Date.now()}`);
 	const ferret = await startFerretDb({ port: await freePort(), dataDir, postgresqlUrl, log: progress });
+	// A scenario that wants the indexes `npm start` adds on PostgreSQL (bin/start.ts) creates them here.
+	if (ferret.postgresqlUrl) process.env.BENCH_POSTGRESQL_URL = ferret.postgresqlUrl;
 	const stop = async () => {
 		await ferret.stop();
 		if (ferret.postgresqlUrl) await dropPgDatabase(ferret.postgresqlUrl);

@@ -1,6 +1,6 @@
 import type { ServiceSchema, Service } from "moleculer";
 import mongoose from "mongoose";
-import { Agenda, type Job } from "agenda";
+import { Agenda, InMemoryNotificationChannel, type Job } from "agenda";
 import { MongoBackend } from "@agendajs/mongo-backend";
 import { releaseWatchdogTimers } from "../lib/agenda-watchdog.ts";
 
@@ -22,6 +22,12 @@ export interface AgendaOptions {
 	jobs: Record<string, JobDefinition>;
 	/** How often this node polls for due jobs. */
 	processEveryMs?: number;
+	/**
+	 * A job this node schedules to run now (or before its next poll) starts at once on this node,
+	 * without waiting for the poll (Agenda's in-process notification channel). Other nodes still
+	 * find due jobs by polling.
+	 */
+	runLocalJobsAtOnce?: boolean;
 }
 
 export const AGENDA_COLLECTION = "agenda_jobs";
@@ -55,6 +61,7 @@ export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
 					name: `${this.broker.nodeID}:${this.name}`,
 					processEvery: opts.processEveryMs ?? 1000,
 					removeOnComplete: true,
+					...(opts.runLocalJobsAtOnce ? { notificationChannel: new InMemoryNotificationChannel() } : {}),
 				});
 				for (const [name, def] of Object.entries(opts.jobs)) {
 					agenda.define(name, (job: Job) => def.handler.call(this, job), {

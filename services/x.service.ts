@@ -95,6 +95,8 @@ interface XState {
 	sandbox: XSandbox | null;
 	clientFor: XClientFactory | null;
 	ledger: SendLedger;
+	/** The ledger's writes of batches' outcomes still in flight (awaited before the service stops). */
+	settling: Set<Promise<void>>;
 }
 
 const XService = defineService<object, XState>()({
@@ -127,8 +129,17 @@ const XService = defineService<object, XState>()({
 			return { accessToken: decryptSecret(account.oauthTokenEnc!, key), accessSecret: decryptSecret(account.oauthTokenSecretEnc!, key) };
 		},
 
-		/** Sends DMs of one account of the merchant; one result per DM (the account's own problems throw). */
-		async sendMany(merchantId: string, accountId: string, kind: SendRef["kind"], messages: OutgoingDm[]): Promise<DmResult[]> {
+		/**
+		 * Sends DMs of one account of the merchant; one result per DM (the account's own problems
+		 * throw). `settleLater`: answer before the ledger's write of the outcomes lands (services/x/send-batch.ts).
+		 */
+		async sendMany(
+			merchantId: string,
+			accountId: string,
+			kind: SendRef["kind"],
+			messages: OutgoingDm[],
+			settleLater = false
+		): Promise<DmResult[]> {
 			const account = await this.activeAccount(merchantId, accountId);
 			const { maxBytes, fetchTimeoutMs, allowPrivateHosts } = config().media;
 			return sendBatch(
@@ -138,10 +149,19 @@ const XService = defineService<object, XState>()({
 					rules: rulesFor(kind, config().sendLimits),
 					now: () => this.now(),
 					media: { maxBytes, fetchTimeoutMs, allowPrivateHosts },
+					...(settleLater ? { settle: (write: Promise<void>) => this.settle(write) } : {}),
 				},
 				{ merchantId, accountId, kind },
 				messages
 			);
+		},
+
+		settle(write: Promise<void>): void {
+			const settling = this.settling;
+			const tracked: Promise<void> = write
+				.catch((err: Error) => this.logger.warn(`send ledger: outcomes of a batch not recorded (they keep counting): ${err.message}`))
+				.finally(() => settling.delete(tracked));
+			settling.add(tracked);
 		},
 
 		async quota(ref: SendRef) {
@@ -156,6 +176,7 @@ const XService = defineService<object, XState>()({
 		this.sandbox = null;
 		this.clientFor = null;
 		this.ledger = new SendLedger({ clock: () => this.now() });
+		this.settling = new Set<Promise<void>>();
 	},
 
 	async started() {
@@ -190,6 +211,7 @@ const XService = defineService<object, XState>()({
 	},
 
 	async stopped() {
+		await Promise.all(this.settling);
 		await this.sandbox?.stop();
 	},
 
@@ -251,7 +273,7 @@ const XService = defineService<object, XState>()({
 			timeout: 10 * 60_000,
 			async handler(ctx: XContext<Static<typeof BatchParams>>) {
 				const { accountId, kind, messages } = ctx.params;
-				const results = await this.sendMany(merchantOf(ctx), accountId, kind, messages);
+				const results = await this.sendMany(merchantOf(ctx), accountId, kind, messages, true);
 				// An Error does not cross the wire: its words do.
 				return { results: results.map(r => (r.outcome === "rejected" ? { ...r, error: undefined } : r)) };
 			},

@@ -39,6 +39,9 @@ const StepParams = Type.Object({
 export const CampaignJobsMixin = {
 	mixins: [
 		AgendaMixin({
+			// A step scheduled for now (a start, the next step of a chain with more to send) runs at
+			// once instead of at the next poll (up to a second later).
+			runLocalJobsAtOnce: true,
 			jobs: {
 				"campaigns.start": {
 					async handler(job) {
