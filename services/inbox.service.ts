@@ -8,6 +8,7 @@ import { PartitionLeaseModel } from "../models/partition-lease.model.ts";
 import { PartitionWorkerMixin } from "../mixins/partition-worker.mixin.ts";
 import { ACTIVITY_QUEUED, dmRows, enqueue } from "./inbox/activity.ts";
 import { inboxQueue } from "./inbox/queue.ts";
+import { ACTIONS_APPLIED, actionsApplied, requestAction } from "./inbox/conversation-actions.ts";
 import { EnqueueParams, ReconcileParams, reconcile } from "./inbox/reconcile.ts";
 import { eraseContactThreads } from "./inbox/erase.ts";
 import { config } from "../lib/config.ts";
@@ -128,28 +129,9 @@ const InboxService: ServiceSchema = {
 			params: CloseParams,
 			async handler(ctx: TenantContext<Static<typeof CloseParams>>) {
 				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
-				if (conversation.status === "open") {
-					await ConversationModel.updateOne(
-						{ _id: conversation._id, status: "open" },
-						{
-							$set: {
-								status: "closed",
-								openKey: `closed:${conversation._id}`,
-								closedAt: new Date(),
-								closeReason: ctx.params.reason ?? null,
-								needsHuman: false,
-							},
-						}
-					);
-					ctx.emit("conversation.closed", {
-						merchantId: conversation.merchantId,
-						accountId: conversation.accountId,
-						contactId: conversation.contactId,
-						conversationId: conversation._id,
-						reason: ctx.params.reason ?? null,
-						closedByUserId: ctx.meta.userId ?? null,
-					});
-				}
+				// Applied by the account's writer (inbox/conversation-actions.ts), which emits conversation.closed.
+				if (conversation.status === "open")
+					await requestAction(ctx, "close", conversation, { reason: ctx.params.reason ?? null, byUserId: ctx.meta.userId ?? null });
 				return presentConversation((await ConversationModel.findById(conversation._id).lean<Conversation>())!);
 			},
 		},
@@ -159,14 +141,8 @@ const InboxService: ServiceSchema = {
 			params: AssignParams,
 			async handler(ctx: TenantContext<Static<typeof AssignParams>>) {
 				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
-				await ConversationModel.updateOne({ _id: conversation._id }, { $set: { assignedToUserId: ctx.params.userId } });
-				ctx.emit("conversation.assigned", {
-					merchantId: conversation.merchantId,
-					conversationId: conversation._id,
-					contactId: conversation.contactId,
-					userId: ctx.params.userId,
-					byUserId: ctx.meta.userId ?? null,
-				});
+				// Applied by the account's writer, which emits conversation.assigned.
+				await requestAction(ctx, "assign", conversation, { userId: ctx.params.userId, byUserId: ctx.meta.userId ?? null });
 				return presentConversation((await ConversationModel.findById(conversation._id).lean<Conversation>())!);
 			},
 		},
@@ -262,13 +238,10 @@ const InboxService: ServiceSchema = {
 			params: Type.Object({ conversationId: Type.String(), reason: Type.String({ maxLength: 200 }) }),
 			async handler(ctx: TenantContext<{ conversationId: string; reason: string }>) {
 				const { conversationId, reason } = ctx.params;
-				const merchantId = merchantOf(ctx);
-				const res = await ConversationModel.updateOne(
-					{ _id: conversationId, merchantId, needsHuman: false },
-					{ $set: { needsHuman: true, escalatedAt: new Date() } }
-				);
-				if (res.modifiedCount > 0) ctx.emit("conversation.escalated", { merchantId, conversationId, reason });
-				return { escalated: res.modifiedCount > 0 };
+				const conversation = await ConversationModel.findOne({ _id: conversationId, merchantId: merchantOf(ctx) }).lean<Conversation>();
+				if (!conversation || conversation.needsHuman) return { escalated: false };
+				// Applied by the account's writer, which emits conversation.escalated.
+				return { escalated: await requestAction(ctx, "escalate", conversation, { reason }) };
 			},
 		},
 
@@ -303,6 +276,13 @@ const InboxService: ServiceSchema = {
 			handler(ctx: TenantContext<Static<typeof ReconcileParams>>) {
 				return reconcile(ctx, ctx.params, this.logger);
 			},
+		},
+	},
+
+	events: {
+		// The account's writer applied conversation actions: requests waiting here for them answer.
+		[ACTIONS_APPLIED](ctx: { params: { results: Record<string, boolean> } }) {
+			actionsApplied(ctx.params.results);
 		},
 	},
 
