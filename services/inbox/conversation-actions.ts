@@ -3,7 +3,6 @@ import { InboxActivityModel } from "../../models/inbox-activity.model.ts";
 import { OutcomeUnknownError } from "../../lib/errors.ts";
 import { config } from "../../lib/config.ts";
 import { enqueue, type ConversationActionData, type ConversationActionKind, type Row } from "./activity.ts";
-import type { Caller } from "./writer.ts";
 
 // Agents' actions on a conversation (close, assign) and the bot's escalation, applied by the
 // account's one writer. FerretDB applies an update as read-modify-write of the whole document, so
@@ -19,8 +18,6 @@ export const ACTIONS_APPLIED = "inbox.actions.applied";
 
 const ACTION_KINDS = new Set<string>(["close", "assign", "escalate"]);
 export const isConversationAction = (kind: string): kind is ConversationActionKind => ACTION_KINDS.has(kind);
-
-type ActionRow = Pick<Row, "_id" | "kind" | "at" | "merchantId" | "accountId"> & { data: unknown };
 
 /** The queued row of an action; its id names the request, so a repeat of it while queued adds nothing. */
 export function actionRow(
@@ -119,68 +116,4 @@ export async function requestAction(
 	if (kind === "escalate") return Boolean(now?.needsHuman && now.escalatedAt && +new Date(now.escalatedAt) === +row.at);
 	if (kind === "close") return Boolean(now?.closedAt && +new Date(now.closedAt) === +row.at);
 	return now?.assignedToUserId === data.userId;
-}
-
-/**
- * The writer's part: applies a run of consecutive action rows of one merchant, in order, with one
- * read of their conversations and one bulk write, then emits their events. Returns, per row,
- * whether it changed its conversation (a close of a closed one, an escalation of an escalated
- * one, an erased conversation: no).
- */
-export async function applyActions(
-	ctx: Caller,
-	merchantId: string,
-	rows: ActionRow[],
-	stillHeld: () => void = () => {}
-): Promise<Record<string, boolean>> {
-	const ids = [...new Set(rows.map(r => (r.data as ConversationActionData).conversationId))];
-	const current = new Map(
-		(await ConversationModel.find({ _id: { $in: ids }, merchantId }).lean<Conversation[]>()).map(c => [c._id, { ...c }])
-	);
-	const sets = new Map<string, Record<string, unknown>>();
-	const events: [string, Record<string, unknown>][] = [];
-	const results: Record<string, boolean> = {};
-	for (const row of rows) {
-		const d = row.data as ConversationActionData;
-		const c = current.get(d.conversationId);
-		results[row._id] = false;
-		if (!c) continue; // erased meanwhile
-		const at = new Date(row.at);
-		let change: Record<string, unknown> | null = null;
-		if (row.kind === "close" && c.status === "open") {
-			change = { status: "closed", openKey: `closed:${c._id}`, closedAt: at, closeReason: d.reason ?? null, needsHuman: false };
-			events.push([
-				"conversation.closed",
-				{
-					merchantId: c.merchantId,
-					accountId: c.accountId,
-					contactId: c.contactId,
-					conversationId: c._id,
-					reason: d.reason ?? null,
-					closedByUserId: d.byUserId ?? null,
-				},
-			]);
-		} else if (row.kind === "assign") {
-			change = { assignedToUserId: d.userId };
-			events.push([
-				"conversation.assigned",
-				{ merchantId: c.merchantId, conversationId: c._id, contactId: c.contactId, userId: d.userId, byUserId: d.byUserId ?? null },
-			]);
-		} else if (row.kind === "escalate" && !c.needsHuman) {
-			change = { needsHuman: true, escalatedAt: at };
-			events.push(["conversation.escalated", { merchantId: c.merchantId, conversationId: c._id, reason: d.reason ?? null }]);
-		}
-		if (!change) continue;
-		Object.assign(c, change);
-		sets.set(c._id, { ...sets.get(c._id), ...change });
-		results[row._id] = true;
-	}
-	stillHeld();
-	if (sets.size)
-		await ConversationModel.bulkWrite(
-			[...sets].map(([id, $set]) => ({ updateOne: { filter: { _id: id }, update: { $set } } })),
-			{ ordered: false }
-		);
-	for (const [name, payload] of events) ctx.emit(name, payload);
-	return results;
 }

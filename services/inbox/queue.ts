@@ -2,7 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import { InboxActivityModel, type InboxActivity } from "../../models/inbox-activity.model.ts";
 import type { PartitionQueue, QueueBacklog } from "../../mixins/partition-worker.mixin.ts";
 import { applyActivity } from "./writer.ts";
-import { ACTIONS_APPLIED, applyActions, isConversationAction } from "./conversation-actions.ts";
+import { ACTIONS_APPLIED } from "./conversation-actions.ts";
 
 // The inbox's queue as the partition worker sees it: partitions are X accounts, a batch is an
 // account's oldest pending rows, and applying it is services/inbox/writer.ts. Applied rows are
@@ -11,17 +11,6 @@ import { ACTIONS_APPLIED, applyActions, isConversationAction } from "./conversat
 const MAX_ATTEMPTS = 10;
 
 type Row = InboxActivity;
-
-/** Consecutive rows of the same sort (messages and receipts, or conversation actions), in order. */
-function runs(rows: Row[]): Row[][] {
-	const out: Row[][] = [];
-	for (const row of rows) {
-		const last = out[out.length - 1];
-		if (last && isConversationAction(last[0].kind) === isConversationAction(row.kind)) last.push(row);
-		else out.push([row]);
-	}
-	return out;
-}
 
 export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): PartitionQueue<Row> {
 	return {
@@ -48,13 +37,8 @@ export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): Partit
 			for (const r of rows) byMerchant.set(r.merchantId, [...(byMerchant.get(r.merchantId) ?? []), r]);
 			const stillHeld = () => lease.assertHeld();
 			const results: Record<string, boolean> = {};
-			for (const [merchantId, list] of byMerchant) {
-				// In arrival order: a run of messages, then the actions queued after it, then the next run.
-				for (const run of runs(list)) {
-					if (isConversationAction(run[0].kind)) Object.assign(results, await applyActions(broker, merchantId, run, stillHeld));
-					else await applyActivity(broker, accountId, merchantId, run, stillHeld);
-				}
-			}
+			for (const [merchantId, list] of byMerchant)
+				Object.assign(results, (await applyActivity(broker, accountId, merchantId, list, stillHeld)).actions);
 			await InboxActivityModel.deleteMany({ _id: { $in: rows.map(r => r._id) } });
 			isolated.delete(accountId);
 			// The requests waiting for their actions (on any inbox node) answer now.

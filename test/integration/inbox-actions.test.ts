@@ -1,0 +1,227 @@
+import { randomUUID } from "node:crypto";
+import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
+import { ContactModel } from "../../models/contact.model.ts";
+import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
+import { MessageModel } from "../../models/message.model.ts";
+import { InboxActivityModel } from "../../models/inbox-activity.model.ts";
+import { PartitionLeaseModel } from "../../models/partition-lease.model.ts";
+
+// Agents' closes and assignments, and the bot's escalation, are applied by the account's one
+// writer in order with the messages (docs/ingest.md). On FerretDB an update is a read-modify-write
+// of the whole document: written beside a writer's batch, a close could be undone, an assignment
+// or a figure lost. On the run's real engine.
+
+useFreshDatabase("inbox_actions");
+process.env.INBOX_ACTION_WAIT_MS = "3000";
+
+const events = eventRecorder(["conversation.closed", "conversation.assigned", "conversation.escalated"]);
+let node: TestNode;
+beforeAll(async () => {
+	node = await startNode({
+		services: ["api", "inbox", "contacts"],
+		overrides: { api: { settings: { rateLimitPerMinute: 100_000 } } },
+		extraServices: [events.schema],
+	});
+});
+afterAll(async () => {
+	await node?.stop();
+	delete process.env.INBOX_ACTION_WAIT_MS;
+	await dropDatabase();
+});
+
+let seq = 0;
+/** Queues customers' DMs for the account's writer, as the webhooks service does with X's deliveries. */
+async function customersWrite(merchantId: string, accountId: string, dms: { customerId: string; text: string }[]) {
+	await node.broker.call(
+		"inbox.enqueue",
+		{
+			accountId,
+			dms: dms.map(d => ({
+				eventId: `${Date.now()}${++seq}`,
+				createdAt: new Date().toISOString(),
+				senderId: d.customerId,
+				recipientId: "account",
+				text: d.text,
+				mediaUrl: null,
+				customerId: d.customerId,
+				outbound: false,
+				profile: null,
+			})),
+			reads: [],
+		},
+		{ meta: { merchantId } }
+	);
+}
+
+const drained = (accountId: string) =>
+	waitUntil(async () => (await InboxActivityModel.countDocuments({ status: "pending", accountId })) === 0, 60_000, "queue drained");
+
+async function conversationsOf(merchantId: string, customerId: string): Promise<Conversation[]> {
+	const contact = await ContactModel.findOne({ merchantId, twitterUserId: customerId }).lean();
+	return ConversationModel.find({ merchantId, contactId: contact!._id }).lean<Conversation[]>();
+}
+
+/** Holds the account's writer lease for the next slots, as another node would: nothing is applied until `free()`. */
+async function holdWriter(accountId: string) {
+	const slot = Math.floor(Date.now() / 10_000);
+	const ids = [0, 1, 2, 3].map(i => `inbox:${accountId}:${slot + i}`);
+	await PartitionLeaseModel.insertMany(
+		ids.map((_id, i) => ({
+			_id,
+			queue: "inbox",
+			partition: accountId,
+			slot: slot + i,
+			owner: "elsewhere",
+			expiresAt: new Date((slot + i + 1) * 10_000),
+		}))
+	);
+	return { free: () => PartitionLeaseModel.deleteMany({ _id: { $in: ids } }) };
+}
+
+test("closes and assignments racing bursts of inbound messages on the same conversations: every one kept, every figure exact", async () => {
+	const merchantId = "m-race";
+	const accountId = randomUUID();
+	const PAIRS = 24;
+	const BURST = 6;
+	const customers = Array.from({ length: PAIRS }, (_, i) => String(55_000_000 + i));
+	await customersWrite(
+		merchantId,
+		accountId,
+		customers.map(customerId => ({ customerId, text: "hello" }))
+	);
+	await drained(accountId);
+	const first = new Map(await Promise.all(customers.map(async c => [c, (await conversationsOf(merchantId, c))[0]] as const)));
+	const api = client(node.url, tokenFor(merchantId, { userId: "agent-0" }));
+
+	const answers = await Promise.all(
+		customers.map(async (customerId, i) => {
+			const id = first.get(customerId)!._id;
+			const burst = (async () => {
+				for (let k = 0; k < BURST; k++) await customersWrite(merchantId, accountId, [{ customerId, text: `more ${k}` }]);
+			})();
+			const action =
+				i % 2 === 0
+					? api.put(`/conversations/${id}/close`, { reason: "done" })
+					: api.post(`/conversations/${id}/assign`, { userId: `agent-${i}` });
+			const [res] = await Promise.all([action, burst]);
+			return res;
+		})
+	);
+	// Under the burst an action waits behind the messages queued before it: past INBOX_ACTION_WAIT_MS
+	// the answer is 504 OUTCOME_UNKNOWN (the contract's), and the action is applied all the same.
+	expect(answers.filter(a => a.status !== 200 && a.body.errorCode !== "OUTCOME_UNKNOWN").map(a => a.body)).toEqual([]);
+	for (const [i, a] of answers.entries())
+		if (a.status === 200) expect(a.body.data).toMatchObject(i % 2 === 0 ? { status: "closed" } : { assignedToUserId: `agent-${i}` });
+	await drained(accountId);
+
+	const lost: string[] = [];
+	for (const [i, customerId] of customers.entries()) {
+		const original = first.get(customerId)!._id;
+		const all = await conversationsOf(merchantId, customerId);
+		const kept = all.find(c => c._id === original)!;
+		// Every message counted once, in the closed conversation or in the one the next message opened.
+		expect(all.reduce((sum, c) => sum + (c.messageCount ?? 0), 0)).toBe(1 + BURST);
+		if (i % 2 === 0) {
+			if (kept.status !== "closed" || kept.openKey !== `closed:${original}` || kept.closeReason !== "done")
+				lost.push(`close of ${original}`);
+			expect(all.filter(c => c.status === "open").length).toBeLessThanOrEqual(1);
+		} else {
+			if (kept.assignedToUserId !== `agent-${i}`) lost.push(`assignment of ${original}`);
+			expect(all).toHaveLength(1);
+		}
+	}
+	expect(lost).toEqual([]);
+	const closed = events.of("conversation.closed").filter(e => e.merchantId === merchantId);
+	const assigned = events.of("conversation.assigned").filter(e => e.merchantId === merchantId);
+	expect(closed).toHaveLength(PAIRS / 2);
+	expect(assigned).toHaveLength(PAIRS / 2);
+	const report = (await node.broker.call("inbox.reconcile", { merchantId }, { timeout: 120_000 })) as { drift: unknown[] };
+	expect(report.drift).toEqual([]);
+}, 180_000);
+
+describe("PUT /conversations/:id/close through the writer", () => {
+	test("in arrival order: a message before the close counts in the closed conversation, one after opens a new one", async () => {
+		const merchantId = "m-order";
+		const accountId = randomUUID();
+		await customersWrite(merchantId, accountId, [{ customerId: "801", text: "first" }]);
+		await drained(accountId);
+		const [conversation] = await conversationsOf(merchantId, "801");
+		const writer = await holdWriter(accountId);
+		await customersWrite(merchantId, accountId, [{ customerId: "801", text: "before" }]);
+		const closing = client(node.url, tokenFor(merchantId, { userId: "agent-7" })).put(`/conversations/${conversation._id}/close`, {
+			reason: "solved",
+		});
+		await waitUntil(async () => (await InboxActivityModel.countDocuments({ status: "pending", accountId })) === 2, 5000, "close queued");
+		await customersWrite(merchantId, accountId, [{ customerId: "801", text: "after" }]);
+		await writer.free();
+		const res = await closing;
+		expect(res.status).toBe(200);
+		expect(res.body.data).toMatchObject({ id: conversation._id, status: "closed", closeReason: "solved", messageCount: 2 });
+		await drained(accountId);
+		const after = (await conversationsOf(merchantId, "801")).find(c => c._id !== conversation._id)!;
+		expect(after).toMatchObject({ status: "open", messageCount: 1 });
+		expect((await MessageModel.find({ conversationId: conversation._id }, { content: 1 }).lean()).map(m => m.content).sort()).toEqual([
+			"before",
+			"first",
+		]);
+		expect(events.of("conversation.closed").filter(e => e.conversationId === conversation._id)).toEqual([
+			{
+				merchantId,
+				accountId,
+				contactId: conversation.contactId,
+				conversationId: conversation._id,
+				reason: "solved",
+				closedByUserId: "agent-7",
+			},
+		]);
+	});
+
+	test("not applied within INBOX_ACTION_WAIT_MS: 504 OUTCOME_UNKNOWN, and the close is applied once the writer can", async () => {
+		const merchantId = "m-late";
+		const accountId = randomUUID();
+		await customersWrite(merchantId, accountId, [{ customerId: "802", text: "hi" }]);
+		await drained(accountId);
+		const [conversation] = await conversationsOf(merchantId, "802");
+		const writer = await holdWriter(accountId);
+		const res = await client(node.url, tokenFor(merchantId)).put(`/conversations/${conversation._id}/close`, {});
+		expect(res.status).toBe(504);
+		expect(res.body).toMatchObject({ success: false, errorCode: "OUTCOME_UNKNOWN" });
+		expect((await ConversationModel.findById(conversation._id).lean())!.status).toBe("open");
+		await writer.free();
+		await waitUntil(async () => (await ConversationModel.findById(conversation._id).lean())!.status === "closed", 10_000, "closed later");
+		await waitUntil(() => events.of("conversation.closed").some(e => e.conversationId === conversation._id), 5000, "event");
+	});
+
+	test("the same request twice while queued is applied once; escalate answers whether it changed the conversation", async () => {
+		const merchantId = "m-repeat";
+		const accountId = randomUUID();
+		await customersWrite(merchantId, accountId, [{ customerId: "803", text: "hi" }]);
+		await drained(accountId);
+		const [conversation] = await conversationsOf(merchantId, "803");
+		const writer = await holdWriter(accountId);
+		const opts = { meta: { merchantId, userId: "agent-1" }, requestID: `req-${randomUUID()}` };
+		const twice = Promise.all([
+			node.broker.call("inbox.assign", { id: conversation._id, userId: "agent-3" }, opts),
+			node.broker.call("inbox.assign", { id: conversation._id, userId: "agent-3" }, opts),
+		]);
+		await waitUntil(async () => (await InboxActivityModel.countDocuments({ status: "pending", accountId })) === 1, 5000, "assign queued");
+		await writer.free();
+		expect((await twice).map(c => (c as { assignedToUserId: string }).assignedToUserId)).toEqual(["agent-3", "agent-3"]);
+		expect(events.of("conversation.assigned").filter(e => e.conversationId === conversation._id)).toHaveLength(1);
+
+		const escalate = () =>
+			node.broker.call("inbox.escalate", { conversationId: conversation._id, reason: "asked for a person" }, { meta: { merchantId } });
+		expect(await escalate()).toEqual({ escalated: true });
+		expect(await escalate()).toEqual({ escalated: false });
+		expect(await ConversationModel.findById(conversation._id).lean()).toMatchObject({ needsHuman: true, assignedToUserId: "agent-3" });
+		expect(events.of("conversation.escalated").filter(e => e.conversationId === conversation._id)).toEqual([
+			{ merchantId, conversationId: conversation._id, reason: "asked for a person" },
+		]);
+		// Another merchant's conversation is not escalated (nor queued).
+		expect(
+			await node.broker.call("inbox.escalate", { conversationId: conversation._id, reason: "x" }, { meta: { merchantId: "m-other" } })
+		).toEqual({
+			escalated: false,
+		});
+	});
+});
