@@ -28,7 +28,7 @@ import { PartitionLeaseModel } from "../../models/partition-lease.model.ts";
 // writer in order with the messages (docs/ingest.md). On FerretDB an update is a read-modify-write
 // of the whole document: written beside a writer's batch, a close could be undone, an assignment
 // or a figure lost. On the run's engine; when that is FerretDB on PostgreSQL, on a FerretDB of this
-// file's own whose PostgreSQL answers 2 ms away (as across a network, not on this host), which
+// file's own whose PostgreSQL answers 1 ms away (as across a network, not on this host), which
 // widens each update's read-to-write window enough for races to show in a few hundred actions.
 
 useFreshDatabase("inbox_actions");
@@ -44,7 +44,7 @@ let node: TestNode;
 beforeAll(async () => {
 	if (onPostgres) {
 		pgProxy = await DbProxy.start(pgUrl);
-		pgProxy.delay(2);
+		pgProxy.delay(1);
 		const proxied = new URL(pgUrl);
 		proxied.port = String(pgProxy.port);
 		const dataDir = mkdtempSync(path.join(os.tmpdir(), "mktx-actions-db-"));
@@ -125,7 +125,7 @@ test("assignments and closes racing bursts of inbound messages on the same conve
 	const merchantId = "m-race";
 	const accountId = randomUUID();
 	const PAIRS = 24;
-	const BURST = 12;
+	const BURST = 8;
 	const customers = Array.from({ length: PAIRS }, (_, i) => String(55_000_000 + i));
 	await customersWrite(
 		merchantId,
@@ -154,7 +154,7 @@ test("assignments and closes racing bursts of inbound messages on the same conve
 			const answers: ApiResponse[] = [];
 			let lastAssignee = "";
 			// While the writer applies the bursts.
-			for (let k = 0; k < 30 && (k < 2 || writing); k++) {
+			for (let k = 0; k < 12 && (k < 2 || writing); k++) {
 				lastAssignee = `agent-${i}-${k}`;
 				// Two agents pick the same assignee at once: twice the writes beside the writer's.
 				answers.push(...(await Promise.all([0, 1].map(() => api.post(`/conversations/${id}/assign`, { userId: lastAssignee })))));
