@@ -67,6 +67,7 @@ const InboxService: ServiceSchema = {
 		PartitionWorkerMixin({
 			queue: "inbox",
 			wakeEvent: ACTIVITY_QUEUED,
+			wakePartitions: payload => (payload as { accountIds?: string[] })?.accountIds ?? null,
 			tuning: () => ({ concurrency: config().inbox.writers, batchSize: config().inbox.batchSize }),
 		}),
 	],
