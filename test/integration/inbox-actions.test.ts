@@ -104,19 +104,33 @@ async function conversationsOf(merchantId: string, customerId: string): Promise<
 	return ConversationModel.find({ merchantId, contactId: contact!._id }).lean<Conversation[]>();
 }
 
-/** Holds the account's writer lease for the next slots, as another node would: nothing is applied until `free()`. */
+/**
+ * Holds the account's writer lease for the next slots, as another node would: nothing is applied
+ * until `free()`. Waits for this node's writer to let the account go first (it keeps it a moment).
+ */
 async function holdWriter(accountId: string) {
-	const slot = Math.floor(Date.now() / 10_000);
-	const ids = [0, 1, 2, 3].map(i => `inbox:${accountId}:${slot + i}`);
-	await PartitionLeaseModel.insertMany(
-		ids.map((_id, i) => ({
-			_id,
-			queue: "inbox",
-			partition: accountId,
-			slot: slot + i,
-			owner: "elsewhere",
-			expiresAt: new Date((slot + i + 1) * 10_000),
-		}))
+	let ids: string[] = [];
+	await waitUntil(
+		async () => {
+			const slot = Math.floor(Date.now() / 10_000);
+			ids = [0, 1, 2, 3].map(i => `inbox:${accountId}:${slot + i}`);
+			const rows = ids.map((_id, i) => ({
+				_id,
+				queue: "inbox",
+				partition: accountId,
+				slot: slot + i,
+				owner: "elsewhere",
+				expiresAt: new Date((slot + i + 1) * 10_000),
+			}));
+			const ok = await PartitionLeaseModel.insertMany(rows, { ordered: true }).then(
+				() => true,
+				() => false
+			);
+			if (!ok) await PartitionLeaseModel.deleteMany({ _id: { $in: ids }, owner: "elsewhere" });
+			return ok;
+		},
+		15_000,
+		"the account's lease"
 	);
 	return { free: () => PartitionLeaseModel.deleteMany({ _id: { $in: ids } }) };
 }
