@@ -32,7 +32,7 @@ import { PartitionLeaseModel } from "../../models/partition-lease.model.ts";
 // widens each update's read-to-write window enough for races to show in a few hundred actions.
 
 useFreshDatabase("inbox_actions");
-process.env.INBOX_ACTION_WAIT_MS = "3000";
+process.env.INBOX_ACTION_WAIT_MS = "4000";
 
 const onPostgres = process.env.TEST_FERRETDB_HANDLER === "postgresql";
 const pgUrl = withDatabase(config().ferretdb.postgresqlUrl, `mktx_actions_${process.pid}_${randomBytes(3).toString("hex")}`);
@@ -132,7 +132,13 @@ async function holdWriter(accountId: string) {
 		15_000,
 		"the account's lease"
 	);
-	return { free: () => PartitionLeaseModel.deleteMany({ _id: { $in: ids } }) };
+	return {
+		// Let go, and wake the writers as new work does (they would otherwise look again within a second).
+		free: async () => {
+			await PartitionLeaseModel.deleteMany({ _id: { $in: ids } });
+			await node.broker.broadcast("inbox.activity.queued", { accountIds: [accountId] });
+		},
+	};
 }
 
 test("assignments and closes racing bursts of inbound messages on the same conversations: every one kept, every figure exact", async () => {
