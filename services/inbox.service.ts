@@ -7,6 +7,7 @@ import { PartitionLeaseModel } from "../models/partition-lease.model.ts";
 import { PartitionWorkerMixin, type PartitionQueue, type QueueBacklog } from "../mixins/partition-worker.mixin.ts";
 import { ACTIVITY_QUEUED, dmRows, enqueue } from "./inbox/activity.ts";
 import { inboxQueue } from "./inbox/queue.ts";
+import { ACTIONS_APPLIED, actionsApplied, requestAction } from "./inbox/conversation-actions.ts";
 import { EnqueueParams, ReconcileParams, reconcile } from "./inbox/reconcile.ts";
 import { eraseContactThreads } from "./inbox/erase.ts";
 import { config } from "../lib/config.ts";
@@ -96,6 +97,7 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 		PartitionWorkerMixin({
 			queue: "inbox",
 			wakeEvent: ACTIVITY_QUEUED,
+			wakePartitions: payload => (payload as { accountIds?: string[] })?.accountIds ?? null,
 			tuning: () => ({ concurrency: config().inbox.writers, batchSize: config().inbox.batchSize }),
 		}),
 	],
@@ -175,28 +177,9 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 			params: CloseParams,
 			async handler(ctx: TenantContext<Static<typeof CloseParams>>) {
 				const conversation: Conversation = await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation");
-				if (conversation.status === "open") {
-					await ConversationModel.updateOne(
-						{ _id: conversation._id, status: "open" },
-						{
-							$set: {
-								status: "closed",
-								openKey: `closed:${conversation._id}`,
-								closedAt: new Date(),
-								closeReason: ctx.params.reason ?? null,
-								needsHuman: false,
-							},
-						}
-					);
-					ctx.emit("conversation.closed", {
-						merchantId: conversation.merchantId,
-						accountId: conversation.accountId,
-						contactId: conversation.contactId,
-						conversationId: conversation._id,
-						reason: ctx.params.reason ?? null,
-						closedByUserId: ctx.meta.userId ?? null,
-					});
-				}
+				// Applied by the account's writer (inbox/conversation-actions.ts), which emits conversation.closed.
+				if (conversation.status === "open")
+					await requestAction(ctx, "close", conversation, { reason: ctx.params.reason ?? null, byUserId: ctx.meta.userId ?? null });
 				return presentConversation((await ConversationModel.findById(conversation._id).lean<Conversation>())!);
 			},
 		},
@@ -206,14 +189,8 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 			params: AssignParams,
 			async handler(ctx: TenantContext<Static<typeof AssignParams>>) {
 				const conversation: Conversation = await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation");
-				await ConversationModel.updateOne({ _id: conversation._id }, { $set: { assignedToUserId: ctx.params.userId } });
-				ctx.emit("conversation.assigned", {
-					merchantId: conversation.merchantId,
-					conversationId: conversation._id,
-					contactId: conversation.contactId,
-					userId: ctx.params.userId,
-					byUserId: ctx.meta.userId ?? null,
-				});
+				// Applied by the account's writer, which emits conversation.assigned.
+				await requestAction(ctx, "assign", conversation, { userId: ctx.params.userId, byUserId: ctx.meta.userId ?? null });
 				return presentConversation((await ConversationModel.findById(conversation._id).lean<Conversation>())!);
 			},
 		},
@@ -291,13 +268,10 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 			params: EscalateParams,
 			async handler(ctx: TenantContext<Static<typeof EscalateParams>>) {
 				const { conversationId, reason } = ctx.params;
-				const merchantId = merchantOf(ctx);
-				const res = await ConversationModel.updateOne(
-					{ _id: conversationId, merchantId, needsHuman: false },
-					{ $set: { needsHuman: true, escalatedAt: new Date() } }
-				);
-				if (res.modifiedCount > 0) ctx.emit("conversation.escalated", { merchantId, conversationId, reason });
-				return { escalated: res.modifiedCount > 0 };
+				const conversation = await ConversationModel.findOne({ _id: conversationId, merchantId: merchantOf(ctx) }).lean<Conversation>();
+				if (!conversation || conversation.needsHuman) return { escalated: false };
+				// Applied by the account's writer, which emits conversation.escalated.
+				return { escalated: await requestAction(ctx, "escalate", conversation, { reason }) };
 			},
 		},
 
@@ -328,6 +302,13 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 			handler(ctx: TenantContext<Static<typeof ReconcileParams>>) {
 				return reconcile(ctx, ctx.params, this.logger);
 			},
+		},
+	},
+
+	events: {
+		// The account's writer applied conversation actions: requests waiting here for them answer.
+		[ACTIONS_APPLIED](ctx: { params: { results: Record<string, boolean> } }) {
+			actionsApplied(ctx.params.results);
 		},
 	},
 });
