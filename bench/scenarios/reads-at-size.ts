@@ -140,11 +140,17 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		// Both sides must answer the same before their times mean anything: the same first page, in
 		// the same order (the totals differ by design: ours is exact only near the list's end).
 		const ids = (body: { data: { id: string }[] }) => body.data.map(r => r.id).join(",");
+		const before = {
+			contacts: await reads.contacts.driver(),
+			contactsTag: await reads.contactsTag.driver(),
+			contactsSearch: await reads.contactsSearch.driver(),
+			conversations: await reads.conversations.driver(),
+		};
 		const agree = {
-			contacts: [ids(await reads.contacts.ours()), (await reads.contacts.driver()).ids.join(",")],
-			contactsTag: [ids(await reads.contactsTag.ours()), (await reads.contactsTag.driver()).ids.join(",")],
-			contactsSearch: [ids(await reads.contactsSearch.ours()), (await reads.contactsSearch.driver()).ids.join(",")],
-			conversations: [ids(await reads.conversations.ours()), (await reads.conversations.driver()).ids.join(",")],
+			contacts: [ids(await reads.contacts.ours()), before.contacts.ids.join(",")],
+			contactsTag: [ids(await reads.contactsTag.ours()), before.contactsTag.ids.join(",")],
+			contactsSearch: [ids(await reads.contactsSearch.ours()), before.contactsSearch.ids.join(",")],
+			conversations: [ids(await reads.conversations.ours()), before.conversations.ids.join(",")],
 			conversation: [
 				((await reads.conversation.ours()).data as unknown as { messages: unknown[] }).messages.length,
 				(await reads.conversation.driver()).length,
@@ -152,12 +158,7 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		};
 		for (const [name, [a, b]] of Object.entries(agree))
 			if (a !== b) throw new Error(`reads-at-size: ${name} disagrees: ours ${a}, driver ${b}`);
-		const totals = {
-			contacts: (await reads.contacts.driver()).total,
-			contactsTag: (await reads.contactsTag.driver()).total,
-			contactsSearch: (await reads.contactsSearch.driver()).total,
-			conversations: (await reads.conversations.driver()).total,
-		};
+		const totals = Object.fromEntries(Object.entries(before).map(([k, v]) => [k, v.total]));
 		progress(`reads-at-size: first pages agree (totals ${JSON.stringify(totals)}); measuring`);
 
 		const results: Record<
