@@ -19,8 +19,8 @@ export type ActivityLevel = (typeof ACTIVITY_LEVELS)[number];
 
 /** No merchant's activity on X is older than X's direct messages; the walk stops there. */
 const FIRST_YEAR = 2006;
-/** Buckets asked at once (the driver's pool is 10 connections). */
-const BATCH = 8;
+/** At most this many buckets asked at once: hours are small, days of a selective filter too. */
+const BATCH = { h: 16, d: 8 } as const;
 const YEARS_AT_ONCE = 4;
 
 const SLICE: Record<ActivityLevel, number> = { y: 4, m: 7, d: 10, h: 13 };
@@ -103,18 +103,27 @@ export async function walkByActivity<T>(opts: WalkOptions<T>): Promise<Walk<T>> 
 
 	const years: string[] = [];
 	for (let year = new Date(upper).getUTCFullYear(); year >= FIRST_YEAR; year--) years.push(`y${year}`);
+	// Buckets read at once: two first, then as many as the rows seen per bucket so far say the page
+	// still needs (doubling while they are empty), at most BATCH. Reading eight days of a filter
+	// when one holds the page cost four times the time in the benchmark.
+	let size = 2;
+	let bucketsRead = 0;
 	// The markers of a few years at once: most lists end in the first; an exhausted walk takes six rounds.
 	for (let y = 0; y < years.length; y += YEARS_AT_ONCE) {
 		const group = years.slice(y, y + YEARS_AT_ONCE);
 		queries += group.length;
 		const marked = await Promise.all(group.map(year => opts.days(year)));
 		const keys = leaves(marked.flat().sort().reverse());
-		for (let b = 0; b < keys.length; b += BATCH) {
-			const batch = keys.slice(b, b + BATCH);
+		for (let b = 0; b < keys.length;) {
+			const batch = keys.slice(b, b + size);
+			b += batch.length;
 			queries += batch.length;
 			const found = await Promise.all(batch.map(key => opts.read(key)));
 			for (const rows of found) take(rows);
 			if (out.length >= opts.need) return { rows: out, exhausted: false, queries };
+			bucketsRead += batch.length;
+			const perBucket = out.length / bucketsRead;
+			size = Math.max(1, Math.min(BATCH[leaf], perBucket > 0 ? Math.ceil(((opts.need - out.length) / perBucket) * 1.25) : size * 2));
 		}
 	}
 	return { rows: out, exhausted: true, queries };
