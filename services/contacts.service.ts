@@ -1,11 +1,12 @@
 import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
-import { ContactModel, type Contact } from "../models/contact.model.ts";
+import { ContactModel, contactSearchFields, type Contact } from "../models/contact.model.ts";
+import { ContactActivityDayModel } from "../models/contact-activity-day.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
 import { TenantMixin, type RequestMeta, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
 import { defineService } from "../lib/service.ts";
 import { call } from "../lib/calls.ts";
-import { MAX_TAKE, PageParams } from "../lib/pagination.ts";
+import { CursorParams, MAX_TAKE, PageParams } from "../lib/pagination.ts";
 import { CONVERSATION_STATUSES } from "../models/conversation.model.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ValidationFailedError, type ErrorDetail } from "../lib/errors.ts";
@@ -20,7 +21,7 @@ import {
 	ActivityParams,
 	ReconcileActivityParams,
 } from "./contacts/inbound.ts";
-import { contactFilter } from "./contacts/query.ts";
+import { contactFilter, selectiveContactFilter } from "./contacts/query.ts";
 import { csvStream } from "./contacts/csv.ts";
 
 // Contacts are created by the X inbox; this service lists, edits, exports and erases them.
@@ -37,7 +38,7 @@ const Filters = {
 };
 const Attributes = Type.Record(Type.String(), Type.Unknown(), { description: "flat map; null removes a key" });
 
-const ListParams = Strict({ ...Filters, ...PageParams });
+const ListParams = Strict({ ...Filters, ...PageParams, ...CursorParams });
 const ExportParams = Strict(Filters);
 const IdParams = Strict({ id: Id() });
 const UpdateParams = Strict({
@@ -68,7 +69,7 @@ function cleanTags(tags: string[]): { tags: string[]; problems: ErrorDetail[] } 
 
 const ContactsService = defineService<TenantMethods>()({
 	name: "contacts",
-	mixins: [DbMixin([ContactModel]), TenantMixin],
+	mixins: [DbMixin([ContactModel, ContactActivityDayModel]), TenantMixin],
 	settings: { rest: "/" },
 
 	methods: {
@@ -87,10 +88,15 @@ const ContactsService = defineService<TenantMethods>()({
 			rest: "GET /contacts",
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
-				const sort = { lastInteractionAt: -1, _id: 1 } as const;
-				return this.findPage(ctx, ContactModel, { query: contactFilter(ctx.params), sort }, ctx.params, (rows: Contact[]) =>
-					rows.map(presentContact)
-				);
+				// Latest interaction first, walked by day and hour of activity (lib/activity-buckets.ts).
+				const list = {
+					list: "contacts",
+					model: ContactModel,
+					days: ContactActivityDayModel,
+					query: contactFilter(ctx.params),
+					leaf: selectiveContactFilter(ctx.params) ? "d" : "h",
+				} as const;
+				return this.findActivityPage(ctx, list, ctx.params, (rows: Contact[]) => rows.map(presentContact));
 			},
 		},
 
@@ -133,7 +139,8 @@ const ContactsService = defineService<TenantMethods>()({
 					if (problems.length) throw new ValidationFailedError(problems);
 					Object.assign(update, attributeUpdate(changes));
 				}
-				if (displayName !== undefined) update.$set = { ...update.$set, displayName: displayName.trim() };
+				if (displayName !== undefined)
+					update.$set = { ...update.$set, displayName: displayName.trim(), ...contactSearchFields(contact.username, displayName.trim()) };
 				if (Object.keys(update).length) await ContactModel.updateOne(this.scoped(ctx, { _id: id }), update);
 				return this.detail(await this.findOwned(ctx, ContactModel, id, "Contact"));
 			},
@@ -263,11 +270,13 @@ const ContactsService = defineService<TenantMethods>()({
 			visibility: "public",
 			params: NamesOfParams,
 			async handler(ctx: TenantContext<Static<typeof NamesOfParams>>) {
-				if (!ctx.params.ids.length) return {};
-				const rows = await ContactModel.find(this.scoped(ctx, { _id: { $in: ctx.params.ids } }), { username: 1, displayName: 1 }).lean<
-					Contact[]
-				>();
-				return Object.fromEntries(rows.map(c => [c._id, { username: c.username, displayName: c.displayName }]));
+				// One lookup by id each, at once: the embedded FerretDB pushes no `$in` down, so
+				// `{_id: {$in}, merchantId}` read every contact of the merchant (docs/embedded-engine.md).
+				const ids = [...new Set(ctx.params.ids)];
+				const rows = await Promise.all(
+					ids.map(id => ContactModel.findOne(this.scoped(ctx, { _id: id }), { username: 1, displayName: 1 }).lean<Contact>())
+				);
+				return Object.fromEntries(rows.filter(c => c !== null).map(c => [c._id, { username: c.username, displayName: c.displayName }]));
 			},
 		},
 

@@ -4,6 +4,7 @@ import { MessageModel, type Message } from "../models/message.model.ts";
 import { IdempotencyKeyModel } from "../models/idempotency-key.model.ts";
 import { InboxActivityModel, type InboxActivity } from "../models/inbox-activity.model.ts";
 import { PartitionLeaseModel } from "../models/partition-lease.model.ts";
+import { ConversationActivityDayModel } from "../models/conversation-activity-day.model.ts";
 import { PartitionWorkerMixin, type PartitionQueue, type QueueBacklog } from "../mixins/partition-worker.mixin.ts";
 import { ACTIVITY_QUEUED, dmRows, enqueue } from "./inbox/activity.ts";
 import { inboxQueue } from "./inbox/queue.ts";
@@ -16,7 +17,7 @@ import { TenantMixin, merchantOf, type TenantContext, type TenantMethods } from 
 import { defineService } from "../lib/service.ts";
 import { call } from "../lib/calls.ts";
 import type { Lease } from "../lib/partition-lease.ts";
-import { PageParams } from "../lib/pagination.ts";
+import { CursorParams, PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { BadRequestError, ConflictError, ValidationFailedError } from "../lib/errors.ts";
 import { presentConversation, presentMessage, messageCursor, readCursor } from "./inbox/present.ts";
@@ -37,6 +38,7 @@ const ListParams = Strict({
 	assignedTo: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
 	needsHuman: Type.Optional(Type.Boolean({ description: "only conversations the bot escalated to a human" })),
 	...PageParams,
+	...CursorParams,
 });
 const GetParams = Strict({
 	id: Id(),
@@ -92,7 +94,7 @@ type InboxFields = { queue: PartitionQueue<InboxActivity> };
 const InboxService = defineService<TenantMethods & InboxFields>()({
 	name: "inbox",
 	mixins: [
-		DbMixin([ConversationModel, MessageModel, IdempotencyKeyModel, InboxActivityModel, PartitionLeaseModel]),
+		DbMixin([ConversationModel, MessageModel, IdempotencyKeyModel, InboxActivityModel, PartitionLeaseModel, ConversationActivityDayModel]),
 		TenantMixin,
 		PartitionWorkerMixin({
 			queue: "inbox",
@@ -138,8 +140,16 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 					assignedToUserId: assignedTo || undefined,
 					needsHuman,
 				};
-				const sort = { lastMessageAt: -1, startedAt: -1, _id: 1 } as const;
-				return this.findPage(ctx, ConversationModel, { query, sort }, ctx.params, async (rows: Conversation[]) => {
+				// Latest message first (the start when none yet), walked by day and hour of activity
+				// (lib/activity-buckets.ts); an assignee or the escalated ones are few: whole days.
+				const list = {
+					list: "conversations",
+					model: ConversationModel,
+					days: ConversationActivityDayModel,
+					query,
+					leaf: assignedTo || needsHuman ? "d" : "h",
+				} as const;
+				return this.findActivityPage(ctx, list, ctx.params, async (rows: Conversation[]) => {
 					const names = await call(ctx, "contacts.namesOf", { ids: [...new Set(rows.map(r => r.contactId))] });
 					return rows.map(r => presentConversation(r, names[r.contactId] ?? null));
 				});

@@ -1,6 +1,8 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { XProfileOrNull } from "../../lib/schema.ts";
-import { ContactModel, type Contact } from "../../models/contact.model.ts";
+import { ContactModel, contactActivityFields, contactSearchFields, type Contact } from "../../models/contact.model.ts";
+import { ContactActivityDayModel } from "../../models/contact-activity-day.model.ts";
+import { markActivityDays } from "../../lib/activity-days.ts";
 import { onlyDuplicates } from "../../lib/ids.ts";
 import { applyContactActivity, type ContactActivity } from "../inbox/tally.ts";
 
@@ -51,6 +53,8 @@ function newContact(merchantId: string, accountId: string, p: Person) {
 		profileImageUrl: p.profile?.profileImageUrl ?? null,
 		source: "inbound_message",
 		firstInteractionAt: new Date(p.at),
+		...contactActivityFields(new Date(p.at)),
+		...contactSearchFields(p.profile?.username, p.profile?.displayName),
 	}).toObject();
 }
 
@@ -62,13 +66,18 @@ export async function ensureFromInbound(
 	const ids = people.map(p => p.twitterUserId);
 	const found = await ContactModel.find(
 		{ accountId, twitterUserId: { $in: ids } },
-		{ twitterUserId: 1, username: 1, profileImageUrl: 1 }
+		{ twitterUserId: 1, username: 1, displayName: 1, profileImageUrl: 1 }
 	).lean<Contact[]>();
 	const byXId = new Map(found.map(c => [c.twitterUserId, c]));
 
 	const missing = people.filter(p => !byXId.has(p.twitterUserId));
 	if (missing.length) {
 		const docs = missing.map(p => newContact(merchantId, accountId, p));
+		await markActivityDays(
+			ContactActivityDayModel,
+			merchantId,
+			docs.map(d => d.activityAt)
+		);
 		let lost = new Set<number>();
 		await ContactModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
 			if (!onlyDuplicates(err)) throw err;
@@ -101,6 +110,7 @@ export async function ensureFromInbound(
 							username: p.profile.username,
 							usernameLower: p.profile.username.toLowerCase(),
 							profileImageUrl: p.profile.profileImageUrl,
+							...contactSearchFields(p.profile.username, c.displayName),
 						},
 					},
 				},
@@ -136,6 +146,12 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 		.map(u => ({
 			updateOne: { filter: { _id: u.contactId }, update: { $set: applyContactActivity(current.get(u.contactId)!, u as ContactActivity) } },
 		}));
+	// The days the contacts move to are marked first: the list finds them there (lib/activity-buckets.ts).
+	await markActivityDays(
+		ContactActivityDayModel,
+		merchantId,
+		ops.map(o => o.updateOne.update.$set.activityAt as Date | undefined)
+	);
 	if (ops.length) await ContactModel.bulkWrite(ops, { ordered: false });
 	return { updated: ops.length };
 }

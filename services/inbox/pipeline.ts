@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "moleculer";
 import { ContactModel } from "../../models/contact.model.ts";
 import { AccountModel } from "../../models/account.model.ts";
-import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationModel, conversationActivityFields, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationActivityDayModel } from "../../models/conversation-activity-day.model.ts";
+import { markActivityDays } from "../../lib/activity-days.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import { IdempotencyKeyModel } from "../../models/idempotency-key.model.ts";
 import { uuidFromName } from "../../lib/ids.ts";
@@ -222,9 +224,12 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 				openKey: `open:${contactId}`,
 				startedAt: now,
 			}).toObject({ transform: false }),
+			...conversationActivityFields(now),
 			createdAt: now,
 			updatedAt: now,
 		}));
+		// listed from the start (lib/activity-buckets.ts): its day marked, its keys set
+		if (rows.length) await markActivityDays(ConversationActivityDayModel, merchantId, [now]);
 		const taken = await insertAll(ConversationModel, rows);
 		rows.forEach((row, i) => !taken.has(i) && conversationOf.set(row.contactId, { _id: row._id as string, created: true }));
 		if (taken.size) {

@@ -1,4 +1,5 @@
 import type { Conversation } from "../../models/conversation.model.ts";
+import { activityKeys } from "../../lib/activity-buckets.ts";
 
 // What a batch of activity does to a conversation's and a contact's figures, computed in memory
 // by the account's one writer from the values it read (no other writer changes them), then
@@ -92,7 +93,19 @@ export class ConversationState {
 		const { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman } = this;
 		return {
 			id: this.id,
-			update: { $set: { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman, ...this.actionSet } },
+			update: {
+				$set: {
+					messageCount,
+					lastMessageAt,
+					lastInboundAt,
+					awaitingReplySince,
+					firstResponseAt,
+					needsHuman,
+					...this.actionSet,
+					// the inbox's page order follows the last message (lib/activity-buckets.ts)
+					...(lastMessageAt ? { activityAt: lastMessageAt, activityKeys: activityKeys(lastMessageAt) } : {}),
+				},
+			},
 		};
 	}
 }
@@ -168,7 +181,11 @@ export function applyContactActivity(
 	const set: Record<string, unknown> = {};
 	for (const [field, n] of Object.entries(activity.inc))
 		set[field] = ((current as Record<string, number | null | undefined>)[field] ?? 0) + n;
-	if (activity.lastInteractionAt) set.lastInteractionAt = later(date(current.lastInteractionAt), new Date(activity.lastInteractionAt));
+	if (activity.lastInteractionAt) {
+		const at = later(date(current.lastInteractionAt), new Date(activity.lastInteractionAt));
+		// the contacts list's order follows the last interaction (lib/activity-buckets.ts)
+		Object.assign(set, { lastInteractionAt: at, activityAt: at, activityKeys: activityKeys(at) });
+	}
 	if (activity.lastInboundAt) set.lastInboundAt = later(date(current.lastInboundAt), new Date(activity.lastInboundAt));
 	if (activity.firstInteractionAt)
 		set.firstInteractionAt = earlier(date(current.firstInteractionAt), new Date(activity.firstInteractionAt));

@@ -1,5 +1,7 @@
 import type { ServiceBroker } from "moleculer";
-import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationModel, conversationActivityFields, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationActivityDayModel } from "../../models/conversation-activity-day.model.ts";
+import { markActivityDays } from "../../lib/activity-days.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import type { InboxActivity } from "../../models/inbox-activity.model.ts";
 import { onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
@@ -213,6 +215,13 @@ export async function applyActivity(
 		}
 		stillHeld();
 		const convOps = [...touched.values()].map(s => s.update()).filter(u => u !== null);
+		// The days the conversations move to are marked first: a list finds them there (lib/activity-buckets.ts).
+		if (convOps.length)
+			await markActivityDays(
+				ConversationActivityDayModel,
+				merchantId,
+				convOps.map(u => (u.update.$set as { activityAt?: Date }).activityAt)
+			);
 		if (convOps.length)
 			await ConversationModel.bulkWrite(
 				convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } })),
@@ -339,9 +348,15 @@ async function loadConversations(
 				contactId,
 				openKey: `open:${contactId}`,
 				startedAt: need.firstAt.get(contactId),
+				...conversationActivityFields(need.firstAt.get(contactId) ?? new Date()),
 			}).toObject()
 		);
 		let failed = new Set<string>();
+		await markActivityDays(
+			ConversationActivityDayModel,
+			merchantId,
+			docs.map(d => d.activityAt)
+		);
 		await ConversationModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
 			if (!onlyDuplicates(err)) throw err;
 			// Opened meanwhile by a send (the pipeline opens conversations too): use that one.
