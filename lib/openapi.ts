@@ -274,6 +274,15 @@ export function buildOpenApi(aliases: AliasInfo[], info: { version: string; serv
 						limit: { type: "integer" },
 						total: { type: "integer" },
 						totalPages: { type: "integer" },
+						totalExact: {
+							type: "boolean",
+							description:
+								"Lists walked by activity (contacts, conversations): false when `total` is a lower bound (this page's rows and one more)",
+						},
+						nextCursor: {
+							type: ["string", "null"],
+							description: "Lists walked by activity: the `after` of the next page, null on the last",
+						},
 					},
 					required: ["page", "limit", "total", "totalPages"],
 				},

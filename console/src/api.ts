@@ -24,7 +24,8 @@ export class ApiFailure extends Error {
 
 export interface Paged<T> {
 	data: T[];
-	pagination: { page: number; limit: number; total: number; totalPages: number };
+	/** totalExact false: `total` is a lower bound (lists walked by activity: GET /contacts, /conversations). */
+	pagination: { page: number; limit: number; total: number; totalPages: number; totalExact?: boolean; nextCursor?: string | null };
 }
 
 type Query = Record<string, string | number | boolean | undefined | null>;

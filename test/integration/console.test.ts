@@ -223,7 +223,8 @@ describe("/console", () => {
 		await page.goto(`${node.url}/console/#/contacts`);
 		const rows = page.locator("#contact-list tr[data-id]");
 		// The customer of the inbox and the seeded ones.
-		await expectText(page.locator("#contacts-page"), `Trang 1/2 · ${BULK + 1} liên hệ`);
+		// Before the end of the list the API's total is a lower bound (the page's rows + 1).
+		await expectText(page.locator("#contacts-page"), `Trang 1 · ít nhất 51 liên hệ`);
 		expect(await rows.count()).toBe(50);
 		expect(await page.locator("#contacts-prev").isDisabled()).toBe(true);
 		await page.locator("#contacts-next").click();
@@ -237,7 +238,7 @@ describe("/console", () => {
 		await expectText(page.locator("#contacts-page"), `Trang 1/1 · ${BULK / 2} liên hệ`);
 		await page.locator("#contacts-filters input[name=tags]").fill("bulk");
 		await page.locator("#contacts-filters button[type=submit]").click();
-		await expectText(page.locator("#contacts-page"), `Trang 1/2 · ${BULK} liên hệ`);
+		await expectText(page.locator("#contacts-page"), `Trang 1 · ít nhất 51 liên hệ`);
 		const first = await rows.evaluateAll(trs => trs.map(tr => tr.getAttribute("data-id")));
 		await page.locator("#contacts-next").click();
 		await expectText(page.locator("#contacts-page"), `Trang 2/2 · ${BULK} liên hệ`);
@@ -253,7 +254,7 @@ describe("/console", () => {
 		expect(await page.locator("#contacts-filters input[name=tags]").inputValue()).toBe("bulk");
 		expect(await page.locator("#contacts-filters input[name=search]").inputValue()).toBe("bulk");
 		await page.locator("#contacts-prev").click();
-		await expectText(page.locator("#contacts-page"), `Trang 1/2 · ${BULK} liên hệ`);
+		await expectText(page.locator("#contacts-page"), `Trang 1 · ít nhất 51 liên hệ`);
 		await b.shot("contacts-page-2");
 	});
 

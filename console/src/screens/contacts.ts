@@ -51,9 +51,14 @@ export function renderContacts(root: HTMLElement, args: string[]) {
 				listState.skip = Math.max(0, (totalPages - 1) * PAGE_SIZE);
 				return load();
 			}
-			pageInfo.textContent = t("contacts.pageOf", { page: total ? page : 0, pages: totalPages, total });
+			// Before the list's end the API gives a lower bound of the total (it never counts the
+			// whole list: docs/embedded-engine.md); the pages say so instead of a false page count.
+			const exact = res.pagination.totalExact !== false;
+			pageInfo.textContent = exact
+				? t("contacts.pageOf", { page: total ? page : 0, pages: totalPages, total })
+				: t("contacts.pageOfAtLeast", { page, total });
 			prev.disabled = listState.skip === 0;
-			next.disabled = listState.skip + PAGE_SIZE >= total;
+			next.disabled = exact && listState.skip + PAGE_SIZE >= total;
 			replace(
 				listEl,
 				h("tr", {}, h("th", {}, t("name")), h("th", {}, t("contacts.tags")), h("th", {}, t("contacts.last"))),
