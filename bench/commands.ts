@@ -16,26 +16,43 @@ export interface CommandCount {
 	total: number;
 	/** "<command> <collection>" → count, largest first. */
 	byTarget: Record<string, number>;
+	/** "<command> <collection>" → milliseconds the driver waited for its answers, summed. */
+	msByTarget?: Record<string, number>;
 }
 
 /** Starts counting on the open mongoose connection; `stop()` gives what was counted since. */
 export function countCommands(): { stop(): CommandCount; snapshot(): CommandCount } {
 	const client = mongoose.connection.getClient();
 	const counts = new Map<string, number>();
-	const listener = (ev: { commandName: string; command: Record<string, unknown> }) => {
+	const ms = new Map<string, number>();
+	const started = new Map<number, string>();
+	const listener = (ev: { commandName: string; command: Record<string, unknown>; requestId: number }) => {
 		if (IGNORED.has(ev.commandName)) return;
 		const target = `${ev.commandName} ${String(ev.command[ev.commandName] ?? "")}`;
 		counts.set(target, (counts.get(target) ?? 0) + 1);
+		started.set(ev.requestId, target);
+	};
+	// Where the time goes, not only how many: the database's answer time per target.
+	const ended = (ev: { requestId: number; duration: number }) => {
+		const target = started.get(ev.requestId);
+		if (target === undefined) return;
+		started.delete(ev.requestId);
+		ms.set(target, (ms.get(target) ?? 0) + ev.duration);
 	};
 	client.on("commandStarted", listener);
+	client.on("commandSucceeded", ended);
+	client.on("commandFailed", ended);
 	const snapshot = (): CommandCount => {
 		const byTarget = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
-		return { total: [...counts.values()].reduce((a, b) => a + b, 0), byTarget };
+		const msByTarget = Object.fromEntries([...ms].sort((a, b) => b[1] - a[1]));
+		return { total: [...counts.values()].reduce((a, b) => a + b, 0), byTarget, msByTarget };
 	};
 	return {
 		snapshot,
 		stop() {
 			client.off("commandStarted", listener);
+			client.off("commandSucceeded", ended);
+			client.off("commandFailed", ended);
 			return snapshot();
 		},
 	};
@@ -65,6 +82,16 @@ export function perUnit(count: CommandCount, units: number, background: string[]
 				.slice(0, top)
 				.map(([t, c]) => [t, round2(c / n)])
 		),
+		// Milliseconds of database time per unit by target, background included (it competes too).
+		...(count.msByTarget
+			? {
+					msByCommand: Object.fromEntries(
+						Object.entries(count.msByTarget)
+							.slice(0, top)
+							.map(([t, m]) => [t, round2(m / n)])
+					),
+				}
+			: {}),
 	};
 }
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { XProfileOrNull } from "../../lib/schema.ts";
+import { findIn } from "../../lib/lookups.ts";
 import { ContactModel, type Contact } from "../../models/contact.model.ts";
 import { onlyDuplicates } from "../../lib/ids.ts";
 import { applyContactActivity, type ContactActivity } from "../inbox/tally.ts";
@@ -60,10 +61,11 @@ export async function ensureFromInbound(
 	const { merchantId, accountId, people } = params;
 	const result: Record<string, { contactId: string; created: boolean }> = {};
 	const ids = people.map(p => p.twitterUserId);
-	const found = await ContactModel.find(
-		{ accountId, twitterUserId: { $in: ids } },
-		{ twitterUserId: 1, username: 1, profileImageUrl: 1 }
-	).lean<Contact[]>();
+	const found = await findIn<Contact>(ContactModel, { accountId }, "twitterUserId", ids, {
+		twitterUserId: 1,
+		username: 1,
+		profileImageUrl: 1,
+	});
 	const byXId = new Map(found.map(c => [c.twitterUserId, c]));
 
 	const missing = people.filter(p => !byXId.has(p.twitterUserId));
@@ -79,10 +81,13 @@ export async function ensureFromInbound(
 		});
 		if (lost.size) {
 			// Created meanwhile (by hand, or by an import): that one is the contact.
-			const winners = await ContactModel.find(
-				{ accountId, twitterUserId: { $in: [...lost].map(i => docs[i].twitterUserId) } },
+			const winners = await findIn<Contact>(
+				ContactModel,
+				{ accountId },
+				"twitterUserId",
+				[...lost].map(i => docs[i].twitterUserId),
 				{ twitterUserId: 1 }
-			).lean<Contact[]>();
+			);
 			for (const c of winners) result[c.twitterUserId] = { contactId: c._id, created: false };
 		}
 	}
@@ -116,8 +121,11 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 	if (!updates.length) return { updated: 0 };
 	const current = new Map(
 		(
-			await ContactModel.find(
-				{ _id: { $in: updates.map(u => u.contactId) }, merchantId },
+			await findIn<Contact>(
+				ContactModel,
+				{ merchantId },
+				"_id",
+				updates.map(u => u.contactId),
 				{
 					messagesReceived: 1,
 					messagesSent: 1,
@@ -128,7 +136,7 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 					lastInboundAt: 1,
 					firstInteractionAt: 1,
 				}
-			).lean<Contact[]>()
+			)
 		).map(c => [c._id, c])
 	);
 	const ops = updates

@@ -2,6 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import { InboxActivityModel, type InboxActivity } from "../../models/inbox-activity.model.ts";
 import type { PartitionQueue, QueueBacklog } from "../../mixins/partition-worker.mixin.ts";
 import { applyActivity } from "./writer.ts";
+import { deleteEach } from "../../lib/lookups.ts";
 
 // The inbox's queue as the partition worker sees it: partitions are X accounts, a batch is an
 // account's oldest pending rows, and applying it is services/inbox/writer.ts. Applied rows are
@@ -35,7 +36,10 @@ export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): Partit
 			const byMerchant = new Map<string, Row[]>();
 			for (const r of rows) byMerchant.set(r.merchantId, [...(byMerchant.get(r.merchantId) ?? []), r]);
 			for (const [merchantId, list] of byMerchant) await applyActivity(broker, accountId, merchantId, list, () => lease.assertHeld());
-			await InboxActivityModel.deleteMany({ _id: { $in: rows.map(r => r._id) } });
+			await deleteEach(
+				InboxActivityModel,
+				rows.map(r => r._id)
+			);
 			isolated.delete(accountId);
 		},
 
