@@ -35,8 +35,13 @@ export function brokerOptions(cfg: Config = config(), overrides: Partial<BrokerO
 			windowTime: 60,
 			halfOpenTime: 10_000,
 			// A timeout is load, not a broken service: the caller tries later (queues retry their
-			// batches); opening the breaker on it would refuse everyone for halfOpenTime.
-			check: (err: Error) => ((err as Errors.MoleculerError).code ?? 500) >= 500 && err.name !== "RequestTimeoutError",
+			// batches); opening the breaker on it would refuse everyone for halfOpenTime. So is an
+			// OUTCOME_UNKNOWN of a change queued for its writer and not applied within the wait (a
+			// backlog ahead of it: docs/ingest.md).
+			check: (err: Error) =>
+				((err as Errors.MoleculerError).code ?? 500) >= 500 &&
+				err.name !== "RequestTimeoutError" &&
+				(err as Errors.MoleculerError).type !== "OUTCOME_UNKNOWN",
 		},
 		// Finish in-flight requests on SIGTERM before the services stop.
 		tracking: { enabled: true, shutdownTimeout: 10_000 },

@@ -1,3 +1,4 @@
+import { closeSync, openSync, writeSync } from "node:fs";
 import mongoose from "mongoose";
 
 // Counts the database commands this process sends, from the driver's command monitoring (the
@@ -16,8 +17,10 @@ export interface CommandCount {
 	total: number;
 	/** "<command> <collection>" → count, largest first. */
 	byTarget: Record<string, number>;
-	/** "<command> <collection>" → milliseconds the driver waited for its answers, summed. */
-	msByTarget?: Record<string, number>;
+	/** "<command> <collection>" → milliseconds the server took, summed (commands that overlap count each). */
+	msByTarget: Record<string, number>;
+	/** Every command's milliseconds, summed. */
+	ms: number;
 }
 
 /** Starts counting on the open mongoose connection; `stop()` gives what was counted since. */
@@ -25,34 +28,48 @@ export function countCommands(): { stop(): CommandCount; snapshot(): CommandCoun
 	const client = mongoose.connection.getClient();
 	const counts = new Map<string, number>();
 	const ms = new Map<string, number>();
-	const started = new Map<number, string>();
-	const listener = (ev: { commandName: string; command: Record<string, unknown>; requestId: number }) => {
+	const targets = new Map<unknown, string>();
+	// BENCH_TRACE=<file>: every command's start (ms since counting began), duration and target, as JSON lines.
+	const trace = process.env.BENCH_TRACE ? openSync(process.env.BENCH_TRACE, "a") : null;
+	if (trace !== null) writeSync(trace, `${JSON.stringify({ begin: new Date().toISOString() })}\n`);
+	const t0 = performance.now();
+	const started = (ev: { commandName: string; command: Record<string, unknown>; requestId: unknown }) => {
 		if (IGNORED.has(ev.commandName)) return;
 		const target = `${ev.commandName} ${String(ev.command[ev.commandName] ?? "")}`;
 		counts.set(target, (counts.get(target) ?? 0) + 1);
-		started.set(ev.requestId, target);
+		targets.set(ev.requestId, target);
 	};
-	// Where the time goes, not only how many: the database's answer time per target.
-	const ended = (ev: { requestId: number; duration: number }) => {
-		const target = started.get(ev.requestId);
+	const ended = (ev: { requestId: unknown; duration: number }) => {
+		const target = targets.get(ev.requestId);
 		if (target === undefined) return;
-		started.delete(ev.requestId);
+		targets.delete(ev.requestId);
 		ms.set(target, (ms.get(target) ?? 0) + ev.duration);
+		if (trace !== null)
+			writeSync(
+				trace,
+				`${JSON.stringify({ at: Math.round(performance.now() - t0 - ev.duration), ms: Math.round(ev.duration * 10) / 10, target })}\n`
+			);
 	};
-	client.on("commandStarted", listener);
+	client.on("commandStarted", started);
 	client.on("commandSucceeded", ended);
 	client.on("commandFailed", ended);
 	const snapshot = (): CommandCount => {
 		const byTarget = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
-		const msByTarget = Object.fromEntries([...ms].sort((a, b) => b[1] - a[1]));
-		return { total: [...counts.values()].reduce((a, b) => a + b, 0), byTarget, msByTarget };
+		const msByTarget = Object.fromEntries([...ms].sort((a, b) => b[1] - a[1]).map(([t, n]) => [t, Math.round(n)]));
+		return {
+			total: [...counts.values()].reduce((a, b) => a + b, 0),
+			byTarget,
+			msByTarget,
+			ms: Math.round([...ms.values()].reduce((a, b) => a + b, 0)),
+		};
 	};
 	return {
 		snapshot,
 		stop() {
-			client.off("commandStarted", listener);
+			client.off("commandStarted", started);
 			client.off("commandSucceeded", ended);
 			client.off("commandFailed", ended);
+			if (trace !== null) closeSync(trace);
 			return snapshot();
 		},
 	};
@@ -82,16 +99,6 @@ export function perUnit(count: CommandCount, units: number, background: string[]
 				.slice(0, top)
 				.map(([t, c]) => [t, round2(c / n)])
 		),
-		// Milliseconds of database time per unit by target, background included (it competes too).
-		...(count.msByTarget
-			? {
-					msByCommand: Object.fromEntries(
-						Object.entries(count.msByTarget)
-							.slice(0, top)
-							.map(([t, m]) => [t, round2(m / n)])
-					),
-				}
-			: {}),
 	};
 }
 
@@ -128,7 +135,11 @@ export function callCounter() {
 		stop(background?: string[]) {
 			counter.stop();
 			const sorted = Object.fromEntries(Object.entries(byTarget).sort((a, b) => b[1] - a[1]));
-			return perUnit({ total: Object.values(byTarget).reduce((a, b) => a + b, 0), byTarget: sorted }, calls, background);
+			return perUnit(
+				{ total: Object.values(byTarget).reduce((a, b) => a + b, 0), byTarget: sorted, msByTarget: {}, ms: 0 },
+				calls,
+				background
+			);
 		},
 	};
 }

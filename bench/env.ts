@@ -15,6 +15,12 @@ import { progress } from "./measure.ts";
 // all stopped, with the connection closed, before the next scenario starts.
 
 const brokers = new Set<ServiceBroker>();
+let running: RunningFerretDb | null = null;
+
+/** The FerretDB this run started (null against MONGO_URL): a scenario creates on its PostgreSQL what `npm start` would. */
+export function runningFerretDb(): RunningFerretDb | null {
+	return running;
+}
 
 export async function startDatabase(): Promise<{ url: string; stop(): Promise<void>; ferret: RunningFerretDb | null }> {
 	if (process.env.MONGO_URL) return { url: process.env.MONGO_URL, stop: async () => {}, ferret: null };
@@ -22,6 +28,9 @@ export async function startDatabase(): Promise<{ url: string; stop(): Promise<vo
 	// On PostgreSQL, a database of the run's own, dropped at the end (not the development `mktx`).
 	const postgresqlUrl = withDatabase(config().ferretdb.postgresqlUrl, `mktx_bench_${process.pid}_${Date.now()}`);
 	const ferret = await startFerretDb({ port: await freePort(), dataDir, postgresqlUrl, log: progress });
+	// A scenario that wants the indexes `npm start` adds on PostgreSQL (bin/start.ts) creates them here.
+	if (ferret.postgresqlUrl) process.env.BENCH_POSTGRESQL_URL = ferret.postgresqlUrl;
+	running = ferret;
 	const stop = async () => {
 		await ferret.stop();
 		if (ferret.postgresqlUrl) await dropPgDatabase(ferret.postgresqlUrl);

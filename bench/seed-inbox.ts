@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Db, Document } from "mongodb";
 import { progress } from "./measure.ts";
+import { activityKey, activityKeys } from "../lib/activity-buckets.ts";
+import { searchKeys } from "../lib/search-keys.ts";
 
 // An inbox at real size for one merchant and one X account, written with the driver in large
 // batches (not through the services: seeding is not what is measured): `contacts` contacts, each
@@ -44,6 +46,8 @@ export async function seedInbox(
 	const buffers: Record<string, Document[]> = { contacts: [], conversations: [], messages: [] };
 	let messages = 0;
 	const sampleConversations: string[] = [];
+	// The days with activity, marked as the services mark them (models/activity-day.model.ts).
+	const days = new Map<string, { _id: string; merchantId: string; year: string; day: string }>();
 	const flush = async (force = false) => {
 		for (const [name, docs] of Object.entries(buffers)) {
 			if (docs.length && (force || docs.length >= BATCH)) {
@@ -103,6 +107,7 @@ export async function seedInbox(
 		if (rand() < 0.1) tags.add("vip");
 		for (let t = Math.floor(rand() * 3); t > 0; t--) tags.add(pick(TAGS));
 		const username = `khach_${c.toString(36)}`;
+		const displayName = `${pick(LAST)} ${pick(MIDDLE)} ${pick(FIRST)}`;
 		buffers.contacts.push({
 			_id: contactId,
 			merchantId,
@@ -110,7 +115,8 @@ export async function seedInbox(
 			twitterUserId: xId,
 			username,
 			usernameLower: username,
-			displayName: `${pick(LAST)} ${pick(MIDDLE)} ${pick(FIRST)}`,
+			displayName,
+			searchKeys: searchKeys(username, displayName),
 			profileImageUrl: null,
 			tags: [...tags],
 			attributes: { purchaseCount: Math.floor(rand() * 12) },
@@ -120,6 +126,8 @@ export async function seedInbox(
 			messagesSent: perContact - inbound,
 			firstInteractionAt: first,
 			lastInteractionAt: last,
+			activityAt: last,
+			activityKeys: activityKeys(last),
 			lastInboundAt: lastInbound,
 			optedOut: false,
 			optedOutAt: null,
@@ -141,6 +149,8 @@ export async function seedInbox(
 			messageCount: perContact,
 			startedAt: first,
 			lastMessageAt: last,
+			activityAt: last,
+			activityKeys: activityKeys(last),
 			lastInboundAt: lastInbound,
 			awaitingReplySince: perContact % 2 === 1 ? lastInbound : null,
 			firstResponseAt,
@@ -151,11 +161,15 @@ export async function seedInbox(
 			createdAt: first,
 			updatedAt: last,
 		});
+		const day = activityKey("d", last);
+		days.set(day, { _id: `${merchantId}|${day}`, merchantId, year: activityKey("y", last), day });
 		if (sampleConversations.length < 20 && c % Math.max(1, Math.floor(opts.contacts / 20)) === 0) sampleConversations.push(conversationId);
 		await flush();
 		if (buffers.messages.length === 0 && messages % 50_000 < perContact) progress(`${opts.label}: seeded ${messages} messages`);
 	}
 	await flush(true);
+	for (const name of ["contact_activity_days", "conversation_activity_days"])
+		await db.collection(name).insertMany([...days.values()] as never[]);
 	const seconds = Math.round(performance.now() - started) / 1000;
 	return { contacts: opts.contacts, conversations: opts.contacts, messages, seconds, sampleConversations };
 }

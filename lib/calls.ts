@@ -1,5 +1,6 @@
 import type { CallingOptions, Context } from "moleculer";
 import type { Static } from "@sinclair/typebox";
+import type { AliasInfo } from "./openapi.ts";
 import type { AccountRef } from "../services/webhooks/account-directory.ts";
 import type { XProfile } from "../services/accounts/connection.ts";
 import type { RenderContact } from "../services/templates/render.ts";
@@ -10,6 +11,10 @@ import type { SendKind } from "../services/x/send-limits.ts";
 import type { SendOutcome } from "../services/inbox/pipeline.ts";
 import type { SendToContactResult } from "../services/inbox/send.ts";
 import type { Drift, EnqueueParams } from "../services/inbox/reconcile.ts";
+import type { eraseContactThreads } from "../services/inbox/erase.ts";
+import type { presentConversation } from "../services/inbox/present.ts";
+import type { CONVERSATION_STATUSES } from "../models/conversation.model.ts";
+import type { Paged } from "./pagination.ts";
 import type { ActivityParams, InboundPeopleParams, ReconcileActivityParams } from "../services/contacts/inbound.ts";
 
 // The actions one service calls on another, with what each takes and answers: `call()` checks the
@@ -26,6 +31,7 @@ export interface Actions {
 	"accounts.byTwitterUserId": { params: { twitterUserId: string }; result: AccountRef | null };
 	"accounts.ref": { params: { id: string }; result: AccountRef | null };
 	"accounts.ready": { params: Record<string, never>; result: boolean };
+	"api.listAliases": { params: { withActionSchema: boolean }; result: AliasInfo[] };
 	"campaigns.metricsFor": { params: { campaignIds: string[] }; result: Record<string, CampaignInfo> };
 	"contacts.ensureFromInbound": {
 		params: Omit<Static<typeof InboundPeopleParams>, "merchantId">;
@@ -36,6 +42,14 @@ export interface Actions {
 	"contacts.optOut": { params: { id: string }; result: unknown };
 	"contacts.get": { params: { id: string }; result: RenderContact };
 	"contacts.namesOf": { params: { ids: string[] }; result: Record<string, { username?: string; displayName?: string }> };
+	"inbox.conversationsOf": {
+		params: { contactId: string; status?: (typeof CONVERSATION_STATUSES)[number]; skip?: number; take?: number };
+		result: Paged<ReturnType<typeof presentConversation>>;
+	};
+	"inbox.eraseContact": {
+		params: { contactId: string; accountId?: string; twitterUserId?: string };
+		result: Awaited<ReturnType<typeof eraseContactThreads>>;
+	};
 	"inbox.enqueue": { params: Omit<Static<typeof EnqueueParams>, "merchantId">; result: { queued: number } };
 	"inbox.escalate": { params: { conversationId: string; reason: string }; result: { escalated: boolean } };
 	"inbox.sendToContact": { params: Outbound & { origin: string }; result: SendToContactResult };

@@ -254,6 +254,8 @@ function inboxConfig(env: NodeJS.ProcessEnv) {
 		writers: int(env, "INBOX_WRITERS", 2, 1),
 		/** Queued activity rows one writer applies per batch. */
 		batchSize: int(env, "INBOX_BATCH_SIZE", 100, 1),
+		/** How long a conversation action (close, assign, escalate) waits for the writer to apply it. */
+		actionWaitMs: int(env, "INBOX_ACTION_WAIT_MS", 5000, 1),
 	};
 }
 

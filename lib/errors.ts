@@ -58,6 +58,16 @@ export class RateLimitedError extends ApiError {
 	}
 }
 
+/**
+ * A write that may or may not have been made (the gateway's 504 OUTCOME_UNKNOWN, docs/errors.md):
+ * e.g. a change queued for its writer and not applied within the request's wait (it will be).
+ */
+export class OutcomeUnknownError extends ApiError {
+	constructor(message = "The outcome is unknown: the change may or may not have been made") {
+		super(message, 504, "OUTCOME_UNKNOWN");
+	}
+}
+
 /** An upstream failure worth retrying (X or Anthropic down, a node gone). Never shown as 500. */
 export class UpstreamUnavailableError extends Errors.MoleculerRetryableError {
 	constructor(message: string, errorCode = "UPSTREAM_UNAVAILABLE") {

@@ -5,6 +5,7 @@ export type Locale = "vi" | "en";
 
 const vi: Record<string, string> = {
 	BAD_REQUEST: "Request không hợp lệ",
+	INVALID_CURSOR: "Con trỏ phân trang không hợp lệ cho danh sách này",
 	UNAUTHORIZED: "Token xác thực không hợp lệ hoặc thiếu",
 	FORBIDDEN: "Không có quyền truy cập tài nguyên",
 	NOT_FOUND: "Không tìm thấy tài nguyên",
@@ -38,6 +39,7 @@ const vi: Record<string, string> = {
 
 const en: Record<string, string> = {
 	BAD_REQUEST: "Bad request",
+	INVALID_CURSOR: "The cursor is not valid for this list",
 	UNAUTHORIZED: "Missing or invalid authentication token",
 	FORBIDDEN: "You do not have access to this resource",
 	NOT_FOUND: "Resource not found",

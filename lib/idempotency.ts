@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { RequestKeyModel } from "../models/request-key.model.ts";
-import { ApiError, ConflictError, ServiceUnavailableError } from "./errors.ts";
+import { ConflictError, OutcomeUnknownError, ServiceUnavailableError } from "./errors.ts";
 import { isDuplicateKey } from "./ids.ts";
 
 // Idempotency-Key on creates, decided once in the gateway (docs/errors.md):
@@ -39,12 +39,6 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
 /** Nothing ran: the caller may simply try again. */
 function unavailable(): ServiceUnavailableError {
 	return new ServiceUnavailableError("The request could not be recorded, try again");
-}
-
-export class OutcomeUnknownError extends ApiError {
-	constructor(message = "The outcome is unknown: the change may or may not have been made") {
-		super(message, 504, "OUTCOME_UNKNOWN");
-	}
 }
 
 function canonical(value: unknown): string {

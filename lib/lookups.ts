@@ -1,4 +1,5 @@
 import mongoose, { type Model } from "mongoose";
+import { bulkWriteInChunks } from "./bulk-updates.ts";
 
 // Lookups and writes of many documents by key that stay index lookups on both engines.
 //
@@ -79,12 +80,15 @@ export async function findIn<T>(
 	return model.find({ ...filter, [field]: { $in: keys } }, projection).lean<T[]>();
 }
 
-/** The same update applied to each document of `ids`, in one command (a bulkWrite of one-id updates). */
+/**
+ * The same update applied to each document of `ids`: bulkWrites of one-id updates, a few
+ * statements per command (lib/bulk-updates.ts: FerretDB holds a connection per statement).
+ */
 export async function updateEach(model: AnyModel, ids: readonly string[], update: Record<string, unknown>): Promise<void> {
 	if (!ids.length) return;
-	await model.bulkWrite(
-		[...new Set(ids)].map(_id => ({ updateOne: { filter: { _id }, update } })),
-		{ ordered: false }
+	await bulkWriteInChunks(
+		model,
+		[...new Set(ids)].map(_id => ({ updateOne: { filter: { _id }, update } }))
 	);
 }
 

@@ -22,7 +22,10 @@ export const SUMMARIES: Record<string, [en: string, vi: string]> = {
 	"ai.message": ["Ask the AI for an answer to a customer's message", "Gửi tin nhắn AI"],
 	"analytics.overview": ["Overview figures of a period", "Tổng quan analytics"],
 	"analytics.contacts": ["Contact figures of a period", "Phân tích liên hệ"],
-	"analytics.conversations": ["Conversation figures of a period", "Phân tích hội thoại"],
+	"analytics.conversations": [
+		"Conversation figures of a period: daily opened/closed/escalated and response-time trend, first response, resolution, by assignee",
+		"Phân tích hội thoại",
+	],
 	"analytics.campaigns": ["Campaign figures of a period", "Phân tích chiến dịch"],
 	"campaigns.create": ["Create a campaign", "Tạo chiến dịch"],
 	"campaigns.list": ["List campaigns", "Danh sách chiến dịch"],
@@ -83,6 +86,50 @@ export const SUMMARIES: Record<string, [en: string, vi: string]> = {
 	"api.docsAsset": ["A file of the reference page", "Tệp của trang tài liệu"],
 	"api.events": ["Live events of the merchant (Server-Sent Events)", "Sự kiện trực tiếp (SSE)"],
 	"webhooks.receive": ["X's Account Activity events (signed)", "Nhận sự kiện từ Twitter"],
+};
+
+/**
+ * Response examples of operations whose contract entry shows none ("Response 200 OK" and
+ * nothing after it): the document shapes `data` from them as from the contract's, and the
+ * "Try it out" test replays every operation against that shape.
+ */
+export const RESPONSE_EXAMPLES: Record<string, unknown> = {
+	"analytics.conversations": {
+		success: true,
+		data: {
+			period: { startDate: "2026-01-17", endDate: "2026-01-18", timezone: "Asia/Ho_Chi_Minh" },
+			summary: {
+				opened: 3,
+				closed: 2,
+				escalations: 1,
+				averageFirstResponseTime: "3m 15s",
+				averageFirstResponseSeconds: 195,
+				averageResolutionTime: "12h 0m 0s",
+				averageResolutionSeconds: 43200,
+				answeredByBot: { conversations: 1, percent: 33.3 },
+			},
+			daily: [
+				{ date: "2026-01-17", opened: 1, closed: 1, escalations: 0 },
+				{ date: "2026-01-18", opened: 2, closed: 1, escalations: 1 },
+			],
+			// Per local day: replies and their mean response time, first responses and theirs; null on a day without any.
+			responseTimeTrend: [
+				{ date: "2026-01-17", responses: 1, averageResponseSeconds: 225, firstResponses: 1, averageFirstResponseSeconds: 225 },
+				{ date: "2026-01-18", responses: 0, averageResponseSeconds: null, firstResponses: 0, averageFirstResponseSeconds: null },
+			],
+			byAssignee: [
+				{
+					userId: "agent-1",
+					closed: 1,
+					averageResolutionTime: "18h 0m 0s",
+					averageResolutionSeconds: 64800,
+					firstResponses: 1,
+					averageFirstResponseTime: "3m 45s",
+					averageFirstResponseSeconds: 225,
+				},
+			],
+		},
+	},
 };
 
 /** JSON Schema of a value, from one example of it: the shape, every field optional and nullable. */

@@ -1,6 +1,6 @@
 import { catalogs } from "./i18n.ts";
 import { contractEntries, contractKey, type ContractEntry } from "./openapi-contract.ts";
-import { SUMMARIES, schemaOfExample } from "./openapi-text.ts";
+import { RESPONSE_EXAMPLES, SUMMARIES, schemaOfExample } from "./openapi-text.ts";
 
 // The OpenAPI 3.1 document, built from what the gateway actually routes (its aliases) and each
 // action's own params schema: nothing about an endpoint is written twice. Path parameters come
@@ -106,7 +106,8 @@ function operation(alias: AliasInfo, method: string, pathParams: string[]): Sche
 	}
 	if (op.parameters.length === 0) delete op.parameters;
 	const paged = "skip" in properties && "take" in properties;
-	const data = (contract?.response as { data?: unknown } | undefined)?.data;
+	const responseExample = contract?.response ?? RESPONSE_EXAMPLES[name];
+	const data = (responseExample as { data?: unknown } | undefined)?.data;
 	const raw = RAW_RESPONSES[name];
 	if (raw)
 		op.responses[raw.status ?? "200"] = {
@@ -121,7 +122,7 @@ function operation(alias: AliasInfo, method: string, pathParams: string[]): Sche
 			content: {
 				"application/json": {
 					schema: successSchema(data, paged),
-					...(contract?.response !== undefined ? { example: contract.response } : {}),
+					...(responseExample !== undefined ? { example: responseExample } : {}),
 				},
 			},
 		};

@@ -17,7 +17,19 @@ export interface Pagination {
 	limit: number;
 	total: number;
 	totalPages: number;
+	/**
+	 * Lists walked by activity (GET /contacts, GET /conversations): false when `total` is a lower
+	 * bound (the rows up to this page and one more), true when the walk reached the list's end.
+	 */
+	totalExact?: boolean;
+	/** Lists walked by activity: the `after` of the next page, null on the last. */
+	nextCursor?: string | null;
 }
+
+/** `after`: a keyset cursor (the `nextCursor` of the page before); `skip` then counts from it. */
+export const CursorParams = {
+	after: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: "nextCursor of the previous page" })),
+};
 
 /** What a list action returns; the gateway turns it into {success, data, pagination}. */
 export interface Paged<T> {

@@ -1,6 +1,7 @@
 import type { Context, ServiceBroker } from "moleculer";
 import mongoose from "mongoose";
 import { dbAnswers } from "./db.ts";
+import { call } from "./calls.ts";
 
 // /health/ready answers within its budget whatever the database or the services do: every check
 // runs at once under the same deadline, and one that does not answer in time is "not ready" with
@@ -34,7 +35,7 @@ async function databaseCheck(ctx: Context, budgetMs: number): Promise<string | n
 		const answer = await within(dbAnswers(), budgetMs, null);
 		return answer === true ? null : answer === null ? `database did not answer within ${budgetMs} ms` : "database ping failed";
 	}
-	const answer = await within(ctx.call("accounts.ready", {}, { timeout: budgetMs, retries: 0 }) as Promise<boolean>, budgetMs, null);
+	const answer = await within(call(ctx, "accounts.ready", {}, { timeout: budgetMs, retries: 0 }), budgetMs, null);
 	return answer === true
 		? null
 		: answer === null

@@ -1,6 +1,6 @@
 import type { ServiceSchema, Service } from "moleculer";
 import mongoose from "mongoose";
-import { Agenda, type Job } from "agenda";
+import { Agenda, InMemoryNotificationChannel, type Job } from "agenda";
 import { MongoBackend } from "@agendajs/mongo-backend";
 import { releaseWatchdogTimers } from "../lib/agenda-watchdog.ts";
 
@@ -22,9 +22,21 @@ export interface AgendaOptions {
 	jobs: Record<string, JobDefinition>;
 	/** How often this node polls for due jobs. */
 	processEveryMs?: number;
+	/**
+	 * A job this node schedules to run now (or before its next poll) starts at once on this node,
+	 * without waiting for the poll (Agenda's in-process notification channel). Other nodes still
+	 * find due jobs by polling.
+	 */
+	runLocalJobsAtOnce?: boolean;
 }
 
 export const AGENDA_COLLECTION = "agenda_jobs";
+
+/** The method the mixin gives a service, for its `defineService<AgendaMethods & ...>()`. */
+export interface AgendaMethods {
+	/** Schedules `name` to run at `when` with `data` (the job's whole state). */
+	scheduleJob(name: string, when: Date, data: Record<string, unknown>): Promise<unknown>;
+}
 
 export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
 	return {
@@ -49,6 +61,7 @@ export function AgendaMixin(opts: AgendaOptions): Partial<ServiceSchema> {
 					name: `${this.broker.nodeID}:${this.name}`,
 					processEvery: opts.processEveryMs ?? 1000,
 					removeOnComplete: true,
+					...(opts.runLocalJobsAtOnce ? { notificationChannel: new InMemoryNotificationChannel() } : {}),
 				});
 				for (const [name, def] of Object.entries(opts.jobs)) {
 					agenda.define(name, (job: Job) => def.handler.call(this, job), {

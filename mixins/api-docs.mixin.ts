@@ -2,9 +2,10 @@ import { createReadStream, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { Context, ServiceSchema } from "moleculer";
-import { buildOpenApi, type AliasInfo } from "../lib/openapi.ts";
+import { buildOpenApi } from "../lib/openapi.ts";
 import { NotFoundError } from "../lib/errors.ts";
 import { config } from "../lib/config.ts";
+import { call } from "../lib/calls.ts";
 
 // For the gateway: the OpenAPI document of the routes it serves right now, and a reference
 // page rendered by swagger-ui from the package's own files (no CDN: it works offline).
@@ -44,7 +45,7 @@ export const ApiDocsMixin: Partial<ServiceSchema> = {
 	actions: {
 		openapi: {
 			async handler(ctx: Context<unknown, Meta>) {
-				const aliases = (await ctx.call("api.listAliases", { withActionSchema: true })) as AliasInfo[];
+				const aliases = await call(ctx, "api.listAliases", { withActionSchema: true });
 				ctx.meta.$responseType = "application/json; charset=utf-8";
 				const cfg = config();
 				return buildOpenApi(aliases, { version, serverUrl: cfg.publicBaseUrlGiven ? cfg.publicBaseUrl : undefined });

@@ -33,6 +33,8 @@ export interface PartitionWorkerOptions {
 	wakeEvent: string;
 	/** Read when the service is created (after the configuration is loaded). */
 	tuning?: () => WorkerTuning;
+	/** The partitions a wake event names (null: any), so a holder waiting on its own partition is woken only for it. */
+	wakePartitions?: (payload: unknown) => string[] | null;
 }
 
 export interface WorkerTuning {
@@ -45,13 +47,19 @@ export interface WorkerTuning {
 	maxBatchMs?: number;
 	/** Longest sleep of an idle loop between looks at the queue (a wake event cuts it short). */
 	idleMs?: number;
+	/**
+	 * How long a holder whose partition ran dry keeps it, waiting for more: the next row (an
+	 * agent's action waiting for its answer, the customer's next DM) then costs one batch, not a
+	 * new lease. Work queued for another partition ends the wait at once.
+	 */
+	holdMs?: number;
 	progressEveryMs?: number;
 }
 
 interface WorkerState {
 	stopping: boolean;
 	loops: Promise<void>[];
-	waiters: Set<() => void>;
+	waiters: Set<(partitions: string[] | null) => void>;
 	held: Set<string>;
 	backoff: Map<string, number>;
 	applied: number;
@@ -92,6 +100,7 @@ export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<Serv
 		marginMs: 2_000,
 		maxBatchMs: 20_000,
 		idleMs: 1_000,
+		holdMs: 3_000,
 		progressEveryMs: 10_000,
 	};
 
@@ -109,8 +118,41 @@ export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<Serv
 		});
 	}
 
-	function wake(self: Self) {
-		for (const done of [...self.worker.waiters]) done();
+	function wake(self: Self, partitions: string[] | null = null) {
+		for (const done of [...self.worker.waiters]) done(partitions);
+	}
+
+	/**
+	 * Starts listening for work on `partition` (before looking at the queue, so none is missed):
+	 * `wait(ms)` is true when some was queued for it, false on the time limit or work elsewhere.
+	 */
+	function watch(self: Self, partition: string) {
+		let woken: boolean | null = null;
+		let settle: ((v: boolean) => void) | null = null;
+		const listener = (partitions: string[] | null) => {
+			const mine = partitions === null || partitions.includes(partition);
+			if (woken === null || mine) woken = mine;
+			if (settle) settle(woken);
+		};
+		self.worker.waiters.add(listener);
+		const stop = () => self.worker.waiters.delete(listener);
+		return {
+			stop,
+			wait(ms: number): Promise<boolean> {
+				if (woken !== null) {
+					stop();
+					return Promise.resolve(woken);
+				}
+				return new Promise<boolean>(resolve => {
+					const timer = setTimeout(() => settle!(false), ms);
+					settle = v => {
+						clearTimeout(timer);
+						stop();
+						resolve(v);
+					};
+				});
+			},
+		};
 	}
 
 	async function acquireSome(self: Self): Promise<Lease | null> {
@@ -135,8 +177,17 @@ export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<Serv
 		let failures = 0;
 		// A batch starts only when the lease covers its longest run; it checks again before writing.
 		while (!self.worker.stopping && (await lease.ensure(self.worker.tuning.maxBatchMs))) {
-			const rows = await self.takeBatch(partition, self.worker.tuning.batchSize);
-			if (!rows.length) return;
+			const more = watch(self, partition);
+			const rows = await self.takeBatch(partition, self.worker.tuning.batchSize).catch(err => {
+				more.stop();
+				throw err;
+			});
+			if (!rows.length) {
+				// Dry: keep the partition a moment (its slots are claimed already) for the next row.
+				if (await more.wait(self.worker.tuning.holdMs)) continue;
+				return;
+			}
+			more.stop();
 			try {
 				await self.applyBatch(partition, rows, lease);
 				self.worker.applied += rows.length;
@@ -249,8 +300,8 @@ export function PartitionWorkerMixin(opts: PartitionWorkerOptions): Partial<Serv
 		},
 
 		events: {
-			[opts.wakeEvent](this: Service) {
-				wake(this as unknown as Self);
+			[opts.wakeEvent](this: Service, ctx: { params: unknown }) {
+				wake(this as unknown as Self, opts.wakePartitions?.(ctx.params) ?? null);
 			},
 			// Loops start once the whole node is up: a batch calls other services.
 			"$broker.started"(this: Service) {

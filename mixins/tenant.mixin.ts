@@ -2,6 +2,8 @@ import type { Context, ServiceSchema } from "moleculer";
 import type { Model } from "mongoose";
 import { NotFoundError, UnauthorizedError } from "../lib/errors.ts";
 import { pageOf, paged, type PageQuery, type Paged } from "../lib/pagination.ts";
+import { decodeListCursor, encodeListCursor, walkByActivity } from "../lib/activity-buckets.ts";
+import type { ActivityDayModel } from "../lib/activity-days.ts";
 
 /** What the gateway puts in ctx.meta from a verified token, and nothing more. */
 export interface RequestMeta {
@@ -79,8 +81,54 @@ export async function findPage<T, R = T>(
 	return paged(await present(rows), total, page);
 }
 
+/** What a list asks of `findActivityPage`. */
+export interface ActivityListParams<T> {
+	/** Names the list in its cursors: a cursor of another list is refused. */
+	list: string;
+	model: Model<T>;
+	/** The markers of the days with activity of the model's rows. */
+	days: ActivityDayModel;
+	/** Filters of the list; undefined values are dropped, the merchant is added. Put the selective equalities first. */
+	query?: Record<string, unknown>;
+	/** Hours for lists that keep most rows; days for a selective filter (tags, a search, an assignee). */
+	leaf: "d" | "h";
+}
+
+/**
+ * One page of the caller's rows, latest activity first (`activityAt` descending, `_id`), read bucket
+ * by bucket of activity (lib/activity-buckets.ts): the work is the page's, never the merchant's
+ * whole list. `total` is exact when the list ends within the next page, else a lower bound
+ * (`totalExact: false`); `nextCursor` continues the list from the page's last row.
+ */
+export async function findActivityPage<T extends { _id: string; activityAt?: Date | null }, R = T>(
+	ctx: Context<unknown, RequestMeta>,
+	params: ActivityListParams<T>,
+	page: PageQuery & { after?: string },
+	present: (rows: T[]) => R[] | Promise<R[]> = rows => rows as unknown as R[]
+): Promise<Paged<R>> {
+	const merchantId = merchantOf(ctx);
+	const filter = scoped(ctx, params.query ?? {});
+	const { skip, take } = pageOf(page);
+	const after = page.after ? decodeListCursor(params.list, merchantId, page.after) : null;
+	const positionOf = (row: T) => ({ at: row.activityAt ? new Date(row.activityAt).getTime() : 0, id: row._id });
+	const walk = await walkByActivity<T>({
+		days: async year => (await params.days.find({ merchantId, year }, { day: 1 }).lean<{ day: string }[]>()).map(d => d.day),
+		read: key => params.model.find({ ...filter, activityKeys: key } as never).lean<T[]>(),
+		positionOf,
+		after,
+		need: skip + take + 1,
+		leaf: params.leaf,
+	});
+	const rows = walk.rows.slice(skip, skip + take);
+	const more = walk.rows.length > skip + take;
+	const result = paged(await present(rows), more ? skip + take + 1 : walk.rows.length, page);
+	result.pagination.totalExact = !more && !after;
+	result.pagination.nextCursor = more ? encodeListCursor(params.list, merchantId, positionOf(rows[rows.length - 1])) : null;
+	return result;
+}
+
 /** The mixin's methods, for a service schema's `ServiceSchema<Settings, TenantMethods & ...>`. */
-export const tenantMethods = { merchantOf, scoped, findOwned, findPage };
+export const tenantMethods = { merchantOf, scoped, findOwned, findPage, findActivityPage };
 export type TenantMethods = typeof tenantMethods;
 
 /**

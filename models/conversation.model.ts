@@ -1,5 +1,8 @@
 import mongoose, { Schema, type InferSchemaType } from "mongoose";
 import { publicJson, uuidId } from "./plugins.ts";
+import { activityKeys } from "../lib/activity-buckets.ts";
+import { ConversationActivityDayModel } from "./conversation-activity-day.model.ts";
+import { markActivityDays, markInsertedDays } from "../lib/activity-days.ts";
 
 export const CONVERSATION_STATUSES = ["open", "closed"] as const;
 
@@ -20,6 +23,10 @@ export const conversationSchema = new Schema(
 		messageCount: { type: Number, default: 0 },
 		startedAt: { type: Date, default: () => new Date() },
 		lastMessageAt: { type: Date, default: null },
+		/** The inbox's order: the last message, or the start if none yet. */
+		activityAt: { type: Date, default: null },
+		/** Day and hour of `activityAt` (lib/activity-buckets.ts): the pages of GET /conversations. */
+		activityKeys: { type: [String], default: [] },
 		lastInboundAt: { type: Date, default: null },
 		/** Set when the customer wrote and nobody has answered yet: the response-time clock. */
 		awaitingReplySince: { type: Date, default: null },
@@ -42,7 +49,25 @@ conversationSchema.index({ merchantId: 1, status: 1, lastMessageAt: -1, startedA
 conversationSchema.index({ merchantId: 1, contactId: 1, startedAt: -1, _id: 1 });
 // An account's conversations: its statistics, and the inbox filtered by account.
 conversationSchema.index({ accountId: 1, lastMessageAt: -1, startedAt: -1, _id: 1 });
-publicJson(conversationSchema, ["openKey"]);
+// GET /conversations walks the merchant's conversations bucket by bucket of activity (an
+// equality, which the embedded FerretDB pushes down; lib/activity-buckets.ts).
+conversationSchema.index({ merchantId: 1, activityKeys: 1 });
+publicJson(conversationSchema, ["openKey", "activityKeys"]);
+
+/** The fields derived from a conversation's activity time, for a $set (or a new document). */
+export function conversationActivityFields(at: Date): { activityAt: Date; activityKeys: string[] } {
+	return { activityAt: at, activityKeys: activityKeys(at) };
+}
+
+conversationSchema.pre("validate", function () {
+	Object.assign(this, conversationActivityFields(this.lastMessageAt ?? this.activityAt ?? this.startedAt ?? new Date()));
+});
+conversationSchema.post("save", async function () {
+	await markActivityDays(ConversationActivityDayModel, this.merchantId, [this.activityAt]);
+});
+conversationSchema.post("insertMany", async function (docs: unknown) {
+	await markInsertedDays(ConversationActivityDayModel, docs);
+});
 
 export type Conversation = InferSchemaType<typeof conversationSchema> & { _id: string };
 export const ConversationModel = mongoose.model("Conversation", conversationSchema);

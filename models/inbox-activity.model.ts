@@ -6,8 +6,12 @@ import mongoose, { Schema, type InferSchemaType } from "mongoose";
 // raw delivery) and from our own sends (`sent`, recorded by the send pipeline). The `_id` is
 // derived from what the row is ("dm:<account>:<X event id>"), so X's retries and a repeated
 // enqueue insert nothing new. The writer deletes a row once applied: the queue holds only work.
+// Agents' actions on a conversation (close, assign) and the bot's escalation are rows too
+// ("close:<conversation>:<request id>"), applied in order with the messages
+// (services/inbox/conversation-actions.ts): on FerretDB two concurrent updates of one document
+// can lose one, so conversations have one writer.
 
-export const ACTIVITY_KINDS = ["dm", "read", "sent"] as const;
+export const ACTIVITY_KINDS = ["dm", "read", "sent", "close", "assign", "escalate"] as const;
 export const ACTIVITY_STATUSES = ["pending", "failed"] as const;
 
 export const inboxActivitySchema = new Schema(

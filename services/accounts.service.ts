@@ -1,8 +1,8 @@
-import type { ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { AccountModel, ACCOUNT_STATUSES, type Account } from "../models/account.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 import { PageParams } from "../lib/pagination.ts";
 import { presentAccount } from "./accounts/present.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
@@ -19,6 +19,7 @@ const ConnectParams = Strict({
 	oauthToken: Type.String({ minLength: 1, maxLength: 200 }),
 	oauthTokenSecret: Type.String({ minLength: 1, maxLength: 200 }),
 });
+const RefParams = Type.Object({ id: Type.String() });
 const ByTwitterUserParams = Strict({ twitterUserId: Type.String({ minLength: 1, maxLength: 40 }) });
 const UpdateParams = Strict({
 	id: Id(),
@@ -26,7 +27,7 @@ const UpdateParams = Strict({
 	businessHours: Type.Optional(BusinessHoursSchema),
 });
 
-const AccountsService: ServiceSchema = {
+const AccountsService = defineService<TenantMethods>()({
 	name: "accounts",
 	mixins: [DbMixin([AccountModel, AccountLinkModel]), TenantMixin],
 	settings: { rest: "/" },
@@ -46,7 +47,7 @@ const AccountsService: ServiceSchema = {
 			rest: "GET /accounts/:id",
 			params: GetParams,
 			async handler(ctx: TenantContext<Static<typeof GetParams>>) {
-				const account = (await this.findOwned(ctx, AccountModel, ctx.params.id, "Account")) as Account;
+				const account = await this.findOwned(ctx, AccountModel, ctx.params.id, "Account");
 				return { ...presentAccount(account), statistics: await accountStatistics(ctx, account) };
 			},
 		},
@@ -56,7 +57,7 @@ const AccountsService: ServiceSchema = {
 			params: ConnectParams,
 			async handler(ctx: TenantContext<Static<typeof ConnectParams>>) {
 				const profile = await call(ctx, "x.verifyCredentials", ctx.params);
-				const account = await connectAccount(merchantOf(ctx), profile, ctx.params);
+				const account = await connectAccount(this.merchantOf(ctx), profile, ctx.params);
 				ctx.emit("account.connected", { merchantId: account.merchantId, accountId: account._id, twitterUserId: account.twitterUserId });
 				return presentAccount(account);
 			},
@@ -66,7 +67,7 @@ const AccountsService: ServiceSchema = {
 			rest: "DELETE /accounts/:id",
 			params: GetParams,
 			async handler(ctx: TenantContext<Static<typeof GetParams>>) {
-				const account = (await this.findOwned(ctx, AccountModel, ctx.params.id, "Account")) as Account;
+				const account = await this.findOwned(ctx, AccountModel, ctx.params.id, "Account");
 				await disconnectAccount(account);
 				ctx.emit("account.disconnected", { merchantId: account.merchantId, accountId: account._id });
 				return null;
@@ -87,10 +88,10 @@ const AccountsService: ServiceSchema = {
 		/** Internal: an account's X id, for services that keep rows by it (the caller's merchant only). */
 		ref: {
 			visibility: "public",
-			params: Type.Object({ id: Type.String() }),
-			async handler(ctx: TenantContext<{ id: string }>) {
+			params: RefParams,
+			async handler(ctx: TenantContext<Static<typeof RefParams>>) {
 				const account = await AccountModel.findById(ctx.params.id, { merchantId: 1, twitterUserId: 1 }).lean<Account>();
-				if (!account || account.merchantId !== merchantOf(ctx)) return null;
+				if (!account || account.merchantId !== this.merchantOf(ctx)) return null;
 				return { id: account._id, merchantId: account.merchantId, twitterUserId: account.twitterUserId };
 			},
 		},
@@ -114,10 +115,10 @@ const AccountsService: ServiceSchema = {
 				if (Object.keys(set).length) await AccountModel.updateOne(this.scoped(ctx, { _id: id }), { $set: set });
 				const account = await this.findOwned(ctx, AccountModel, id, "Account");
 				ctx.emit("account.updated", { merchantId: account.merchantId, accountId: id });
-				return presentAccount(account as Account);
+				return presentAccount(account);
 			},
 		},
 	},
-};
+});
 
 export default AccountsService;

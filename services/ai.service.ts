@@ -1,4 +1,4 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { AiConfigModel, type AiConfig } from "../models/ai-config.model.ts";
 import { AiReplyModel, type AiReply } from "../models/ai-reply.model.ts";
@@ -6,7 +6,8 @@ import { AccountModel, type Account } from "../models/account.model.ts";
 import { ConversationModel, type Conversation } from "../models/conversation.model.ts";
 import { MessageModel, type Message } from "../models/message.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 import { Id, Strict } from "../lib/schema.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
 import { isDuplicateKey } from "../lib/ids.ts";
@@ -54,106 +55,15 @@ interface ReceivedEvent {
 
 type SendError = { code?: number; type?: string; message?: string };
 
-const AiService: ServiceSchema = {
+/** The Claude client when ANTHROPIC_API_KEY is set; null: the built-in classifier answers. */
+interface AiState {
+	claude: Claude | null;
+}
+
+const AiService = defineService<TenantMethods, AiState>()({
 	name: "ai",
 	mixins: [DbMixin([AiConfigModel, AiReplyModel]), TenantMixin],
 	settings: { rest: "/" },
-
-	created() {
-		this.claude = null as Claude | null;
-	},
-
-	started() {
-		const cfg = config();
-		if (cfg.ai.apiKey) {
-			// The whole call, retries included, ends before the gateway's request would time out.
-			const deadlineMs = Math.max(1000, cfg.requestTimeoutMs - 2000);
-			this.claude = createClaude({
-				apiKey: cfg.ai.apiKey,
-				baseUrl: cfg.ai.baseUrl,
-				timeoutMs: cfg.ai.timeoutMs,
-				maxRetries: cfg.ai.maxRetries,
-				deadlineMs,
-			});
-		} else {
-			this.logger.info("ANTHROPIC_API_KEY is not set: the chatbot answers with the built-in classifier");
-		}
-	},
-
-	actions: {
-		getConfig: {
-			rest: "GET /ai/accounts/:accountId/config",
-			params: AccountParams,
-			async handler(ctx: TenantContext<Static<typeof AccountParams>>) {
-				const account = await this.findOwned(ctx, AccountModel, ctx.params.accountId, "Account");
-				const stored = await AiConfigModel.findById(account._id).lean<AiConfig>();
-				return presentConfig(account._id, settingsOf(stored), stored?.updatedAt ?? null);
-			},
-		},
-
-		updateConfig: {
-			rest: "PUT /ai/accounts/:accountId/config",
-			params: UpdateConfigParams,
-			async handler(ctx: TenantContext<Static<typeof UpdateConfigParams>>) {
-				const { accountId, ...changes } = ctx.params;
-				const account = await this.findOwned(ctx, AccountModel, accountId, "Account");
-				const allowed = allowedModels();
-				if (changes.model !== undefined && !allowed.includes(changes.model)) {
-					throw new ValidationFailedError(
-						[{ field: "model", message: `must be one of: ${allowed.join(", ")}` }],
-						`Model "${changes.model}" is not available; allowed models: ${allowed.join(", ")}`
-					);
-				}
-				// Fields left out keep their current value (or default).
-				const current = settingsOf(await AiConfigModel.findById(account._id).lean<AiConfig>());
-				const next: AiSettings = { ...current, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
-				const write = () =>
-					AiConfigModel.updateOne({ _id: account._id }, { $set: { merchantId: account.merchantId, ...next } }, { upsert: true });
-				// Two first PUTs at once: the loser's upsert hits the _id the winner inserted; as an update it then applies.
-				await write().catch(err => (isDuplicateKey(err) ? write() : Promise.reject(err)));
-				const stored = await AiConfigModel.findById(account._id).lean<AiConfig>();
-				return presentConfig(account._id, settingsOf(stored), stored?.updatedAt ?? null);
-			},
-		},
-
-		message: {
-			rest: "POST /ai/conversations/:conversationId/message",
-			params: MessageParams,
-			async handler(ctx: TenantContext<Static<typeof MessageParams>>) {
-				const conversation: Conversation = await this.findOwned(ctx, ConversationModel, ctx.params.conversationId, "Conversation");
-				const settings = settingsOf(await AiConfigModel.findById(conversation.accountId).lean<AiConfig>());
-				const history = (await this.recentMessages(conversation._id, config().ai.contextMessages)).reverse();
-				const answer: AnswerResult = await answerMessage({
-					settings,
-					text: ctx.params.message,
-					turns: conversationTurns(history, ctx.params.message),
-					claude: this.claude,
-				});
-				if (answer.fallback)
-					this.logger.warn(`Claude did not answer (conversation ${conversation._id}): ${answer.fallback}; the built-in classifier did`);
-				await this.applyEffects(ctx, {
-					merchantId: merchantOf(ctx),
-					conversationId: conversation._id,
-					contactId: conversation.contactId,
-					answer,
-				});
-				const { message, intent, confidence, needsHumanEscalation, provider } = answer;
-				return { message, intent, confidence, needsHumanEscalation, provider };
-			},
-		},
-	},
-
-	events: {
-		"message.received": {
-			async handler(ctx: Context<ReceivedEvent>) {
-				try {
-					await this.autoReply(ctx, ctx.params);
-				} catch (err) {
-					this.logger.error(`Auto-reply to message ${ctx.params.messageId} failed:`, err);
-				}
-			},
-		},
-	},
 
 	methods: {
 		/** The service's clock; tests replace it. */
@@ -291,6 +201,102 @@ const AiService: ServiceSchema = {
 			await AiReplyModel.updateOne({ _id: decision._id }, { $set: update });
 		},
 	},
-};
+
+	created() {
+		this.claude = null;
+	},
+
+	started() {
+		const cfg = config();
+		if (cfg.ai.apiKey) {
+			// The whole call, retries included, ends before the gateway's request would time out.
+			const deadlineMs = Math.max(1000, cfg.requestTimeoutMs - 2000);
+			this.claude = createClaude({
+				apiKey: cfg.ai.apiKey,
+				baseUrl: cfg.ai.baseUrl,
+				timeoutMs: cfg.ai.timeoutMs,
+				maxRetries: cfg.ai.maxRetries,
+				deadlineMs,
+			});
+		} else {
+			this.logger.info("ANTHROPIC_API_KEY is not set: the chatbot answers with the built-in classifier");
+		}
+	},
+
+	actions: {
+		getConfig: {
+			rest: "GET /ai/accounts/:accountId/config",
+			params: AccountParams,
+			async handler(ctx: TenantContext<Static<typeof AccountParams>>) {
+				const account = await this.findOwned(ctx, AccountModel, ctx.params.accountId, "Account");
+				const stored = await AiConfigModel.findById(account._id).lean<AiConfig>();
+				return presentConfig(account._id, settingsOf(stored), stored?.updatedAt ?? null);
+			},
+		},
+
+		updateConfig: {
+			rest: "PUT /ai/accounts/:accountId/config",
+			params: UpdateConfigParams,
+			async handler(ctx: TenantContext<Static<typeof UpdateConfigParams>>) {
+				const { accountId, ...changes } = ctx.params;
+				const account = await this.findOwned(ctx, AccountModel, accountId, "Account");
+				const allowed = allowedModels();
+				if (changes.model !== undefined && !allowed.includes(changes.model)) {
+					throw new ValidationFailedError(
+						[{ field: "model", message: `must be one of: ${allowed.join(", ")}` }],
+						`Model "${changes.model}" is not available; allowed models: ${allowed.join(", ")}`
+					);
+				}
+				// Fields left out keep their current value (or default).
+				const current = settingsOf(await AiConfigModel.findById(account._id).lean<AiConfig>());
+				const next: AiSettings = { ...current, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+				const write = () =>
+					AiConfigModel.updateOne({ _id: account._id }, { $set: { merchantId: account.merchantId, ...next } }, { upsert: true });
+				// Two first PUTs at once: the loser's upsert hits the _id the winner inserted; as an update it then applies.
+				await write().catch(err => (isDuplicateKey(err) ? write() : Promise.reject(err)));
+				const stored = await AiConfigModel.findById(account._id).lean<AiConfig>();
+				return presentConfig(account._id, settingsOf(stored), stored?.updatedAt ?? null);
+			},
+		},
+
+		message: {
+			rest: "POST /ai/conversations/:conversationId/message",
+			params: MessageParams,
+			async handler(ctx: TenantContext<Static<typeof MessageParams>>) {
+				const conversation: Conversation = await this.findOwned(ctx, ConversationModel, ctx.params.conversationId, "Conversation");
+				const settings = settingsOf(await AiConfigModel.findById(conversation.accountId).lean<AiConfig>());
+				const history = (await this.recentMessages(conversation._id, config().ai.contextMessages)).reverse();
+				const answer: AnswerResult = await answerMessage({
+					settings,
+					text: ctx.params.message,
+					turns: conversationTurns(history, ctx.params.message),
+					claude: this.claude,
+				});
+				if (answer.fallback)
+					this.logger.warn(`Claude did not answer (conversation ${conversation._id}): ${answer.fallback}; the built-in classifier did`);
+				await this.applyEffects(ctx, {
+					merchantId: this.merchantOf(ctx),
+					conversationId: conversation._id,
+					contactId: conversation.contactId,
+					answer,
+				});
+				const { message, intent, confidence, needsHumanEscalation, provider } = answer;
+				return { message, intent, confidence, needsHumanEscalation, provider };
+			},
+		},
+	},
+
+	events: {
+		"message.received": {
+			async handler(ctx: Context<ReceivedEvent>) {
+				try {
+					await this.autoReply(ctx, ctx.params);
+				} catch (err) {
+					this.logger.error(`Auto-reply to message ${ctx.params.messageId} failed:`, err);
+				}
+			},
+		},
+	},
+});
 
 export default AiService;

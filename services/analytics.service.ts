@@ -1,8 +1,9 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { MessageModel } from "../models/message.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 import { Id, Strict } from "../lib/schema.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
 import { uuidFromName } from "../lib/ids.ts";
@@ -45,10 +46,55 @@ function periodOf(params: PeriodQuery): Period {
 	return parsed.period;
 }
 
-const AnalyticsService: ServiceSchema = {
+/** Events' work in flight: stopping waits for it (and tests, through `drain`). */
+interface AnalyticsState {
+	inflight: Set<Promise<unknown>>;
+}
+
+const AnalyticsService = defineService<TenantMethods, AnalyticsState>()({
 	name: "analytics",
 	mixins: [DbMixin(ANALYTICS_MODELS), TenantMixin],
 	settings: { rest: "/" },
+
+	methods: {
+		scopeOf(ctx: TenantContext<PeriodQuery>) {
+			return { merchantId: this.merchantOf(ctx), ...(ctx.params.accountId ? { accountId: ctx.params.accountId } : {}) };
+		},
+
+		/** Runs one event's work, recounts what it touched, and keeps it in flight until done (stop waits). */
+		track(work: () => Promise<Set<QuarterKey>[]>) {
+			const p = (async () => {
+				const touched = await work();
+				await recount(
+					touched.flatMap(s => [...s]),
+					this.logger
+				);
+			})().catch(err => this.logger.error("analytics: event not counted (a rebuild will count it)", err));
+			this.inflight.add(p);
+			void p.finally(() => this.inflight.delete(p));
+			return p;
+		},
+
+		/** Resolves once every event taken so far is counted. */
+		async drain() {
+			while (this.inflight.size) await Promise.all([...this.inflight]);
+		},
+
+		contactChanged(contactId: string) {
+			return this.track(async () => [await syncContact(contactId, this.logger)]);
+		},
+
+		conversationChanged(conversationId: string) {
+			return this.track(async () => [await syncConversation(conversationId, this.logger)]);
+		},
+
+		/** Names, statuses and lifetime metrics from the campaigns service, when it offers them; else null. */
+		async campaignInfo(ctx: Context, merchantId: string, campaignIds: string[]): Promise<Record<string, CampaignInfo> | null> {
+			const actions = ctx.broker.registry.getActionList({ skipInternal: true, onlyAvailable: true });
+			if (!actions.some(a => a.name === "campaigns.metricsFor")) return null;
+			return callFor(ctx, merchantId, "campaigns.metricsFor", { campaignIds });
+		},
+	},
 
 	actions: {
 		overview: {
@@ -103,6 +149,15 @@ const AnalyticsService: ServiceSchema = {
 				];
 			});
 		},
+		"message.responseTimed"(ctx: EventCtx<MessageEvent>) {
+			// The inbox's writer timed a reply after its message.sent: its "resp" fact and the
+			// conversation's first response can be counted now.
+			const { messageId, conversationId } = ctx.params;
+			return this.track(async () => [
+				await syncMessage(messageId, this.logger),
+				...(conversationId ? [await syncConversation(conversationId, this.logger)] : []),
+			]);
+		},
 		"message.read"(ctx: EventCtx<{ messages?: { messageId: string }[] }>) {
 			return this.track(() => Promise.all((ctx.params.messages ?? []).map(m => syncMessage(m.messageId, this.logger))));
 		},
@@ -147,53 +202,13 @@ const AnalyticsService: ServiceSchema = {
 	},
 
 	created() {
-		this.inflight = new Set<Promise<unknown>>();
+		this.inflight = new Set();
 	},
 
 	async stopped() {
 		await this.drain();
 	},
-
-	methods: {
-		scopeOf(ctx: TenantContext<PeriodQuery>) {
-			return { merchantId: this.merchantOf(ctx), ...(ctx.params.accountId ? { accountId: ctx.params.accountId } : {}) };
-		},
-
-		/** Runs one event's work, recounts what it touched, and keeps it in flight until done (stop waits). */
-		track(work: () => Promise<Set<QuarterKey>[]>) {
-			const p = (async () => {
-				const touched = await work();
-				await recount(
-					touched.flatMap(s => [...s]),
-					this.logger
-				);
-			})().catch(err => this.logger.error("analytics: event not counted (a rebuild will count it)", err));
-			this.inflight.add(p);
-			void p.finally(() => this.inflight.delete(p));
-			return p;
-		},
-
-		/** Resolves once every event taken so far is counted. */
-		async drain() {
-			while (this.inflight.size) await Promise.all([...this.inflight]);
-		},
-
-		contactChanged(contactId: string) {
-			return this.track(async () => [await syncContact(contactId, this.logger)]);
-		},
-
-		conversationChanged(conversationId: string) {
-			return this.track(async () => [await syncConversation(conversationId, this.logger)]);
-		},
-
-		/** Names, statuses and lifetime metrics from the campaigns service, when it offers them; else null. */
-		async campaignInfo(ctx: Context, merchantId: string, campaignIds: string[]): Promise<Record<string, CampaignInfo> | null> {
-			const actions = ctx.broker.registry.getActionList({ skipInternal: true, onlyAvailable: true }) as { name: string }[];
-			if (!actions.some(a => a.name === "campaigns.metricsFor")) return null;
-			return callFor(ctx, merchantId, "campaigns.metricsFor", { campaignIds });
-		},
-	},
-};
+});
 
 /** The id X's echo of our sent message would have been stored under (services/inbox/writer.ts). */
 async function echoOf(messageId: string): Promise<string | null> {

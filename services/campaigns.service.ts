@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { CAMPAIGN_STATUSES, CampaignModel, type Campaign } from "../models/campaign.model.ts";
 import { CampaignDeliveryModel } from "../models/campaign-delivery.model.ts";
@@ -7,7 +7,8 @@ import { CampaignSendClaimModel } from "../models/campaign-send-claim.model.ts";
 import { CampaignLinkModel } from "../models/campaign-link.model.ts";
 import { CampaignOnceModel } from "../models/campaign-once.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, merchantOf, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 import { PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { config } from "../lib/config.ts";
@@ -28,7 +29,7 @@ import { eraseContactRows, recordClick, recordReads, recordReply } from "./campa
 import { campaignCounts, campaignMetrics, progressOf } from "./campaigns/metrics.ts";
 import { countDeliveries, presentCampaign } from "./campaigns/present.ts";
 import { previewLaunch } from "./campaigns/preview.ts";
-import { CampaignJobsMixin } from "./campaigns/jobs.ts";
+import { CampaignJobsMixin, type CampaignJobsMethods } from "./campaigns/jobs.ts";
 import { endPending } from "./campaigns/runner.ts";
 
 // Campaigns: one template to the eligible contacts of some segments, sent by Agenda jobs under
@@ -66,11 +67,13 @@ const ListParams = Strict({ status: Type.Optional(StringEnum(CAMPAIGN_STATUSES))
 const IdParams = Strict({ id: Id() });
 const MetricsForParams = Type.Object({ campaignIds: Type.Array(Type.String(), { maxItems: 1000 }) });
 const InUseParams = Type.Object({ templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
+const ClickParams = Type.Object({ token: Type.String() });
+const EraseParams = Type.Object({ contactId: Type.String() });
 
 type ScheduleInput = Static<typeof Fields.schedule>;
 const toDate = (v: string | null | undefined) => (v ? new Date(v) : null);
 
-const CampaignsService: ServiceSchema = {
+const CampaignsService = defineService<TenantMethods & CampaignJobsMethods>()({
 	name: "campaigns",
 	mixins: [
 		DbMixin([CampaignModel, CampaignDeliveryModel, CampaignSendClaimModel, CampaignLinkModel, CampaignOnceModel]),
@@ -78,6 +81,26 @@ const CampaignsService: ServiceSchema = {
 		TenantMixin,
 	],
 	settings: { rest: "/" },
+
+	methods: {
+		async usedBy(filter: Record<string, unknown>) {
+			// A 409's examples, not an inventory: bounded like every read on a request path.
+			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 })
+				.limit(20)
+				.lean<Lean[]>();
+			return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "campaign", id: r._id, name: r.name, status: r.status })) };
+		},
+
+		/** Applies a lifecycle command with a conditional update; 409 naming the status otherwise. */
+		async transition(ctx: TenantContext, id: string, command: CampaignCommand, $set: Record<string, unknown>): Promise<Lean> {
+			const c: Lean = await this.findOwned(ctx, CampaignModel, id, "Campaign");
+			const to = nextStatus(command, c.status);
+			if (!to) throw invalidStatus(command, c.status);
+			const res = await CampaignModel.updateOne({ _id: id, status: { $in: statusesFor(command) } }, { $set: { status: to, ...$set } });
+			if (!res.matchedCount) throw invalidStatus(command, (await CampaignModel.findById(id, { status: 1 }).lean())?.status ?? c.status);
+			return (await CampaignModel.findById(id).lean<Lean>())!;
+		},
+	},
 
 	actions: {
 		create: {
@@ -238,8 +261,8 @@ const CampaignsService: ServiceSchema = {
 		 * Every bad token, unknown or malformed, is looked up the same way and answers the same 404.
 		 */
 		click: {
-			params: Type.Object({ token: Type.String() }),
-			async handler(ctx: Context<{ token: string }, { $statusCode?: number; $location?: string }>) {
+			params: ClickParams,
+			async handler(ctx: Context<Static<typeof ClickParams>, { $statusCode?: number; $location?: string }>) {
 				const hit = await recordClick(ctx.params.token, clock.now());
 				if (!hit) throw new NotFoundError("Link");
 				ctx.meta.$statusCode = 302;
@@ -291,8 +314,8 @@ const CampaignsService: ServiceSchema = {
 		},
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ contactId: Type.String() }),
-			handler(ctx: TenantContext<{ contactId: string }>) {
+			params: EraseParams,
+			handler(ctx: TenantContext<Static<typeof EraseParams>>) {
 				return eraseContactRows(merchantOf(ctx), ctx.params.contactId);
 			},
 		},
@@ -322,27 +345,7 @@ const CampaignsService: ServiceSchema = {
 			},
 		},
 	},
-
-	methods: {
-		async usedBy(filter: Record<string, unknown>) {
-			// A 409's examples, not an inventory: bounded like every read on a request path.
-			const rows = await CampaignModel.find({ ...filter, status: { $in: ACTIVE_STATUSES } }, { name: 1, status: 1 })
-				.limit(20)
-				.lean<Lean[]>();
-			return { inUse: rows.length > 0, usedBy: rows.map(r => ({ kind: "campaign", id: r._id, name: r.name, status: r.status })) };
-		},
-
-		/** Applies a lifecycle command with a conditional update; 409 naming the status otherwise. */
-		async transition(ctx: TenantContext, id: string, command: CampaignCommand, $set: Record<string, unknown>): Promise<Lean> {
-			const c: Lean = await this.findOwned(ctx, CampaignModel, id, "Campaign");
-			const to = nextStatus(command, c.status);
-			if (!to) throw invalidStatus(command, c.status);
-			const res = await CampaignModel.updateOne({ _id: id, status: { $in: statusesFor(command) } }, { $set: { status: to, ...$set } });
-			if (!res.matchedCount) throw invalidStatus(command, (await CampaignModel.findById(id, { status: 1 }).lean())?.status ?? c.status);
-			return (await CampaignModel.findById(id).lean<Lean>())!;
-		},
-	},
-};
+});
 
 // Planning an audience can outlast the broker's request timeout on a large merchant.
 for (const name of ["create", "update", "previewLaunch", "start"])

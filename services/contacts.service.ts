@@ -1,9 +1,12 @@
-import type { ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
-import { ContactModel, type Contact } from "../models/contact.model.ts";
+import { ContactModel, contactSearchFields, type Contact } from "../models/contact.model.ts";
+import { ContactActivityDayModel } from "../models/contact-activity-day.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
-import { MAX_TAKE, PageParams } from "../lib/pagination.ts";
+import { TenantMixin, type RequestMeta, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
+import { call } from "../lib/calls.ts";
+import { CursorParams, MAX_TAKE, PageParams } from "../lib/pagination.ts";
 import { CONVERSATION_STATUSES } from "../models/conversation.model.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ValidationFailedError, type ErrorDetail } from "../lib/errors.ts";
@@ -18,7 +21,7 @@ import {
 	ActivityParams,
 	ReconcileActivityParams,
 } from "./contacts/inbound.ts";
-import { contactFilter } from "./contacts/query.ts";
+import { contactFilter, selectiveContactFilter } from "./contacts/query.ts";
 import { csvStream } from "./contacts/csv.ts";
 
 // Contacts are created by the X inbox; this service lists, edits, exports and erases them.
@@ -35,7 +38,7 @@ const Filters = {
 };
 const Attributes = Type.Record(Type.String(), Type.Unknown(), { description: "flat map; null removes a key" });
 
-const ListParams = Strict({ ...Filters, ...PageParams });
+const ListParams = Strict({ ...Filters, ...PageParams, ...CursorParams });
 const ExportParams = Strict(Filters);
 const IdParams = Strict({ id: Id() });
 const UpdateParams = Strict({
@@ -64,29 +67,45 @@ function cleanTags(tags: string[]): { tags: string[]; problems: ErrorDetail[] } 
 	return { tags: out, problems };
 }
 
-const ContactsService: ServiceSchema = {
+const ContactsService = defineService<TenantMethods>()({
 	name: "contacts",
-	mixins: [DbMixin([ContactModel]), TenantMixin],
+	mixins: [DbMixin([ContactModel, ContactActivityDayModel]), TenantMixin],
 	settings: { rest: "/" },
+
+	methods: {
+		/** The detail view; the activity figures are kept by the inbox's writer through recordActivity. */
+		detail(contact: Contact) {
+			return presentContactDetail(contact, {
+				messagesSent: contact.messagesSent ?? 0,
+				messagesReceived: contact.messagesReceived ?? 0,
+				...averageResponse(contact.responseTimeTotalSeconds, contact.responseCount),
+			});
+		},
+	},
 
 	actions: {
 		list: {
 			rest: "GET /contacts",
 			params: ListParams,
 			async handler(ctx: TenantContext<Static<typeof ListParams>>) {
-				const sort = { lastInteractionAt: -1, _id: 1 } as const;
-				return this.findPage(ctx, ContactModel, { query: contactFilter(ctx.params), sort }, ctx.params, (rows: Contact[]) =>
-					rows.map(presentContact)
-				);
+				// Latest interaction first, walked by day and hour of activity (lib/activity-buckets.ts).
+				const list = {
+					list: "contacts",
+					model: ContactModel,
+					days: ContactActivityDayModel,
+					query: contactFilter(ctx.params),
+					leaf: selectiveContactFilter(ctx.params) ? "d" : "h",
+				} as const;
+				return this.findActivityPage(ctx, list, ctx.params, (rows: Contact[]) => rows.map(presentContact));
 			},
 		},
 
 		export: {
 			rest: "GET /contacts/export",
 			params: ExportParams,
-			async handler(ctx: TenantContext<Static<typeof ExportParams>>) {
+			async handler(ctx: Context<Static<typeof ExportParams>, RequestMeta & ExportMeta>) {
 				const filter = this.scoped(ctx, contactFilter(ctx.params));
-				const meta = ctx.meta as TenantContext["meta"] & ExportMeta;
+				const { meta } = ctx;
 				meta.$responseType = "text/csv; charset=utf-8";
 				meta.$responseHeaders = { "Content-Disposition": `attachment; filename="contacts-${new Date().toISOString().slice(0, 10)}.csv"` };
 				// Keyset pages in id order: each page is one indexed query, whatever the size of the list.
@@ -120,7 +139,8 @@ const ContactsService: ServiceSchema = {
 					if (problems.length) throw new ValidationFailedError(problems);
 					Object.assign(update, attributeUpdate(changes));
 				}
-				if (displayName !== undefined) update.$set = { ...update.$set, displayName: displayName.trim() };
+				if (displayName !== undefined)
+					update.$set = { ...update.$set, displayName: displayName.trim(), ...contactSearchFields(contact.username, displayName.trim()) };
 				if (Object.keys(update).length) await ContactModel.updateOne(this.scoped(ctx, { _id: id }), update);
 				return this.detail(await this.findOwned(ctx, ContactModel, id, "Contact"));
 			},
@@ -238,10 +258,10 @@ const ContactsService: ServiceSchema = {
 		conversations: {
 			rest: "GET /contacts/:id/conversations",
 			params: ConversationsParams,
-			async handler(ctx: TenantContext<Static<typeof ConversationsParams>>): Promise<unknown> {
+			async handler(ctx: TenantContext<Static<typeof ConversationsParams>>) {
 				const { id, ...rest } = ctx.params;
 				await this.findOwned(ctx, ContactModel, id, "Contact", { merchantId: 1 });
-				return ctx.call("inbox.conversationsOf", { contactId: id, ...rest });
+				return call(ctx, "inbox.conversationsOf", { contactId: id, ...rest });
 			},
 		},
 
@@ -250,11 +270,13 @@ const ContactsService: ServiceSchema = {
 			visibility: "public",
 			params: NamesOfParams,
 			async handler(ctx: TenantContext<Static<typeof NamesOfParams>>) {
-				if (!ctx.params.ids.length) return {};
-				const rows = await ContactModel.find(this.scoped(ctx, { _id: { $in: ctx.params.ids } }), { username: 1, displayName: 1 }).lean<
-					Contact[]
-				>();
-				return Object.fromEntries(rows.map(c => [c._id, { username: c.username, displayName: c.displayName }]));
+				// One lookup by id each, at once: the embedded FerretDB pushes no `$in` down, so
+				// `{_id: {$in}, merchantId}` read every contact of the merchant (docs/embedded-engine.md).
+				const ids = [...new Set(ctx.params.ids)];
+				const rows = await Promise.all(
+					ids.map(id => ContactModel.findOne(this.scoped(ctx, { _id: id }), { username: 1, displayName: 1 }).lean<Contact>())
+				);
+				return Object.fromEntries(rows.filter(c => c !== null).map(c => [c._id, { username: c.username, displayName: c.displayName }]));
 			},
 		},
 
@@ -279,23 +301,13 @@ const ContactsService: ServiceSchema = {
 				};
 				count(await askProviders<Record<string, number>>(ctx, "eraseContact", params));
 				erased.contacts += (await ContactModel.deleteOne({ _id: id, merchantId })).deletedCount;
-				if (providersOf(ctx, "eraseContact").includes("inbox.eraseContact")) count({ inbox: await ctx.call("inbox.eraseContact", params) });
+				if (providersOf(ctx, "eraseContact").includes("inbox.eraseContact"))
+					count({ inbox: await call(ctx, "inbox.eraseContact", params) });
 				ctx.emit("contact.erased", { merchantId, contactId: id });
 				return { id, erased };
 			},
 		},
 	},
-
-	methods: {
-		/** The detail view; the activity figures are kept by the inbox's writer through recordActivity. */
-		detail(contact: Contact) {
-			return presentContactDetail(contact, {
-				messagesSent: contact.messagesSent ?? 0,
-				messagesReceived: contact.messagesReceived ?? 0,
-				...averageResponse(contact.responseTimeTotalSeconds, contact.responseCount),
-			});
-		},
-	},
-};
+});
 
 export default ContactsService;

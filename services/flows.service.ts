@@ -1,12 +1,13 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { FLOW_STATUSES, FlowModel, type Flow } from "../models/flow.model.ts";
 import { FLOW_RUN_STATUSES, FlowRunModel, type FlowRun } from "../models/flow-run.model.ts";
 import { FlowClaimModel } from "../models/flow-claim.model.ts";
 import { TemplateModel } from "../models/template.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { AgendaMixin } from "../mixins/agenda.mixin.ts";
-import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { AgendaMixin, type AgendaMethods } from "../mixins/agenda.mixin.ts";
+import { TenantMixin, merchantOf, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 import { PageParams, pageOf, paged } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ConflictError, ValidationFailedError } from "../lib/errors.ts";
@@ -14,7 +15,7 @@ import { clock, wallTimeOf } from "./flows/clock.ts";
 import { flowProblems, templateIdsOf, type FlowTrigger, type TemplateInfo, type TriggerType } from "./flows/definition.ts";
 import { matchesKeywords } from "./flows/keywords.ts";
 import { advance, dueRunIds, enterFlow, type EngineEnv, type TriggerInfo } from "./flows/engine.ts";
-import { countRuns, emptyCounts, presentFlow, presentRun } from "./flows/present.ts";
+import { countRuns, emptyCounts, presentFlow, presentRun, type RunCounts } from "./flows/present.ts";
 
 // Automation flows: a trigger (a broker event) starts a run per contact and event, and the run
 // walks the flow's nodes. The definition and its checks are ./flows/definition.ts, positions
@@ -65,11 +66,12 @@ const ResumeDueParams = Type.Object({
 	limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
 });
 const InUseParams = Type.Object({ templateId: Type.Optional(Type.String()), segmentId: Type.Optional(Type.String()) });
+const EraseParams = Type.Object({ contactId: Type.String() });
 
 const activeFlowError = (verb: string) =>
 	new ConflictError(`An active flow cannot be ${verb}; deactivate it first`, "FLOW_ACTIVE", { field: "status", status: "active" });
 
-const FlowsService: ServiceSchema = {
+const FlowsService = defineService<TenantMethods & AgendaMethods>()({
 	name: "flows",
 	mixins: [
 		DbMixin([FlowModel, FlowRunModel, FlowClaimModel]),
@@ -93,6 +95,62 @@ const FlowsService: ServiceSchema = {
 		TenantMixin,
 	],
 	settings: { rest: "/" },
+
+	methods: {
+		env(ctx: Context): EngineEnv {
+			return {
+				ctx,
+				schedule: async (runId: string, at: Date) => {
+					await this.scheduleJob("flows.resume", wallTimeOf(at), { runId });
+				},
+			};
+		},
+
+		/** Starts a run of every active flow of the merchant with this trigger that accepts the event. */
+		async trigger(
+			ctx: Context,
+			type: TriggerType,
+			p: { merchantId?: string; contactId?: string },
+			info: TriggerInfo,
+			accepts?: (t: FlowTrigger) => boolean
+		) {
+			if (!p.merchantId || !p.contactId) return;
+			const flows = await FlowModel.find({ status: "active", "trigger.type": type, merchantId: p.merchantId }).lean<Lean[]>();
+			for (const flow of flows) {
+				if (accepts && !accepts(flow.trigger as FlowTrigger)) continue;
+				try {
+					await enterFlow(this.env(ctx), flow, p.contactId, info);
+				} catch (err) {
+					this.logger.error(`flow ${flow._id} could not start for contact ${p.contactId}:`, (err as Error).message);
+				}
+			}
+		},
+
+		/** 422 naming every problem of the definition (templates of other merchants count as missing). */
+		async checkDefinition(merchantId: string, input: { trigger?: unknown; nodes?: unknown }) {
+			const ids = templateIdsOf(input.nodes);
+			const rows = ids.length
+				? await TemplateModel.find({ _id: { $in: ids } }, { merchantId: 1, type: 1, content: 1, options: 1, card: 1 }).lean()
+				: [];
+			const templates = new Map(rows.map(t => [t._id as string, t as unknown as TemplateInfo]));
+			const problems = flowProblems(input, merchantId, templates);
+			if (problems.length) throw new ValidationFailedError(problems);
+		},
+
+		/** Run counts per flow, from the runs themselves. */
+		async runCounts(flowIds: string[]) {
+			if (!flowIds.length) return new Map<string, RunCounts>();
+			// Counted by the database (on MongoDB from the {flowId, status} index alone): a page of
+			// flows must not read every run those flows ever had.
+			const groups = await FlowRunModel.aggregate<{ _id: { flowId: string; status: string }; n: number }>([
+				{ $match: { flowId: { $in: flowIds } } },
+				{ $group: { _id: { flowId: "$flowId", status: "$status" }, n: { $sum: 1 } } },
+			]);
+			const counts = countRuns(groups.map(g => ({ flowId: g._id.flowId, status: g._id.status, n: g.n })));
+			for (const id of flowIds) if (!counts.has(id)) counts.set(id, emptyCounts());
+			return counts;
+		},
+	},
 
 	actions: {
 		create: {
@@ -268,8 +326,8 @@ const FlowsService: ServiceSchema = {
 
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({ contactId: Type.String() }),
-			async handler(ctx: TenantContext<{ contactId: string }>) {
+			params: EraseParams,
+			async handler(ctx: TenantContext<Static<typeof EraseParams>>) {
 				const { contactId } = ctx.params;
 				const merchantId = merchantOf(ctx);
 				const runs = await FlowRunModel.find({ merchantId, contactId }, { _id: 1 }).lean();
@@ -328,62 +386,6 @@ const FlowsService: ServiceSchema = {
 			);
 		},
 	},
-
-	methods: {
-		env(ctx: Context): EngineEnv {
-			return {
-				ctx,
-				schedule: async (runId: string, at: Date) => {
-					await this.scheduleJob("flows.resume", wallTimeOf(at), { runId });
-				},
-			};
-		},
-
-		/** Starts a run of every active flow of the merchant with this trigger that accepts the event. */
-		async trigger(
-			ctx: Context,
-			type: TriggerType,
-			p: { merchantId?: string; contactId?: string },
-			info: TriggerInfo,
-			accepts?: (t: FlowTrigger) => boolean
-		) {
-			if (!p.merchantId || !p.contactId) return;
-			const flows = await FlowModel.find({ status: "active", "trigger.type": type, merchantId: p.merchantId }).lean<Lean[]>();
-			for (const flow of flows) {
-				if (accepts && !accepts(flow.trigger as FlowTrigger)) continue;
-				try {
-					await enterFlow(this.env(ctx), flow, p.contactId, info);
-				} catch (err) {
-					this.logger.error(`flow ${flow._id} could not start for contact ${p.contactId}:`, (err as Error).message);
-				}
-			}
-		},
-
-		/** 422 naming every problem of the definition (templates of other merchants count as missing). */
-		async checkDefinition(merchantId: string, input: { trigger?: unknown; nodes?: unknown }) {
-			const ids = templateIdsOf(input.nodes);
-			const rows = ids.length
-				? await TemplateModel.find({ _id: { $in: ids } }, { merchantId: 1, type: 1, content: 1, options: 1, card: 1 }).lean()
-				: [];
-			const templates = new Map(rows.map(t => [t._id as string, t as unknown as TemplateInfo]));
-			const problems = flowProblems(input, merchantId, templates);
-			if (problems.length) throw new ValidationFailedError(problems);
-		},
-
-		/** Run counts per flow, from the runs themselves. */
-		async runCounts(flowIds: string[]) {
-			if (!flowIds.length) return new Map();
-			// Counted by the database (on MongoDB from the {flowId, status} index alone): a page of
-			// flows must not read every run those flows ever had.
-			const groups = await FlowRunModel.aggregate<{ _id: { flowId: string; status: string }; n: number }>([
-				{ $match: { flowId: { $in: flowIds } } },
-				{ $group: { _id: { flowId: "$flowId", status: "$status" }, n: { $sum: 1 } } },
-			]);
-			const counts = countRuns(groups.map(g => ({ flowId: g._id.flowId, status: g._id.status, n: g.n })));
-			for (const id of flowIds) if (!counts.has(id)) counts.set(id, emptyCounts());
-			return counts;
-		},
-	},
-};
+});
 
 export default FlowsService;

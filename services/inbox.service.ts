@@ -1,23 +1,27 @@
-import type { ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { ConversationModel, CONVERSATION_STATUSES, type Conversation } from "../models/conversation.model.ts";
 import { MessageModel, type Message } from "../models/message.model.ts";
 import { IdempotencyKeyModel } from "../models/idempotency-key.model.ts";
-import { InboxActivityModel } from "../models/inbox-activity.model.ts";
+import { InboxActivityModel, type InboxActivity } from "../models/inbox-activity.model.ts";
 import { PartitionLeaseModel } from "../models/partition-lease.model.ts";
-import { PartitionWorkerMixin } from "../mixins/partition-worker.mixin.ts";
+import { ConversationActivityDayModel } from "../models/conversation-activity-day.model.ts";
+import { PartitionWorkerMixin, type PartitionQueue, type QueueBacklog } from "../mixins/partition-worker.mixin.ts";
 import { ACTIVITY_QUEUED, dmRows, enqueue } from "./inbox/activity.ts";
 import { inboxQueue } from "./inbox/queue.ts";
+import { ACTIONS_APPLIED, actionsApplied, requestAction } from "./inbox/conversation-actions.ts";
 import { EnqueueParams, ReconcileParams, reconcile } from "./inbox/reconcile.ts";
 import { eraseContactThreads } from "./inbox/erase.ts";
 import { config } from "../lib/config.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, merchantOf, type TenantContext } from "../mixins/tenant.mixin.ts";
-import { PageParams } from "../lib/pagination.ts";
+import { TenantMixin, merchantOf, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
+import { call } from "../lib/calls.ts";
+import type { Lease } from "../lib/partition-lease.ts";
+import { CursorParams, PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { BadRequestError, ConflictError, ValidationFailedError } from "../lib/errors.ts";
 import { presentConversation, presentMessage, messageCursor, readCursor } from "./inbox/present.ts";
-import { sendInConversation, sendToContact, type SendToContactParams } from "./inbox/send.ts";
+import { sendInConversation, sendToContact } from "./inbox/send.ts";
 import { checkMediaUrl } from "../lib/x/media.ts";
 import { sendBatch, type SendRequest } from "./inbox/pipeline.ts";
 import { MAX_MESSAGE_LENGTH, MAX_SEND_BATCH } from "../lib/x/message.ts";
@@ -34,6 +38,7 @@ const ListParams = Strict({
 	assignedTo: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
 	needsHuman: Type.Optional(Type.Boolean({ description: "only conversations the bot escalated to a human" })),
 	...PageParams,
+	...CursorParams,
 });
 const GetParams = Strict({
 	id: Id(),
@@ -56,16 +61,45 @@ const SendParams = Strict({
 	),
 });
 const ConversationsOfParams = Strict({ contactId: Id(), status: Type.Optional(StringEnum(CONVERSATION_STATUSES)), ...PageParams });
-type ContactNames = Record<string, { username?: string; displayName?: string }>;
+const SendToContactParams = Type.Object({
+	contactId: Type.String({ minLength: 1 }),
+	content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
+	origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
+	imageUrl: Type.Optional(Type.String({ maxLength: 2000 })),
+	idempotencyKey: Type.Optional(Type.String({ maxLength: 300 })),
+});
+const SendBatchParams = Type.Object({
+	origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
+	items: Type.Array(
+		Type.Object({
+			key: Type.String({ minLength: 1, maxLength: 300 }),
+			contactId: Type.String({ minLength: 1 }),
+			content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
+			imageUrl: Type.Optional(Type.String({ maxLength: 2000 })),
+			idempotencyKey: Type.Optional(Type.String({ maxLength: 300 })),
+		}),
+		{ minItems: 1, maxItems: MAX_SEND_BATCH }
+	),
+});
+const EscalateParams = Type.Object({ conversationId: Type.String(), reason: Type.String({ maxLength: 200 }) });
+const EraseParams = Type.Object({
+	contactId: Type.String(),
+	accountId: Type.Optional(Type.String()),
+	twitterUserId: Type.Optional(Type.String()),
+});
 
-const InboxService: ServiceSchema = {
+/** What `created()` sets on the service: the queue its partition worker drains. */
+type InboxFields = { queue: PartitionQueue<InboxActivity> };
+
+const InboxService = defineService<TenantMethods & InboxFields>()({
 	name: "inbox",
 	mixins: [
-		DbMixin([ConversationModel, MessageModel, IdempotencyKeyModel, InboxActivityModel, PartitionLeaseModel]),
+		DbMixin([ConversationModel, MessageModel, IdempotencyKeyModel, InboxActivityModel, PartitionLeaseModel, ConversationActivityDayModel]),
 		TenantMixin,
 		PartitionWorkerMixin({
 			queue: "inbox",
 			wakeEvent: ACTIVITY_QUEUED,
+			wakePartitions: payload => (payload as { accountIds?: string[] })?.accountIds ?? null,
 			tuning: () => ({ concurrency: config().inbox.writers, batchSize: config().inbox.batchSize }),
 		}),
 	],
@@ -74,6 +108,25 @@ const InboxService: ServiceSchema = {
 		this.queue = inboxQueue(this.broker, new Set());
 	},
 	settings: { rest: "/" },
+
+	methods: {
+		// Return types written out: they are read from `this` (see lib/service.ts).
+		pendingPartitions(limit: number): Promise<string[]> {
+			return this.queue.pendingPartitions(limit);
+		},
+		takeBatch(partition: string, limit: number): Promise<InboxActivity[]> {
+			return this.queue.takeBatch(partition, limit);
+		},
+		applyBatch(partition: string, rows: InboxActivity[], lease: Lease): Promise<void> {
+			return this.queue.applyBatch(partition, rows, lease);
+		},
+		failBatch(partition: string, rows: InboxActivity[], error: Error): Promise<void> {
+			return this.queue.failBatch(partition, rows, error);
+		},
+		backlog(): Promise<QueueBacklog> {
+			return this.queue.backlog();
+		},
+	},
 
 	actions: {
 		list: {
@@ -87,11 +140,17 @@ const InboxService: ServiceSchema = {
 					assignedToUserId: assignedTo || undefined,
 					needsHuman,
 				};
-				const sort = { lastMessageAt: -1, startedAt: -1, _id: 1 } as const;
-				return this.findPage(ctx, ConversationModel, { query, sort }, ctx.params, async (rows: Conversation[]) => {
-					const names = await ctx.call<ContactNames, { ids: string[] }>("contacts.namesOf", {
-						ids: [...new Set(rows.map(r => r.contactId))],
-					});
+				// Latest message first (the start when none yet), walked by day and hour of activity
+				// (lib/activity-buckets.ts); an assignee or the escalated ones are few: whole days.
+				const list = {
+					list: "conversations",
+					model: ConversationModel,
+					days: ConversationActivityDayModel,
+					query,
+					leaf: assignedTo || needsHuman ? "d" : "h",
+				} as const;
+				return this.findActivityPage(ctx, list, ctx.params, async (rows: Conversation[]) => {
+					const names = await call(ctx, "contacts.namesOf", { ids: [...new Set(rows.map(r => r.contactId))] });
 					return rows.map(r => presentConversation(r, names[r.contactId] ?? null));
 				});
 			},
@@ -101,8 +160,8 @@ const InboxService: ServiceSchema = {
 			rest: "GET /conversations/:id",
 			params: GetParams,
 			async handler(ctx: TenantContext<Static<typeof GetParams>>) {
-				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
-				const names = await ctx.call<ContactNames, { ids: string[] }>("contacts.namesOf", { ids: [conversation.contactId] });
+				const conversation: Conversation = await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation");
+				const names = await call(ctx, "contacts.namesOf", { ids: [conversation.contactId] });
 				const result: Record<string, unknown> = presentConversation(conversation, names[conversation.contactId] ?? null);
 				if (ctx.params.includeMessages !== false) {
 					const limit = ctx.params.messagesLimit ?? 50;
@@ -127,29 +186,10 @@ const InboxService: ServiceSchema = {
 			rest: "PUT /conversations/:id/close",
 			params: CloseParams,
 			async handler(ctx: TenantContext<Static<typeof CloseParams>>) {
-				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
-				if (conversation.status === "open") {
-					await ConversationModel.updateOne(
-						{ _id: conversation._id, status: "open" },
-						{
-							$set: {
-								status: "closed",
-								openKey: `closed:${conversation._id}`,
-								closedAt: new Date(),
-								closeReason: ctx.params.reason ?? null,
-								needsHuman: false,
-							},
-						}
-					);
-					ctx.emit("conversation.closed", {
-						merchantId: conversation.merchantId,
-						accountId: conversation.accountId,
-						contactId: conversation.contactId,
-						conversationId: conversation._id,
-						reason: ctx.params.reason ?? null,
-						closedByUserId: ctx.meta.userId ?? null,
-					});
-				}
+				const conversation: Conversation = await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation");
+				// Applied by the account's writer (inbox/conversation-actions.ts), which emits conversation.closed.
+				if (conversation.status === "open")
+					await requestAction(ctx, "close", conversation, { reason: ctx.params.reason ?? null, byUserId: ctx.meta.userId ?? null });
 				return presentConversation((await ConversationModel.findById(conversation._id).lean<Conversation>())!);
 			},
 		},
@@ -158,15 +198,9 @@ const InboxService: ServiceSchema = {
 			rest: "POST /conversations/:id/assign",
 			params: AssignParams,
 			async handler(ctx: TenantContext<Static<typeof AssignParams>>) {
-				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
-				await ConversationModel.updateOne({ _id: conversation._id }, { $set: { assignedToUserId: ctx.params.userId } });
-				ctx.emit("conversation.assigned", {
-					merchantId: conversation.merchantId,
-					conversationId: conversation._id,
-					contactId: conversation.contactId,
-					userId: ctx.params.userId,
-					byUserId: ctx.meta.userId ?? null,
-				});
+				const conversation: Conversation = await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation");
+				// Applied by the account's writer, which emits conversation.assigned.
+				await requestAction(ctx, "assign", conversation, { userId: ctx.params.userId, byUserId: ctx.meta.userId ?? null });
 				return presentConversation((await ConversationModel.findById(conversation._id).lean<Conversation>())!);
 			},
 		},
@@ -184,7 +218,7 @@ const InboxService: ServiceSchema = {
 						{ field: "content", message: `must be at most ${MAX_MESSAGE_LENGTH} characters` },
 					]);
 				}
-				const conversation = (await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation")) as Conversation;
+				const conversation: Conversation = await this.findOwned(ctx, ConversationModel, ctx.params.id, "Conversation");
 				if (conversation.status !== "open") throw new ConflictError("The conversation is closed", "CONVERSATION_CLOSED");
 				const message = await sendInConversation(ctx, {
 					merchantId: merchantOf(ctx),
@@ -218,14 +252,8 @@ const InboxService: ServiceSchema = {
 		 */
 		sendToContact: {
 			visibility: "public",
-			params: Type.Object({
-				contactId: Type.String({ minLength: 1 }),
-				content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
-				origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
-				imageUrl: Type.Optional(Type.String({ maxLength: 2000 })),
-				idempotencyKey: Type.Optional(Type.String({ maxLength: 300 })),
-			}),
-			async handler(ctx: TenantContext<Omit<SendToContactParams, "merchantId">>) {
+			params: SendToContactParams,
+			async handler(ctx: TenantContext<Static<typeof SendToContactParams>>) {
 				return sendToContact(ctx, { ...ctx.params, merchantId: merchantOf(ctx) });
 			},
 		},
@@ -237,20 +265,8 @@ const InboxService: ServiceSchema = {
 		 */
 		sendBatch: {
 			visibility: "public",
-			params: Type.Object({
-				origin: Type.String({ pattern: "^(bot|campaign:.+|flow:.+)$" }),
-				items: Type.Array(
-					Type.Object({
-						key: Type.String({ minLength: 1, maxLength: 300 }),
-						contactId: Type.String({ minLength: 1 }),
-						content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_LENGTH }),
-						imageUrl: Type.Optional(Type.String({ maxLength: 2000 })),
-						idempotencyKey: Type.Optional(Type.String({ maxLength: 300 })),
-					}),
-					{ minItems: 1, maxItems: MAX_SEND_BATCH }
-				),
-			}),
-			async handler(ctx: TenantContext<Omit<SendRequest, "kind" | "merchantId">>) {
+			params: SendBatchParams,
+			async handler(ctx: TenantContext<Static<typeof SendBatchParams>>) {
 				const kind = ctx.params.origin.split(":")[0] as SendRequest["kind"];
 				return { results: await sendBatch(ctx, { ...ctx.params, merchantId: merchantOf(ctx), kind }) };
 			},
@@ -259,16 +275,13 @@ const InboxService: ServiceSchema = {
 		/** Internal (the bot): the conversation needs a person; the bot stays quiet in it until then. */
 		escalate: {
 			visibility: "public",
-			params: Type.Object({ conversationId: Type.String(), reason: Type.String({ maxLength: 200 }) }),
-			async handler(ctx: TenantContext<{ conversationId: string; reason: string }>) {
+			params: EscalateParams,
+			async handler(ctx: TenantContext<Static<typeof EscalateParams>>) {
 				const { conversationId, reason } = ctx.params;
-				const merchantId = merchantOf(ctx);
-				const res = await ConversationModel.updateOne(
-					{ _id: conversationId, merchantId, needsHuman: false },
-					{ $set: { needsHuman: true, escalatedAt: new Date() } }
-				);
-				if (res.modifiedCount > 0) ctx.emit("conversation.escalated", { merchantId, conversationId, reason });
-				return { escalated: res.modifiedCount > 0 };
+				const conversation = await ConversationModel.findOne({ _id: conversationId, merchantId: merchantOf(ctx) }).lean<Conversation>();
+				if (!conversation || conversation.needsHuman) return { escalated: false };
+				// Applied by the account's writer, which emits conversation.escalated.
+				return { escalated: await requestAction(ctx, "escalate", conversation, { reason }) };
 			},
 		},
 
@@ -286,12 +299,8 @@ const InboxService: ServiceSchema = {
 		/** GDPR erase (a provider the contacts service asks): the contact's messages, conversations and queued rows. */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({
-				contactId: Type.String(),
-				accountId: Type.Optional(Type.String()),
-				twitterUserId: Type.Optional(Type.String()),
-			}),
-			handler(ctx: TenantContext<{ contactId: string; accountId?: string; twitterUserId?: string }>) {
+			params: EraseParams,
+			handler(ctx: TenantContext<Static<typeof EraseParams>>) {
 				return eraseContactThreads({ ...ctx.params, merchantId: merchantOf(ctx) });
 			},
 		},
@@ -306,24 +315,13 @@ const InboxService: ServiceSchema = {
 		},
 	},
 
-	methods: {
-		pendingPartitions(limit: number) {
-			return this.queue.pendingPartitions(limit);
-		},
-		takeBatch(partition: string, limit: number) {
-			return this.queue.takeBatch(partition, limit);
-		},
-		applyBatch(partition: string, rows: unknown[], lease: unknown) {
-			return this.queue.applyBatch(partition, rows, lease);
-		},
-		failBatch(partition: string, rows: unknown[], error: Error) {
-			return this.queue.failBatch(partition, rows, error);
-		},
-		backlog() {
-			return this.queue.backlog();
+	events: {
+		// The account's writer applied conversation actions: requests waiting here for them answer.
+		[ACTIONS_APPLIED](ctx: { params: { results: Record<string, boolean> } }) {
+			actionsApplied(ctx.params.results);
 		},
 	},
-};
+});
 
 // A batch waits for the x service's batch, which can take minutes when X is slow.
 (InboxService.actions!.sendBatch as Record<string, unknown>).timeout = 15 * 60_000;

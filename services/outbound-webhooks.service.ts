@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 import { WebhookSubscriptionModel, type WebhookSubscription } from "../models/webhook-subscription.model.ts";
 import { OutboundDeliveryModel, OUTBOUND_STATUSES } from "../models/outbound-delivery.model.ts";
 import { OutboundAttemptModel } from "../models/outbound-attempt.model.ts";
@@ -53,10 +54,103 @@ const RedeliverParams = Strict({ id: Id(), deliveryId: Id() });
 
 type Sub = WebhookSubscription;
 
-const OutboundWebhooksService: ServiceSchema = {
+/** What the service keeps on itself: events waiting to be stored, the worker's sweep and what it sends with. */
+interface OutboundState {
+	/** Events received and not stored yet, in arrival order. */
+	inbox: ReceivedEvent[];
+	flushing: Promise<void> | null;
+	sweeping: Promise<number> | null;
+	sweepAgain: boolean;
+	timer: NodeJS.Timeout | null;
+	concurrency: number;
+	stopController?: AbortController;
+	poster?: Poster;
+	workerEnv: WorkerEnv;
+}
+
+const OutboundWebhooksService = defineService<TenantMethods, OutboundState>()({
 	name: "outbound-webhooks",
 	mixins: [DbMixin([WebhookSubscriptionModel, OutboundDeliveryModel, OutboundAttemptModel]), TenantMixin],
 	settings: { rest: "/" },
+
+	methods: {
+		/**
+		 * Queues the event in the order it arrived; one flush at a time stores what is queued, so
+		 * rows go in in that order and a burst of events costs one subscription query.
+		 */
+		receive(source: string, type: string, params: Record<string, unknown> | undefined) {
+			if (!params || typeof params.merchantId !== "string") return;
+			this.inbox.push({ event: outboundEvent(source, type, params, clock.now()), seq: nextSeq() });
+			this.flushing ??= this.flush().finally(() => (this.flushing = null));
+			return this.flushing;
+		},
+
+		async flush() {
+			while (this.inbox.length) {
+				const batch = this.inbox.splice(0, BATCH);
+				try {
+					if (await storeEvents(batch)) this.kick();
+				} catch (err) {
+					this.logger.warn(`outbound webhooks: ${batch.length} event(s) not stored: ${(err as Error).message}`);
+				}
+			}
+		},
+
+		async owned(ctx: TenantContext, id: string): Promise<Sub> {
+			return this.findOwned(ctx, WebhookSubscriptionModel, id, "Webhook subscription");
+		},
+
+		async checkUrl(url: string) {
+			const problem = await targetProblem(url, { allowPrivateHosts: config().outboundWebhooks.allowPrivateHosts });
+			if (problem) throw new ValidationFailedError([{ field: "url", message: problem }], `Webhook URL refused: ${problem}`);
+		},
+
+		tooMany() {
+			return new ApiError(`At most ${MAX_SUBSCRIPTIONS} webhook subscriptions per merchant`, 422, "SUBSCRIPTION_LIMIT", [
+				{ field: "url", message: `a merchant has at most ${MAX_SUBSCRIPTIONS} subscriptions` },
+			]);
+		},
+
+		/** Look for due work now rather than at the next tick. */
+		kick() {
+			void this.sweep();
+		},
+
+		/** Sends due deliveries, `concurrency` at a time, until none is due; one sweep at a time per node. */
+		async sweep(): Promise<number> {
+			if (this.sweeping) {
+				this.sweepAgain = true;
+				return 0;
+			}
+			this.sweeping = (async () => {
+				let sent = 0;
+				try {
+					do {
+						this.sweepAgain = false;
+						const heads = await dueHeads(BATCH);
+						let next = 0;
+						let round = 0;
+						const worker = async () => {
+							while (next < heads.length && !this.workerEnv.stop.aborted) {
+								if (await attemptDelivery(heads[next++], this.workerEnv)) round++;
+							}
+						};
+						await Promise.all(Array.from({ length: this.concurrency }, worker));
+						sent += round;
+						if (round) this.sweepAgain = true; // the next of each key may be due now
+					} while (this.sweepAgain && !this.workerEnv.stop.aborted);
+				} catch (err) {
+					if (!this.workerEnv.stop.aborted) this.logger.warn(`outbound webhooks: sweep failed: ${(err as Error).message}`);
+				}
+				return sent;
+			})();
+			try {
+				return await this.sweeping;
+			} finally {
+				this.sweeping = null;
+			}
+		},
+	},
 
 	actions: {
 		create: {
@@ -200,8 +294,8 @@ const OutboundWebhooksService: ServiceSchema = {
 		test: {
 			rest: "POST /webhook-subscriptions/:id/test",
 			params: IdParams,
-			// longer than the delivery's own timeout (Moleculer reads it; its types do not list it)
-			...({ timeout: 30_000 } as object),
+			// longer than the delivery's own timeout
+			timeout: 30_000,
 			async handler(ctx: TenantContext<Static<typeof IdParams>>) {
 				const sub = await this.owned(ctx, ctx.params.id);
 				const now = clock.now();
@@ -256,85 +350,6 @@ const OutboundWebhooksService: ServiceSchema = {
 		])
 	),
 
-	methods: {
-		/**
-		 * Queues the event in the order it arrived; one flush at a time stores what is queued, so
-		 * rows go in in that order and a burst of events costs one subscription query.
-		 */
-		receive(source: string, type: string, params: Record<string, unknown> | undefined) {
-			if (!params || typeof params.merchantId !== "string") return;
-			this.inbox.push({ event: outboundEvent(source, type, params, clock.now()), seq: nextSeq() });
-			this.flushing ??= this.flush().finally(() => (this.flushing = null));
-			return this.flushing;
-		},
-
-		async flush() {
-			while (this.inbox.length) {
-				const batch: ReceivedEvent[] = this.inbox.splice(0, BATCH);
-				try {
-					if (await storeEvents(batch)) this.kick();
-				} catch (err) {
-					this.logger.warn(`outbound webhooks: ${batch.length} event(s) not stored: ${(err as Error).message}`);
-				}
-			}
-		},
-
-		async owned(ctx: TenantContext, id: string): Promise<Sub> {
-			return (await this.findOwned(ctx, WebhookSubscriptionModel, id, "Webhook subscription")) as Sub;
-		},
-
-		async checkUrl(url: string) {
-			const problem = await targetProblem(url, { allowPrivateHosts: config().outboundWebhooks.allowPrivateHosts });
-			if (problem) throw new ValidationFailedError([{ field: "url", message: problem }], `Webhook URL refused: ${problem}`);
-		},
-
-		tooMany() {
-			return new ApiError(`At most ${MAX_SUBSCRIPTIONS} webhook subscriptions per merchant`, 422, "SUBSCRIPTION_LIMIT", [
-				{ field: "url", message: `a merchant has at most ${MAX_SUBSCRIPTIONS} subscriptions` },
-			]);
-		},
-
-		/** Look for due work now rather than at the next tick. */
-		kick() {
-			void this.sweep();
-		},
-
-		/** Sends due deliveries, `concurrency` at a time, until none is due; one sweep at a time per node. */
-		async sweep(): Promise<number> {
-			if (this.sweeping) {
-				this.sweepAgain = true;
-				return 0;
-			}
-			this.sweeping = (async () => {
-				let sent = 0;
-				try {
-					do {
-						this.sweepAgain = false;
-						const heads = await dueHeads(BATCH);
-						let next = 0;
-						let round = 0;
-						const worker = async () => {
-							while (next < heads.length && !this.workerEnv.stop.aborted) {
-								if (await attemptDelivery(heads[next++], this.workerEnv)) round++;
-							}
-						};
-						await Promise.all(Array.from({ length: this.concurrency }, worker));
-						sent += round;
-						if (round) this.sweepAgain = true; // the next of each key may be due now
-					} while (this.sweepAgain && !this.workerEnv.stop.aborted);
-				} catch (err) {
-					if (!this.workerEnv.stop.aborted) this.logger.warn(`outbound webhooks: sweep failed: ${(err as Error).message}`);
-				}
-				return sent;
-			})();
-			try {
-				return await this.sweeping;
-			} finally {
-				this.sweeping = null;
-			}
-		},
-	},
-
 	created() {
 		this.inbox = [];
 		this.flushing = null;
@@ -347,7 +362,7 @@ const OutboundWebhooksService: ServiceSchema = {
 		const cfg = config().outboundWebhooks;
 		this.concurrency = cfg.concurrency;
 		this.stopController = new AbortController();
-		this.poster = createPoster({ allowPrivateHosts: cfg.allowPrivateHosts, caFile: cfg.caFile, timeoutMs: cfg.timeoutMs }) as Poster;
+		this.poster = createPoster({ allowPrivateHosts: cfg.allowPrivateHosts, caFile: cfg.caFile, timeoutMs: cfg.timeoutMs });
 		this.workerEnv = {
 			nodeID: this.broker.nodeID,
 			poster: this.poster,
@@ -367,6 +382,6 @@ const OutboundWebhooksService: ServiceSchema = {
 		await this.sweeping;
 		this.poster?.close();
 	},
-};
+});
 
 export default OutboundWebhooksService;

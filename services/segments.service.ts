@@ -66,6 +66,22 @@ const SegmentsService = defineService<TenantMethods>()({
 	mixins: [DbMixin([SegmentModel]), TenantMixin],
 	settings: { rest: "/" },
 
+	methods: {
+		async evaluateQuery(query: Record<string, unknown>) {
+			const [contactCount, sample] = await Promise.all([
+				ContactModel.countDocuments(query),
+				ContactModel.find(query, { _id: 1, username: 1, displayName: 1 })
+					.sort({ lastInteractionAt: -1, _id: 1 })
+					.limit(SAMPLE_SIZE)
+					.lean<Pick<Contact, "_id" | "username" | "displayName">[]>(),
+			]);
+			return {
+				contactCount,
+				sampleContacts: sample.map(c => ({ id: c._id, username: c.username ?? "", displayName: c.displayName ?? "" })),
+			};
+		},
+	},
+
 	actions: {
 		create: {
 			rest: "POST /segments",
@@ -153,22 +169,6 @@ const SegmentsService = defineService<TenantMethods>()({
 				const { conditions, match = "all" } = ctx.params;
 				return { segmentId: null, ...(await this.evaluateQuery(segmentQuery(this.merchantOf(ctx), { conditions, match }))) };
 			},
-		},
-	},
-
-	methods: {
-		async evaluateQuery(query: Record<string, unknown>) {
-			const [contactCount, sample] = await Promise.all([
-				ContactModel.countDocuments(query),
-				ContactModel.find(query, { _id: 1, username: 1, displayName: 1 })
-					.sort({ lastInteractionAt: -1, _id: 1 })
-					.limit(SAMPLE_SIZE)
-					.lean<Pick<Contact, "_id" | "username" | "displayName">[]>(),
-			]);
-			return {
-				contactCount,
-				sampleContacts: sample.map(c => ({ id: c._id, username: c.username ?? "", displayName: c.displayName ?? "" })),
-			};
 		},
 	},
 });

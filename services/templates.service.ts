@@ -1,8 +1,9 @@
-import type { ServiceSchema } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { TemplateModel, TEMPLATE_TYPES, type Template, type TemplateType } from "../models/template.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
-import { TenantMixin, type TenantContext } from "../mixins/tenant.mixin.ts";
+import { TenantMixin, type TenantContext, type TenantMethods } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
+import { call } from "../lib/calls.ts";
 import { PageParams } from "../lib/pagination.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
 import { ApiError, ConflictError, ValidationFailedError, type ErrorDetail } from "../lib/errors.ts";
@@ -116,7 +117,7 @@ const nameTaken = () =>
 		message: "is already used by another template",
 	});
 
-const TemplatesService: ServiceSchema = {
+const TemplatesService = defineService<TenantMethods>()({
 	name: "templates",
 	mixins: [DbMixin([TemplateModel]), TenantMixin],
 	settings: { rest: "/" },
@@ -220,7 +221,7 @@ const TemplatesService: ServiceSchema = {
 				let contact: RenderContact | undefined;
 				if (contactId) {
 					// the contacts service owns contacts; another merchant's id reads as missing there
-					contact = await ctx.call<RenderContact, { id: string }>("contacts.get", { id: contactId }).catch((err: { type?: string }) => {
+					contact = await call(ctx, "contacts.get", { id: contactId }).catch((err: { type?: string }) => {
 						if (err?.type === "NOT_FOUND") return undefined;
 						throw err;
 					});
@@ -243,6 +244,6 @@ const TemplatesService: ServiceSchema = {
 			},
 		},
 	},
-};
+});
 
 export default TemplatesService;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import { WebhookDeliveryModel } from "../models/webhook-delivery.model.ts";
 import { DbMixin } from "../mixins/db.mixin.ts";
@@ -10,12 +10,13 @@ import { crcResponseToken } from "../lib/webhook-signature.ts";
 import { GroupCommit } from "../lib/group-commit.ts";
 import { updateEach } from "../lib/lookups.ts";
 import { readActivity } from "./webhooks/account-activity.ts";
-import { deliveryStore } from "./webhooks/delivery-store.ts";
+import { deliveryStore, type NewDelivery } from "./webhooks/delivery-store.ts";
 import { handOverDeliveries, type HandoverOutcome, type StoredDelivery } from "./webhooks/handover.ts";
 import { AccountDirectory } from "./webhooks/account-directory.ts";
 import { escapeRegex } from "../lib/regex.ts";
 import { call } from "../lib/calls.ts";
 import type { TenantContext } from "../mixins/tenant.mixin.ts";
+import { defineService } from "../lib/service.ts";
 
 // X's webhook, behind the gateway (which checks the signature and the events-per-minute limit).
 // A delivery is stored raw before X gets its 200 (its id is the SHA-256 of the body, so X's
@@ -32,11 +33,26 @@ const HANDOVER_TIMEOUT_MS = 5_000;
 
 const CrcParams = Type.Object({ crc_token: Type.Optional(Type.String({ maxLength: 1000 })), nonce: Type.Optional(Type.String()) });
 const ReceiveParams = Type.Object({ payload: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+const EraseParams = Type.Object({
+	contactId: Type.String(),
+	accountId: Type.Optional(Type.String()),
+	twitterUserId: Type.Optional(Type.String()),
+});
+const SweepParams = Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) });
 
 /** How long a stopping node waits for its hand-overs in flight (then the sweeper takes them). */
 const STOP_FLUSH_MS = 10_000;
 
-const WebhooksService: ServiceSchema = {
+/** What `created()` sets on the service. */
+type WebhooksFields = {
+	accounts: AccountDirectory;
+	/** The raw store, by group commit. */
+	deliveries: GroupCommit<NewDelivery, boolean>;
+	/** Hand-overs to the inbox behind the answer, by group. */
+	handovers: GroupCommit<StoredDelivery, HandoverOutcome>;
+};
+
+const WebhooksService = defineService<WebhooksFields>()({
 	name: "webhooks",
 	mixins: [
 		DbMixin([WebhookDeliveryModel]),
@@ -63,6 +79,16 @@ const WebhooksService: ServiceSchema = {
 	async stopped() {
 		// Acknowledged deliveries still being handed over: finish them if the inbox answers soon.
 		await Promise.race([this.handovers.idle(), new Promise(r => setTimeout(r, STOP_FLUSH_MS).unref())]);
+	},
+
+	methods: {
+		/** Gives the deliveries' events to the inbox's queue, then marks them handed over. */
+		handOver(items: StoredDelivery[]): Promise<HandoverOutcome[]> {
+			return handOverDeliveries(this.broker, this.accounts, items, HANDOVER_TIMEOUT_MS, (account, ids, err) => {
+				this.logger.warn(`webhook hand-over of ${ids.length} deliveries for account ${account.id} deferred: ${err.message}`);
+				updateEach(WebhookDeliveryModel, ids, { $set: { lastError: err.message.slice(0, 500) } }).catch(() => {});
+			});
+		},
 	},
 
 	actions: {
@@ -109,12 +135,8 @@ const WebhooksService: ServiceSchema = {
 		 */
 		eraseContact: {
 			visibility: "public",
-			params: Type.Object({
-				contactId: Type.String(),
-				accountId: Type.Optional(Type.String()),
-				twitterUserId: Type.Optional(Type.String()),
-			}),
-			async handler(ctx: TenantContext<{ contactId: string; accountId?: string; twitterUserId?: string }>) {
+			params: EraseParams,
+			async handler(ctx: TenantContext<Static<typeof EraseParams>>) {
 				const { accountId, twitterUserId } = ctx.params;
 				if (!accountId || !twitterUserId) return { webhookDeliveries: 0 };
 				const account = await call(ctx, "accounts.ref", { id: accountId });
@@ -131,8 +153,8 @@ const WebhooksService: ServiceSchema = {
 
 		/** Hands over deliveries still pending after SWEEP_AFTER_MS (their hand-over failed or their node died). */
 		sweep: {
-			params: Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) }),
-			async handler(ctx: Context<{ olderThanMs?: number }>) {
+			params: SweepParams,
+			async handler(ctx: Context<Static<typeof SweepParams>>) {
 				const before = new Date(Date.now() - (ctx.params.olderThanMs ?? SWEEP_AFTER_MS));
 				const stale = await WebhookDeliveryModel.find({ status: "pending", receivedAt: { $lt: before } })
 					.sort({ receivedAt: 1 })
@@ -159,16 +181,6 @@ const WebhooksService: ServiceSchema = {
 			this.accounts.clear();
 		},
 	},
-
-	methods: {
-		/** Gives the deliveries' events to the inbox's queue, then marks them handed over. */
-		handOver(items: StoredDelivery[]): Promise<HandoverOutcome[]> {
-			return handOverDeliveries(this.broker, this.accounts, items, HANDOVER_TIMEOUT_MS, (account, ids, err) => {
-				this.logger.warn(`webhook hand-over of ${ids.length} deliveries for account ${account.id} deferred: ${err.message}`);
-				updateEach(WebhookDeliveryModel, ids, { $set: { lastError: err.message.slice(0, 500) } }).catch(() => {});
-			});
-		},
-	},
-};
+});
 
 export default WebhooksService;

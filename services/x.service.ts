@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { Type, type Static } from "@sinclair/typebox";
 import type { TwitterApi } from "twitter-api-v2";
 import { DbMixin } from "../mixins/db.mixin.ts";
@@ -10,6 +10,7 @@ import { config } from "../lib/config.ts";
 import { decryptSecret } from "../lib/crypto.ts";
 import { BadRequestError, ConflictError, NotFoundError, RateLimitedError, UpstreamUnavailableError } from "../lib/errors.ts";
 import { Id, StringEnum, Strict } from "../lib/schema.ts";
+import { defineService } from "../lib/service.ts";
 import { createXClientFactory, type XClientFactory } from "../lib/x/client.ts";
 import { classifyXError, XDeliveryUnknownError, XNotConfiguredError, XRejectedError, type XFailure } from "../lib/x/errors.ts";
 import { MAX_MESSAGE_LENGTH, MAX_SEND_BATCH } from "../lib/x/message.ts";
@@ -89,14 +90,93 @@ function xRateLimitError(failure: Extract<XFailure, { kind: "rate_limited" }>): 
 	);
 }
 
-const XService: ServiceSchema = {
+/** What the service keeps on itself: the sandbox it may run, its X client maker, the send ledger. */
+interface XState {
+	sandbox: XSandbox | null;
+	clientFor: XClientFactory | null;
+	ledger: SendLedger;
+	/** The ledger's writes of batches' outcomes still in flight (awaited before the service stops). */
+	settling: Set<Promise<void>>;
+}
+
+const XService = defineService<object, XState>()({
 	name: "x",
 	mixins: [DbMixin([SendLedgerModel])],
 
+	methods: {
+		/** The service's clock; tests replace it. */
+		now(): Date {
+			return new Date();
+		},
+
+		client(tokens: { accessToken: string; accessSecret: string }): TwitterApi {
+			if (!this.clientFor) throw new XNotConfiguredError();
+			return this.clientFor(tokens);
+		},
+
+		/** The merchant's account, connected and with its tokens; 404 for another merchant's. */
+		async activeAccount(merchantId: string, accountId: string): Promise<Account> {
+			const account = await AccountModel.findOne({ _id: accountId, merchantId }).lean<Account>();
+			if (!account) throw new NotFoundError("Account");
+			if (account.status !== "active" || !account.oauthTokenEnc || !account.oauthTokenSecretEnc) {
+				throw new ConflictError("The account is not connected", "ACCOUNT_INACTIVE", { status: account.status });
+			}
+			return account;
+		},
+
+		tokensOf(account: Account) {
+			const key = config().encryptionKey;
+			return { accessToken: decryptSecret(account.oauthTokenEnc!, key), accessSecret: decryptSecret(account.oauthTokenSecretEnc!, key) };
+		},
+
+		/**
+		 * Sends DMs of one account of the merchant; one result per DM (the account's own problems
+		 * throw). `settleLater`: answer before the ledger's write of the outcomes lands (services/x/send-batch.ts).
+		 */
+		async sendMany(
+			merchantId: string,
+			accountId: string,
+			kind: SendRef["kind"],
+			messages: OutgoingDm[],
+			settleLater = false
+		): Promise<DmResult[]> {
+			const account = await this.activeAccount(merchantId, accountId);
+			const { maxBytes, fetchTimeoutMs, allowPrivateHosts } = config().media;
+			return sendBatch(
+				{
+					client: this.client(this.tokensOf(account)),
+					ledger: this.ledger,
+					rules: rulesFor(kind, config().sendLimits),
+					now: () => this.now(),
+					media: { maxBytes, fetchTimeoutMs, allowPrivateHosts },
+					...(settleLater ? { settle: (write: Promise<void>) => this.settle(write) } : {}),
+				},
+				{ merchantId, accountId, kind },
+				messages
+			);
+		},
+
+		settle(write: Promise<void>): void {
+			const settling = this.settling;
+			const tracked: Promise<void> = write
+				.catch((err: Error) => this.logger.warn(`send ledger: outcomes of a batch not recorded (they keep counting): ${err.message}`))
+				.finally(() => settling.delete(tracked));
+			settling.add(tracked);
+		},
+
+		async quota(ref: SendRef) {
+			const rules = rulesFor(ref.kind, config().sendLimits);
+			const usage = await this.ledger.usage(ref, rules);
+			const limits = usage.map(u => ({ ...u, resetAt: u.resetAt?.toISOString() ?? null }));
+			return { rules, limits, remaining: Math.min(...usage.map(u => u.remaining)) };
+		},
+	},
+
 	created() {
-		this.sandbox = null as XSandbox | null;
-		this.clientFor = null as XClientFactory | null;
+		this.sandbox = null;
+		this.clientFor = null;
 		this.ledger = new SendLedger({ clock: () => this.now() });
+		this.settling = new Set<Promise<void>>();
 	},
 
 	async started() {
@@ -131,58 +211,8 @@ const XService: ServiceSchema = {
 	},
 
 	async stopped() {
+		await Promise.all(this.settling);
 		await this.sandbox?.stop();
-	},
-
-	methods: {
-		/** The service's clock; tests replace it. */
-		now(): Date {
-			return new Date();
-		},
-
-		client(tokens: { accessToken: string; accessSecret: string }): TwitterApi {
-			if (!this.clientFor) throw new XNotConfiguredError();
-			return (this.clientFor as XClientFactory)(tokens);
-		},
-
-		/** The merchant's account, connected and with its tokens; 404 for another merchant's. */
-		async activeAccount(merchantId: string, accountId: string): Promise<Account> {
-			const account = await AccountModel.findOne({ _id: accountId, merchantId }).lean<Account>();
-			if (!account) throw new NotFoundError("Account");
-			if (account.status !== "active" || !account.oauthTokenEnc || !account.oauthTokenSecretEnc) {
-				throw new ConflictError("The account is not connected", "ACCOUNT_INACTIVE", { status: account.status });
-			}
-			return account;
-		},
-
-		tokensOf(account: Account) {
-			const key = config().encryptionKey;
-			return { accessToken: decryptSecret(account.oauthTokenEnc!, key), accessSecret: decryptSecret(account.oauthTokenSecretEnc!, key) };
-		},
-
-		/** Sends DMs of one account of the merchant; one result per DM (the account's own problems throw). */
-		async sendMany(merchantId: string, accountId: string, kind: SendRef["kind"], messages: OutgoingDm[]): Promise<DmResult[]> {
-			const account = await this.activeAccount(merchantId, accountId);
-			const { maxBytes, fetchTimeoutMs, allowPrivateHosts } = config().media;
-			return sendBatch(
-				{
-					client: this.client(this.tokensOf(account)),
-					ledger: this.ledger as SendLedger,
-					rules: rulesFor(kind, config().sendLimits),
-					now: () => this.now(),
-					media: { maxBytes, fetchTimeoutMs, allowPrivateHosts },
-				},
-				{ merchantId, accountId, kind },
-				messages
-			);
-		},
-
-		async quota(ref: SendRef) {
-			const rules = rulesFor(ref.kind, config().sendLimits);
-			const usage = await (this.ledger as SendLedger).usage(ref, rules);
-			const limits = usage.map(u => ({ ...u, resetAt: u.resetAt?.toISOString() ?? null }));
-			return { rules, limits, remaining: Math.min(...usage.map(u => u.remaining)) };
-		},
 	},
 
 	actions: {
@@ -220,6 +250,8 @@ const XService: ServiceSchema = {
 		sendDirectMessage: {
 			visibility: "public",
 			params: SendParams,
+			// Fetching an image, uploading it and sending can take longer than the broker's default request timeout.
+			timeout: 60_000,
 			async handler(ctx: XContext<Static<typeof SendParams>>) {
 				const { accountId, recipientTwitterUserId, text, mediaUrl, kind } = ctx.params;
 				const [result] = await this.sendMany(merchantOf(ctx), accountId, kind, [
@@ -237,11 +269,13 @@ const XService: ServiceSchema = {
 		sendDirectMessages: {
 			visibility: "public",
 			params: BatchParams,
+			// A batch runs SEND_PARALLELISM DMs at a time, each bounded by X_API_TIMEOUT_MS.
+			timeout: 10 * 60_000,
 			async handler(ctx: XContext<Static<typeof BatchParams>>) {
 				const { accountId, kind, messages } = ctx.params;
-				const results = await this.sendMany(merchantOf(ctx), accountId, kind, messages);
+				const results = await this.sendMany(merchantOf(ctx), accountId, kind, messages, true);
 				// An Error does not cross the wire: its words do.
-				return { results: results.map((r: DmResult) => (r.outcome === "rejected" ? { ...r, error: undefined } : r)) };
+				return { results: results.map(r => (r.outcome === "rejected" ? { ...r, error: undefined } : r)) };
 			},
 		},
 
@@ -257,7 +291,7 @@ const XService: ServiceSchema = {
 				const account = await AccountModel.findOne({ _id: ctx.params.accountId, merchantId }, { _id: 1 }).lean();
 				if (!account) throw new NotFoundError("Account");
 				const { limits, remaining } = await this.quota({ merchantId, accountId: ctx.params.accountId, kind: "agent" });
-				const headline = limits.find((l: { name: string }) => l.name === "account_daily")!;
+				const headline = limits.find(l => l.name === "account_daily")!;
 				return {
 					limit: headline.limit,
 					used: headline.used,
@@ -279,7 +313,7 @@ const XService: ServiceSchema = {
 				if (!account) throw new NotFoundError("Account");
 				const ref: SendRef = { merchantId, accountId: ctx.params.accountId, kind: ctx.params.kind };
 				const { rules, limits, remaining } = await this.quota(ref);
-				const violations = await (this.ledger as SendLedger).check(ref, rules);
+				const violations = await this.ledger.check(ref, rules);
 				return {
 					allowed: violations.length === 0,
 					remaining,
@@ -289,12 +323,6 @@ const XService: ServiceSchema = {
 			},
 		},
 	},
-};
-
-// Fetching an image, uploading it and sending can take longer than the broker's default request
-// timeout. Moleculer honours an action's own timeout (middlewares/timeout.js); its types omit it.
-(XService.actions!.sendDirectMessage as Record<string, unknown>).timeout = 60_000;
-// A batch runs SEND_PARALLELISM DMs at a time, each bounded by X_API_TIMEOUT_MS.
-(XService.actions!.sendDirectMessages as Record<string, unknown>).timeout = 10 * 60_000;
+});
 
 export default XService;

@@ -65,6 +65,8 @@ function perDm(count: CommandCount, dms: number) {
 		commandsPerDm: round(count.total),
 		commandsPerDmWithoutAgenda: round(count.total - agenda),
 		byCommand: count.byTarget,
+		/** The database's time per command target, summed (commands that overlap each count). */
+		msByCommand: count.msByTarget,
 	};
 }
 
@@ -314,7 +316,7 @@ export async function run({ scale = 0.1 }: { scale?: number }) {
 			baseline,
 			commandsPerDm: commands.commandsPerDm,
 			commandsPerDmWithoutAgenda: commands.commandsPerDmWithoutAgenda,
-			commands: { total: commands.commands, byCommand: commands.byCommand },
+			commands: { total: commands.commands, byCommand: commands.byCommand, msByCommand: commands.msByCommand },
 			inboxOnly,
 			plan: {
 				recipients,

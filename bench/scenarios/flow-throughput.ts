@@ -23,7 +23,7 @@ let polls = 0;
 function withoutPolls(count: CommandCount): CommandCount {
 	const target = "aggregate flow_runs";
 	const byTarget: Record<string, number> = { ...count.byTarget, [target]: (count.byTarget[target] ?? 0) - polls };
-	return { total: count.total - polls, byTarget: Object.fromEntries(Object.entries(byTarget).filter(([, v]) => v > 0)) };
+	return { ...count, total: count.total - polls, byTarget: Object.fromEntries(Object.entries(byTarget).filter(([, v]) => v > 0)) };
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string) {

@@ -60,8 +60,16 @@ async function send(endpoint: Endpoint, opts: CallOptions): Promise<Response> {
 async function failureOf(res: Response): Promise<ApiFailure> {
 	try {
 		const body = (await res.json()) as { error?: string; errorCode?: string; details?: unknown };
-		const details = Array.isArray(body.details) ? (body.details as Detail[]).filter(d => d && typeof d.field === "string") : [];
-		return new ApiFailure(res.status, body.error ?? res.statusText, body.errorCode ?? "ERROR", details);
+		const message = body.error ?? res.statusText;
+		// A list of field problems (422), or one object naming the field in the way (a 409 such as
+		// FLOW_ACTIVE: {field: "status", status: "active"}), whose problem is the error itself.
+		const one = body.details as { field?: unknown } | undefined;
+		const details = Array.isArray(body.details)
+			? (body.details as Detail[]).filter(d => d && typeof d.field === "string")
+			: one && typeof one === "object" && typeof one.field === "string"
+				? [{ field: one.field, message }]
+				: [];
+		return new ApiFailure(res.status, message, body.errorCode ?? "ERROR", details);
 	} catch {
 		return new ApiFailure(res.status, res.statusText || `HTTP ${res.status}`, "ERROR", []);
 	}

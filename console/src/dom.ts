@@ -68,7 +68,7 @@ export function showError(scope: Element, err: unknown) {
 			const box = target.querySelector(":scope > .field-error");
 			if (box) box.textContent = [box.textContent, d.message].filter(Boolean).join("; ");
 			target.classList.add("invalid");
-		} else rest.push(`${d.field}: ${d.message}`);
+		} else if (d.message !== err.message) rest.push(`${d.field}: ${d.message}`);
 	}
 	general.textContent = [err.message, ...rest].join(" — ");
 }

@@ -91,11 +91,12 @@ export async function contacts(scope: Scope, period: Period) {
 
 export async function conversations(scope: Scope, period: Period) {
 	const { from, to } = utcDaysOf(period);
-	const rows = await readDetails(scope, ["conv", "close", "first", "esc"], from, to);
+	const rows = await readDetails(scope, ["conv", "close", "first", "esc", "resp"], from, to);
 	const opened = dailySeries(rows, period, "conv");
 	const closed = dailySeries(rows, period, "close");
 	const escalated = dailySeries(rows, period, "esc");
 	const first = dailySeries(rows, period, "first");
+	const replies = dailySeries(rows, period, "resp");
 	const total = (series: Sum[]) => series.reduce((a, d) => ({ n: a.n + d.n, s: a.s + d.s }), { n: 0, s: 0 });
 	const firstAll = total(first);
 	const closedAll = total(closed);
@@ -118,6 +119,15 @@ export async function conversations(scope: Scope, period: Period) {
 			answeredByBot: { conversations: byBot, percent: percent(byBot, firstAll.n) },
 		},
 		daily: period.days.map((date, i) => ({ date, opened: opened[i].n, closed: closed[i].n, escalations: escalated[i].n })),
+		// Per local day: every reply's response time (as the overview's average) and the first
+		// responses'; a day without any has null averages (no reply is not an instant reply).
+		responseTimeTrend: period.days.map((date, i) => ({
+			date,
+			responses: replies[i].n,
+			averageResponseSeconds: averageSeconds(replies[i].s, replies[i].n),
+			firstResponses: first[i].n,
+			averageFirstResponseSeconds: averageSeconds(first[i].s, first[i].n),
+		})),
 		byAssignee: assignees
 			.map(userId => {
 				const c = closedBy.get(userId) ?? { n: 0, s: 0 };

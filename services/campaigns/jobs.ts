@@ -36,9 +36,12 @@ const StepParams = Type.Object({
 	step: Type.Integer({ minimum: 0 }),
 });
 
-export const CampaignJobsMixin: Partial<ServiceSchema> = {
+export const CampaignJobsMixin = {
 	mixins: [
 		AgendaMixin({
+			// A step scheduled for now (a start, the next step of a chain with more to send) runs at
+			// once instead of at the next poll (up to a second later).
+			runLocalJobsAtOnce: true,
 			jobs: {
 				"campaigns.start": {
 					async handler(job) {
@@ -259,4 +262,7 @@ export const CampaignJobsMixin: Partial<ServiceSchema> = {
 			return report;
 		},
 	},
-};
+} satisfies Partial<ServiceSchema>;
+
+/** The methods the mixin gives the campaigns service, for its `defineService<CampaignJobsMethods & ...>()`. */
+export type CampaignJobsMethods = typeof CampaignJobsMixin.methods;

@@ -12,14 +12,16 @@ import { rewriteLinks, trackingToken } from "./links.ts";
 import { clock } from "./clock.ts";
 import { onlyDuplicates } from "./audience.ts";
 import { callFor } from "../../lib/calls.ts";
+import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 
 // Sending a running campaign, a batch at a time, on whichever worker nodes run the job.
 //
 // At most once: before the call to X, a batch's sends are claimed by inserting their claim rows
 // (unique _id "<campaignId>:<contactId>", one insertMany): of any number of workers exactly one
 // gets each. The batch goes through the inbox's send pipeline in one call (inbox.sendBatch),
-// and the deliveries' outcomes are written in one bulkWrite: pending → sending → sent | failed |
-// skipped | unknown. A claim whose worker died never gets an outcome; after
+// and the deliveries' outcomes are written in one bulk write (pending → sending → sent | failed |
+// skipped | unknown) while the next batch is claimed and sent; it is awaited before the batch
+// after and before a run answers, so whoever reads the figures after a run sees them all. A claim whose worker died never gets an outcome; after
 // CAMPAIGN_UNKNOWN_AFTER_SECONDS its delivery becomes `unknown` (the DM may have gone out: it is
 // counted and shown, never sent again). What was not sent (a 429, X out or unreachable) goes
 // back to pending with its claim removed, and the account waits: until the limit frees up, or,
@@ -54,6 +56,8 @@ const SHARED_LIMITS = new Set(["x_app_daily", "merchant_share_daily", "x_app_24h
 const ALL_ACCOUNTS = "*";
 /** Rows changed by one statement when ending what is left of a campaign. */
 const PAGE = 500;
+/** How often a running campaign's heartbeatAt is refreshed (the sweeper calls a chain stalled after 2 minutes). */
+const HEARTBEAT_MS = 15_000;
 /** When every candidate was claimed by another worker, look again this much later. */
 const BUSY_RETRY_MS = 2000;
 /** The longest wait between two tries while X is out. */
@@ -140,10 +144,11 @@ async function sendBatchOf(
 	env: RunnerEnv,
 	c: LeanCampaign,
 	batch: LeanDelivery[]
-): Promise<{ tally: Tally; holds: Hold[]; sentAccounts: Set<string> }> {
+): Promise<{ tally: Tally; holds: Hold[]; sentAccounts: Set<string>; written: Promise<void> }> {
 	const tally = emptyTally();
 	const holds: Hold[] = [];
 	const sentAccounts = new Set<string>();
+	const written = Promise.resolve();
 	const now = clock.now();
 	const claims = batch.map(d => ({
 		_id: d._id,
@@ -179,7 +184,7 @@ async function sendBatchOf(
 		tally.busy += ids.length - stale.length;
 	}
 	let mine = batch.filter((_, i) => !taken.has(i));
-	if (!mine.length) return { tally, holds, sentAccounts };
+	if (!mine.length) return { tally, holds, sentAccounts, written };
 
 	const marked = await CampaignDeliveryModel.updateMany(
 		{ _id: { $in: mine.map(d => d._id) }, status: "pending" },
@@ -196,7 +201,7 @@ async function sendBatchOf(
 		await CampaignSendClaimModel.deleteMany({ _id: { $in: gone.map(d => d._id) } });
 		tally.gone += gone.length;
 		mine = mine.filter(d => still.has(d._id));
-		if (!mine.length) return { tally, holds, sentAccounts };
+		if (!mine.length) return { tally, holds, sentAccounts, written };
 	}
 
 	const finals: object[] = [];
@@ -305,9 +310,16 @@ async function sendBatchOf(
 			}
 		}
 	}
-	if (finals.length) await CampaignDeliveryModel.bulkWrite(finals as never[], { ordered: false });
-	if (release.length) await CampaignSendClaimModel.deleteMany({ _id: { $in: release } });
-	return { tally, holds, sentAccounts };
+	// The outcomes are written while the caller goes on with the next batch (runCampaign awaits
+	// this before the batch after, and before it answers): the rows are `sending` meanwhile, so no
+	// other batch takes them. Released claims go first, so a row pending again has no claim left
+	// (a worker dying in between leaves a `sending` row without a claim: unknown after the limit,
+	// as a claimed pending row would be).
+	const outcomes = (async () => {
+		if (release.length) await CampaignSendClaimModel.deleteMany({ _id: { $in: release } });
+		await bulkWriteInChunks(CampaignDeliveryModel, finals);
+	})();
+	return { tally, holds, sentAccounts, written: outcomes };
 }
 
 /** Until when an account (or every account, for a shared limit) waits after a send that did not go. */
@@ -328,6 +340,32 @@ function holdFor(c: LeanCampaign, accountId: string, r: Extract<SendOutcome, { s
  * done, every remaining recipient waits for a limit, or the campaign stops being `running`.
  */
 export async function runCampaign(env: RunnerEnv, campaignId: string, budgetMs: number): Promise<RunResult> {
+	// The previous batch's outcomes, still being written while the next batch is claimed and sent.
+	let writing: Promise<void> | null = null;
+	const settle = async () => {
+		const w = writing;
+		writing = null;
+		if (w) await w;
+	};
+	try {
+		return await runBatches(env, campaignId, budgetMs, {
+			settle,
+			overlap(next: Promise<void>) {
+				next.catch(() => {}); // awaited (and thrown) by settle()
+				writing = next;
+			},
+		});
+	} finally {
+		await settle();
+	}
+}
+
+async function runBatches(
+	env: RunnerEnv,
+	campaignId: string,
+	budgetMs: number,
+	writes: { settle(): Promise<void>; overlap(next: Promise<void>): void }
+): Promise<RunResult> {
 	const deadline = Date.now() + budgetMs;
 	const tally = emptyTally();
 	const batchSize = config().campaigns.batchSize;
@@ -336,7 +374,9 @@ export async function runCampaign(env: RunnerEnv, campaignId: string, budgetMs: 
 		const c = await CampaignModel.findById(campaignId).lean<LeanCampaign>();
 		if (!c || c.status !== "running" || env.stopping()) return { state: "stopped", nextAt: null, tally };
 		const now = clock.now();
-		await CampaignModel.updateOne({ _id: c._id }, { $set: { heartbeatAt: now } });
+		// For the sweeper, which restarts a chain silent for minutes: not a write per batch.
+		if (!c.heartbeatAt || now.getTime() - new Date(c.heartbeatAt).getTime() >= HEARTBEAT_MS)
+			await CampaignModel.updateOne({ _id: c._id }, { $set: { heartbeatAt: now } });
 		if (!settled) {
 			settled = true;
 			const lost = await settleStale(c._id, now);
@@ -359,6 +399,8 @@ export async function runCampaign(env: RunnerEnv, campaignId: string, budgetMs: 
 			.lean<LeanDelivery[]>();
 
 		if (!batch.length) {
+			// The last batch's outcomes first: its rows are `sending` (or held ones pending again) until then.
+			await writes.settle();
 			const open = await CampaignDeliveryModel.find(
 				{ campaignId: c._id, status: { $in: ["pending", "sending"] } },
 				{ status: 1, accountId: 1, claimedAt: 1 }
@@ -375,7 +417,9 @@ export async function runCampaign(env: RunnerEnv, campaignId: string, budgetMs: 
 			return { state: "waiting", nextAt: capAtEnd(new Date(Math.max(now.getTime(), Math.min(...times))), c), tally };
 		}
 
-		const { tally: batchTally, holds: newHolds, sentAccounts } = await sendBatchOf(env, c, batch);
+		const { tally: batchTally, holds: newHolds, sentAccounts, written } = await sendBatchOf(env, c, batch);
+		await writes.settle();
+		writes.overlap(written);
 		for (const k of Object.keys(tally) as Outcome[]) tally[k] += batchTally[k];
 		const done = batchTally.sent + batchTally.failed + batchTally.skipped + batchTally.unknown;
 		env.logger.info(

@@ -1,7 +1,10 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { XProfileOrNull } from "../../lib/schema.ts";
 import { findIn } from "../../lib/lookups.ts";
-import { ContactModel, type Contact } from "../../models/contact.model.ts";
+import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
+import { ContactModel, contactActivityFields, contactSearchFields, type Contact } from "../../models/contact.model.ts";
+import { ContactActivityDayModel } from "../../models/contact-activity-day.model.ts";
+import { markActivityDays } from "../../lib/activity-days.ts";
 import { onlyDuplicates } from "../../lib/ids.ts";
 import { applyContactActivity, type ContactActivity } from "../inbox/tally.ts";
 
@@ -52,6 +55,8 @@ function newContact(merchantId: string, accountId: string, p: Person) {
 		profileImageUrl: p.profile?.profileImageUrl ?? null,
 		source: "inbound_message",
 		firstInteractionAt: new Date(p.at),
+		...contactActivityFields(new Date(p.at)),
+		...contactSearchFields(p.profile?.username, p.profile?.displayName),
 	}).toObject();
 }
 
@@ -64,6 +69,7 @@ export async function ensureFromInbound(
 	const found = await findIn<Contact>(ContactModel, { accountId }, "twitterUserId", ids, {
 		twitterUserId: 1,
 		username: 1,
+		displayName: 1,
 		profileImageUrl: 1,
 	});
 	const byXId = new Map(found.map(c => [c.twitterUserId, c]));
@@ -71,6 +77,11 @@ export async function ensureFromInbound(
 	const missing = people.filter(p => !byXId.has(p.twitterUserId));
 	if (missing.length) {
 		const docs = missing.map(p => newContact(merchantId, accountId, p));
+		await markActivityDays(
+			ContactActivityDayModel,
+			merchantId,
+			docs.map(d => d.activityAt)
+		);
 		let lost = new Set<number>();
 		await ContactModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
 			if (!onlyDuplicates(err)) throw err;
@@ -106,13 +117,14 @@ export async function ensureFromInbound(
 							username: p.profile.username,
 							usernameLower: p.profile.username.toLowerCase(),
 							profileImageUrl: p.profile.profileImageUrl,
+							...contactSearchFields(p.profile.username, c.displayName),
 						},
 					},
 				},
 			});
 		}
 	}
-	if (profileUpdates.length) await ContactModel.bulkWrite(profileUpdates, { ordered: false });
+	await bulkWriteInChunks(ContactModel, profileUpdates);
 	return result;
 }
 
@@ -144,7 +156,13 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 		.map(u => ({
 			updateOne: { filter: { _id: u.contactId }, update: { $set: applyContactActivity(current.get(u.contactId)!, u as ContactActivity) } },
 		}));
-	if (ops.length) await ContactModel.bulkWrite(ops, { ordered: false });
+	// The days the contacts move to are marked first: the list finds them there (lib/activity-buckets.ts).
+	await markActivityDays(
+		ContactActivityDayModel,
+		merchantId,
+		ops.map(o => o.updateOne.update.$set.activityAt as Date | undefined)
+	);
+	await bulkWriteInChunks(ContactModel, ops);
 	return { updated: ops.length };
 }
 
@@ -181,6 +199,6 @@ export async function reconcileActivity(params: Static<typeof ReconcileActivityP
 		}
 		if (Object.keys(set).length) ops.push({ updateOne: { filter: { _id: f.contactId }, update: { $set: set } } });
 	}
-	if (params.fix && ops.length) await ContactModel.bulkWrite(ops, { ordered: false });
+	if (params.fix) await bulkWriteInChunks(ContactModel, ops);
 	return drift;
 }

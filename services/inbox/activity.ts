@@ -59,13 +59,26 @@ export interface SentActivity {
 /** Broadcast to every inbox node when rows are queued: idle writers look at once. */
 export const ACTIVITY_QUEUED = "inbox.activity.queued";
 
-interface Row {
+/** An agent's or the bot's change to a conversation, applied by the writer in order with the messages. */
+export interface ConversationActionData {
+	conversationId: string;
+	/** close: the reason; escalate: why the bot asked for a person. */
+	reason?: string | null;
+	/** assign: the assignee. */
+	userId?: string;
+	/** Who asked (close, assign): carried into the event. */
+	byUserId?: string | null;
+}
+
+export type ConversationActionKind = "close" | "assign" | "escalate";
+
+export interface Row {
 	_id: string;
 	accountId: string;
 	merchantId: string;
-	kind: "dm" | "read" | "sent";
+	kind: "dm" | "read" | "sent" | ConversationActionKind;
 	at: Date;
-	data: DmActivity | ReadActivity | SentActivityData;
+	data: DmActivity | ReadActivity | SentActivityData | ConversationActionData;
 }
 
 /** A context or the broker: whatever can broadcast the wake-up. */

@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "moleculer";
 import { ContactModel } from "../../models/contact.model.ts";
 import { AccountModel } from "../../models/account.model.ts";
-import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationModel, conversationActivityFields, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationActivityDayModel } from "../../models/conversation-activity-day.model.ts";
+import { markActivityDays } from "../../lib/activity-days.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import { IdempotencyKeyModel } from "../../models/idempotency-key.model.ts";
 import { uuidFromName } from "../../lib/ids.ts";
@@ -14,13 +16,15 @@ import { recordSent, type SendKind, type SentActivity } from "./activity.ts";
 // The one way a DM leaves mkt-x, for every sender: an agent in the inbox, the bot, campaigns
 // and flows. For a batch of one merchant's contacts it costs a fixed number of commands, not a
 // number per DM: one read of the contacts, one of their accounts, one of their open
-// conversations (+ one insert of the missing ones), one insert of the pending messages, one x
-// service call per account (which claims its send slots per batch), one write of the outcomes,
-// one recordSent. What X accepted is `sent`; what X refused, `failed`; what may or may not have
+// conversations (+ one insert of the missing ones), one x service call per account (which
+// claims its send slots per batch), one insert of the messages with their outcomes, one
+// recordSent. What X accepted is `sent`; what X refused, `failed`; what may or may not have
 // reached X, `unknown` (never resent). What was not sent at all (a send limit, X's 429, X out
-// or unreachable) is `held`: its pending message and Idempotency-Key claim are removed, so a
-// later try sends it. Counters are not the sender's business: recordSent hands what X accepted
-// to the inbox's writer.
+// or unreachable) is `held`: no message is stored and its Idempotency-Key claim is removed, so a
+// later try sends it. Exactly once is the ledger's and the callers' claims (unique inserts), not
+// the message row's: a message is written once, with X's answer, because on FerretDB updating a
+// batch's rows costs a transaction per row. Counters are not the sender's business: recordSent
+// hands what X accepted to the inbox's writer.
 
 export interface SendItem {
 	/** The caller's id for this item (a delivery id, a contact id): outcomes answer by it. */
@@ -220,9 +224,12 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 				openKey: `open:${contactId}`,
 				startedAt: now,
 			}).toObject({ transform: false }),
+			...conversationActivityFields(now),
 			createdAt: now,
 			updatedAt: now,
 		}));
+		// listed from the start (lib/activity-buckets.ts): its day marked, its keys set
+		if (rows.length) await markActivityDays(ConversationActivityDayModel, merchantId, [now]);
 		const taken = await insertAll(ConversationModel, rows);
 		rows.forEach((row, i) => !taken.has(i) && conversationOf.set(row.contactId, { _id: row._id as string, created: true }));
 		if (taken.size) {
@@ -234,7 +241,9 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 		}
 	}
 
-	// 4. The pending messages, in one insert.
+	// 4. The messages, built here and stored once X answered (step 6): one insert of final rows,
+	//    no pending row updated afterwards. On FerretDB an insert of a batch is one transaction
+	//    while an update is one per document (~10 ms each on PostgreSQL: docs/sending.md).
 	const messages = items.map(item => {
 		const contact = contactById.get(item.contactId)!;
 		return {
@@ -257,7 +266,6 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 			updatedAt: now,
 		};
 	});
-	if (messages.length) await MessageModel.collection.insertMany(messages as never[], { ordered: false });
 
 	// 5. X, through the x service: one call per account.
 	const byAccount = new Map<string, typeof messages>();
@@ -286,8 +294,8 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 		})
 	);
 
-	// 6. Outcomes: one write on the messages; what was not sent leaves nothing behind.
-	const writes: object[] = [];
+	// 6. Outcomes: one insert of the messages X answered; what was not sent leaves nothing behind.
+	const rows: object[] = [];
 	const released: string[] = [];
 	const sent: SentActivity[] = [];
 	for (const [i, item] of items.entries()) {
@@ -296,9 +304,7 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 		const conversation = conversationOf.get(item.contactId)!;
 		if (r.outcome === "sent") {
 			const sentAt = new Date(r.sentAt);
-			writes.push({
-				updateOne: { filter: { _id: m._id }, update: { $set: { status: "sent", twitterMessageId: r.twitterMessageId, sentAt } } },
-			});
+			rows.push({ ...m, status: "sent", twitterMessageId: r.twitterMessageId, sentAt });
 			outcomes.set(item.key, {
 				key: item.key,
 				status: "sent",
@@ -320,16 +326,15 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 			});
 		} else if (r.outcome === "rejected" || r.outcome === "unknown") {
 			const status = r.outcome === "unknown" ? "unknown" : "failed";
-			writes.push({ updateOne: { filter: { _id: m._id }, update: { $set: { status, failureReason: r.reason } } } });
+			rows.push({ ...m, status, failureReason: r.reason });
 			outcomes.set(item.key, { key: item.key, status, messageId: m._id as string, conversationId: conversation._id, reason: r.reason });
 		} else {
-			writes.push({ deleteOne: { filter: { _id: m._id } } });
 			const claim = ownClaims.get(item.key);
 			if (claim) released.push(claim);
 			outcomes.set(item.key, heldOf(item.key, r));
 		}
 	}
-	if (writes.length) await MessageModel.bulkWrite(writes as never[], { ordered: false });
+	if (rows.length) await MessageModel.collection.insertMany(rows as never[], { ordered: false });
 	if (released.length) await IdempotencyKeyModel.deleteMany({ _id: { $in: released } });
 	// X's echo of a DM that won the race (stored as an X-app message) is the account writer's to
 	// drop: it counted the echo, so it must not count the send as well.

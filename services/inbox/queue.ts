@@ -3,6 +3,7 @@ import { InboxActivityModel, type InboxActivity } from "../../models/inbox-activ
 import type { PartitionQueue, QueueBacklog } from "../../mixins/partition-worker.mixin.ts";
 import { applyActivity } from "./writer.ts";
 import { deleteEach } from "../../lib/lookups.ts";
+import { ACTIONS_APPLIED } from "./conversation-actions.ts";
 
 // The inbox's queue as the partition worker sees it: partitions are X accounts, a batch is an
 // account's oldest pending rows, and applying it is services/inbox/writer.ts. Applied rows are
@@ -35,12 +36,17 @@ export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): Partit
 		async applyBatch(accountId, rows, lease) {
 			const byMerchant = new Map<string, Row[]>();
 			for (const r of rows) byMerchant.set(r.merchantId, [...(byMerchant.get(r.merchantId) ?? []), r]);
-			for (const [merchantId, list] of byMerchant) await applyActivity(broker, accountId, merchantId, list, () => lease.assertHeld());
+			const stillHeld = () => lease.assertHeld();
+			const results: Record<string, boolean> = {};
+			for (const [merchantId, list] of byMerchant)
+				Object.assign(results, (await applyActivity(broker, accountId, merchantId, list, stillHeld)).actions);
 			await deleteEach(
 				InboxActivityModel,
 				rows.map(r => r._id)
 			);
 			isolated.delete(accountId);
+			// The requests waiting for their actions (on any inbox node) answer now.
+			if (Object.keys(results).length) await broker.broadcast(ACTIONS_APPLIED, { results });
 		},
 
 		async failBatch(accountId, rows, error) {

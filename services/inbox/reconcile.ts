@@ -1,7 +1,9 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { XProfileOrNull } from "../../lib/schema.ts";
 import type { Logger, ServiceBroker } from "moleculer";
-import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationModel, conversationActivityFields, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationActivityDayModel } from "../../models/conversation-activity-day.model.ts";
+import { markActivityDays } from "../../lib/activity-days.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import { call } from "../../lib/calls.ts";
 
@@ -87,7 +89,12 @@ export async function reconcile(
 				drift.push({ kind: "conversation", id: c._id, field: "messageCount", stored: c.messageCount ?? 0, counted: count });
 			if (lastAt !== storedAt) drift.push({ kind: "conversation", id: c._id, field: "lastMessageAt", stored: storedAt, counted: lastAt });
 			if (params.fix && (count !== (c.messageCount ?? 0) || lastAt !== storedAt)) {
-				await ConversationModel.updateOne({ _id: c._id }, { $set: { messageCount: count, lastMessageAt: last?.sentAt ?? null } });
+				const activity = last?.sentAt ? conversationActivityFields(new Date(last.sentAt)) : {};
+				if (last?.sentAt) await markActivityDays(ConversationActivityDayModel, c.merchantId, [new Date(last.sentAt)]);
+				await ConversationModel.updateOne(
+					{ _id: c._id },
+					{ $set: { messageCount: count, lastMessageAt: last?.sentAt ?? null, ...activity } }
+				);
 			}
 			const entry = contacts.get(c.contactId) ?? {
 				merchantId: c.merchantId,

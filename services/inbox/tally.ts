@@ -1,4 +1,5 @@
 import type { Conversation } from "../../models/conversation.model.ts";
+import { activityKeys } from "../../lib/activity-buckets.ts";
 
 // What a batch of activity does to a conversation's and a contact's figures, computed in memory
 // by the account's one writer from the values it read (no other writer changes them), then
@@ -19,15 +20,19 @@ export class ConversationState {
 	awaitingReplySince: Date | null;
 	firstResponseAt: Date | null;
 	needsHuman: boolean;
+	status: string;
 	/** The last message added was the conversation's first. */
 	firstMessage = false;
 	private changed = false;
+	/** Fields set by agents' and the bot's actions (close, assign, escalate), applied in order with the messages. */
+	private readonly actionSet: Record<string, unknown> = {};
 
 	constructor(
 		c: Pick<
 			Conversation,
 			"_id" | "messageCount" | "lastMessageAt" | "lastInboundAt" | "awaitingReplySince" | "firstResponseAt" | "needsHuman"
-		>
+		> &
+			Partial<Pick<Conversation, "status">>
 	) {
 		this.id = c._id;
 		this.messageCount = c.messageCount ?? 0;
@@ -36,6 +41,32 @@ export class ConversationState {
 		this.awaitingReplySince = date(c.awaitingReplySince);
 		this.firstResponseAt = date(c.firstResponseAt);
 		this.needsHuman = Boolean(c.needsHuman);
+		this.status = c.status ?? "open";
+	}
+
+	/** An agent closes it (frees the contact's open claim); false when it was closed already. */
+	close(at: Date, reason: string | null): boolean {
+		if (this.status !== "open") return false;
+		this.changed = true;
+		this.status = "closed";
+		this.needsHuman = false;
+		Object.assign(this.actionSet, { status: "closed", openKey: `closed:${this.id}`, closedAt: at, closeReason: reason });
+		return true;
+	}
+
+	assign(userId: string): boolean {
+		this.changed = true;
+		this.actionSet.assignedToUserId = userId;
+		return true;
+	}
+
+	/** The bot asks for a person; false when one was asked for already. */
+	escalate(at: Date): boolean {
+		if (this.needsHuman) return false;
+		this.changed = true;
+		this.needsHuman = true;
+		this.actionSet.escalatedAt = at;
+		return true;
 	}
 
 	/** Adds one message; returns the response time in seconds when it answers a waiting customer. */
@@ -62,7 +93,19 @@ export class ConversationState {
 		const { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman } = this;
 		return {
 			id: this.id,
-			update: { $set: { messageCount, lastMessageAt, lastInboundAt, awaitingReplySince, firstResponseAt, needsHuman } },
+			update: {
+				$set: {
+					messageCount,
+					lastMessageAt,
+					lastInboundAt,
+					awaitingReplySince,
+					firstResponseAt,
+					needsHuman,
+					...this.actionSet,
+					// the inbox's page order follows the last message (lib/activity-buckets.ts)
+					...(lastMessageAt ? { activityAt: lastMessageAt, activityKeys: activityKeys(lastMessageAt) } : {}),
+				},
+			},
 		};
 	}
 }
@@ -138,7 +181,11 @@ export function applyContactActivity(
 	const set: Record<string, unknown> = {};
 	for (const [field, n] of Object.entries(activity.inc))
 		set[field] = ((current as Record<string, number | null | undefined>)[field] ?? 0) + n;
-	if (activity.lastInteractionAt) set.lastInteractionAt = later(date(current.lastInteractionAt), new Date(activity.lastInteractionAt));
+	if (activity.lastInteractionAt) {
+		const at = later(date(current.lastInteractionAt), new Date(activity.lastInteractionAt));
+		// the contacts list's order follows the last interaction (lib/activity-buckets.ts)
+		Object.assign(set, { lastInteractionAt: at, activityAt: at, activityKeys: activityKeys(at) });
+	}
 	if (activity.lastInboundAt) set.lastInboundAt = later(date(current.lastInboundAt), new Date(activity.lastInboundAt));
 	if (activity.firstInteractionAt)
 		set.firstInteractionAt = earlier(date(current.firstInteractionAt), new Date(activity.firstInteractionAt));

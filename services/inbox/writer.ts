@@ -1,11 +1,15 @@
 import type { ServiceBroker } from "moleculer";
-import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationModel, conversationActivityFields, type Conversation } from "../../models/conversation.model.ts";
+import { ConversationActivityDayModel } from "../../models/conversation-activity-day.model.ts";
+import { markActivityDays } from "../../lib/activity-days.ts";
 import { MessageModel, type Message } from "../../models/message.model.ts";
 import { deleteEach, findIn, updateEach } from "../../lib/lookups.ts";
+import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 import type { InboxActivity } from "../../models/inbox-activity.model.ts";
 import { onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
 import { isOptOutMessage } from "../contacts/opt-out.ts";
-import type { DmActivity, ReadActivity, SentActivityData } from "./activity.ts";
+import type { ConversationActionData, DmActivity, ReadActivity, SentActivityData } from "./activity.ts";
+import { isConversationAction } from "./conversation-actions.ts";
 import { ContactTally, ConversationState } from "./tally.ts";
 import { callFor } from "../../lib/calls.ts";
 
@@ -18,11 +22,6 @@ import { callFor } from "../../lib/calls.ts";
 // updates are not atomic. See docs/ingest.md.
 
 type Row = Pick<InboxActivity, "_id" | "kind" | "at" | "merchantId" | "accountId"> & { data: unknown };
-
-interface Touched {
-	conversations: Map<string, ConversationState>;
-	contacts: Map<string, ContactTally>;
-}
 
 interface NewMessage {
 	doc: Record<string, unknown>;
@@ -47,10 +46,11 @@ export async function applyActivity(
 	merchantId: string,
 	rows: Row[],
 	stillHeld: () => void = () => {}
-): Promise<{ stored: number; read: number; sent: number }> {
+): Promise<{ stored: number; read: number; sent: number; actions: Record<string, boolean> }> {
 	const dms = rows.filter(r => r.kind === "dm").map(r => ({ row: r, dm: r.data as DmActivity }));
 	const reads = rows.filter(r => r.kind === "read").map(r => r.data as ReadActivity);
 	const sent = rows.filter(r => r.kind === "sent").map(r => ({ row: r, s: r.data as SentActivityData }));
+	const actions = rows.filter(r => isConversationAction(r.kind)).map(r => ({ row: r, a: r.data as ConversationActionData }));
 
 	// 1. Which DMs are new: not stored yet, not the echo of one of our own sends.
 	const echoIds = dms.filter(d => d.dm.outbound).map(d => d.dm.eventId);
@@ -85,7 +85,7 @@ export async function applyActivity(
 			[...countedEchoes].map(id => messageIdOf(accountId, id!))
 		);
 
-	// 2. The contacts (asked of their owner) and the conversations the batch needs.
+	// 2. The contacts (asked of their owner).
 	const people = new Map<string, { twitterUserId: string; profile: DmActivity["profile"]; at: string }>();
 	for (const { dm } of toStore)
 		if (!people.has(dm.customerId) || dm.profile)
@@ -93,111 +93,153 @@ export async function applyActivity(
 	const contacts = people.size
 		? await callFor(ctx, merchantId, "contacts.ensureFromInbound", { accountId, people: [...people.values()] })
 		: {};
-	const conversations = await loadConversations(merchantId, accountId, {
-		open: [...new Set(toStore.map(d => contacts[d.dm.customerId].contactId))],
-		byId: [...new Set(sent.map(({ s }) => s.conversationId))],
-		firstAt: new Map(toStore.map(d => [contacts[d.dm.customerId].contactId, new Date(d.dm.createdAt)])),
-	});
+	const contactOf = (dm: DmActivity) => contacts[dm.customerId].contactId;
 
-	// 3. Counters, in order, in memory.
-	const touched: Touched = { conversations: new Map(), contacts: new Map() };
-	const convState = (c: Conversation) => {
-		if (!touched.conversations.has(c._id)) touched.conversations.set(c._id, new ConversationState(c));
-		return touched.conversations.get(c._id)!;
-	};
+	// 3. Phases: a customer's message after an agent closed their conversation goes to a new one,
+	// which can be opened only once the close is written (the open claim is a unique key). So the
+	// batch is applied in phases cut before such a message: usually one.
+	const phases = await phasesOf(rows, new Map(toStore.map(d => [d.row._id, contactOf(d.dm)])), actions);
+
+	const contactTallies = new Map<string, ContactTally>();
 	const contactTally = (id: string) => {
-		if (!touched.contacts.has(id)) touched.contacts.set(id, new ContactTally(id));
-		return touched.contacts.get(id)!;
+		if (!contactTallies.has(id)) contactTallies.set(id, new ContactTally(id));
+		return contactTallies.get(id)!;
 	};
 	const created = new Set<string>();
 	const news: NewMessage[] = [];
-	const replySeconds: { messageId: string; seconds: number }[] = [];
+	const results: Record<string, boolean> = {};
+	const timed: { messageId: string; conversationId: string; contactId: string; seconds: number }[] = [];
+	for (const phase of phases) {
+		const inPhase = new Set(phase.map(r => r._id));
+		const phaseDms = toStore.filter(d => inPhase.has(d.row._id));
+		const phaseSent = sent.filter(({ row }) => inPhase.has(row._id));
+		const phaseActions = actions.filter(({ row }) => inPhase.has(row._id));
+		const conversations = await loadConversations(merchantId, accountId, {
+			open: [...new Set(phaseDms.map(d => contactOf(d.dm)))],
+			byId: [...new Set([...phaseSent.map(({ s }) => s.conversationId), ...phaseActions.map(({ a }) => a.conversationId)])],
+			firstAt: new Map(phaseDms.map(d => [contactOf(d.dm), new Date(d.dm.createdAt)])),
+		});
 
-	// Applied in the queue's order (arrival): a reply sent before the customer's next message
-	// answers the one before it. Messages are shown by their own time (sentAt) whatever the order.
-	const steps = new Map<string, () => void>();
-	toStore.forEach(({ row, dm }) =>
-		steps.set(row._id, () => {
-			const { contactId, created: createdContact } = contacts[dm.customerId];
-			const { conversation, created: createdConversation } = conversations.open.get(contactId)!;
-			const state = convState(conversation);
-			const at = new Date(dm.createdAt);
-			// A DM the account wrote in X's own app is a person answering.
-			const seconds = state.add(dm.outbound ? "reply" : "inbound", at, dm.outbound);
-			contactTally(contactId).add(dm.outbound ? "outbound" : "inbound", at, state.firstMessage, seconds);
-			const messageId = messageIdOf(accountId, dm.eventId);
-			const firstOfContact = createdContact && !created.has(`contact:${contactId}`);
-			const firstOfConversation = createdConversation && !created.has(`conversation:${conversation._id}`);
-			created.add(`contact:${contactId}`).add(`conversation:${conversation._id}`);
-			news.push({
-				createdContact: firstOfContact,
-				createdConversation: firstOfConversation,
-				doc: {
-					_id: messageId,
-					merchantId,
-					accountId,
-					conversationId: conversation._id,
-					contactId,
-					direction: dm.outbound ? "outbound" : "inbound",
-					type: dm.mediaUrl ? "image" : "text",
-					content: dm.text,
-					attachments: dm.mediaUrl ? [{ type: "image", url: dm.mediaUrl }] : [],
-					twitterMessageId: dm.eventId,
-					status: dm.outbound ? "sent" : "received",
-					origin: dm.outbound ? "x_app" : null,
-					sentAt: at,
-					responseSeconds: seconds,
+		// Counters and actions, in order, in memory.
+		const touched = new Map<string, ConversationState>();
+		const convState = (c: Conversation) => {
+			if (!touched.has(c._id)) touched.set(c._id, new ConversationState(c));
+			return touched.get(c._id)!;
+		};
+		const phaseNews: NewMessage[] = [];
+		const replySeconds: { messageId: string; conversationId: string; contactId: string; seconds: number }[] = [];
+		const events: [string, Record<string, unknown>][] = [];
+
+		// Applied in the queue's order (arrival): a reply sent before the customer's next message
+		// answers the one before it. Messages are shown by their own time (sentAt) whatever the order.
+		const steps = new Map<string, () => void>();
+		phaseDms.forEach(({ row, dm }) =>
+			steps.set(row._id, () => {
+				const { contactId, created: createdContact } = contacts[dm.customerId];
+				const { conversation, created: createdConversation } = conversations.open.get(contactId)!;
+				const state = convState(conversation);
+				const at = new Date(dm.createdAt);
+				// A DM the account wrote in X's own app is a person answering.
+				const seconds = state.add(dm.outbound ? "reply" : "inbound", at, dm.outbound);
+				contactTally(contactId).add(dm.outbound ? "outbound" : "inbound", at, state.firstMessage, seconds);
+				const messageId = messageIdOf(accountId, dm.eventId);
+				const firstOfContact = createdContact && !created.has(`contact:${contactId}`);
+				const firstOfConversation = createdConversation && !created.has(`conversation:${conversation._id}`);
+				created.add(`contact:${contactId}`).add(`conversation:${conversation._id}`);
+				phaseNews.push({
 					createdContact: firstOfContact,
 					createdConversation: firstOfConversation,
-					announcedAt: null,
-				},
-				event: {
-					name: dm.outbound ? "message.sent" : "message.received",
-					payload: { merchantId, accountId, contactId, conversationId: conversation._id, messageId, content: dm.text, at },
-				},
-			});
-		})
-	);
-	sent
-		.filter(({ s }) => !countedEchoes.has(s.twitterMessageId))
-		.forEach(({ row, s }) =>
-			steps.set(row._id, () => {
-				const conversation = conversations.byId.get(s.conversationId);
-				if (!conversation) return; // erased meanwhile
-				const state = convState(conversation);
-				const at = new Date(s.sentAt);
-				const answers = s.kind === "agent" || s.kind === "bot";
-				const seconds = state.add(answers ? "reply" : "broadcast", at, s.kind === "agent");
-				contactTally(s.contactId).add("outbound", at, state.firstMessage, seconds);
-				if (seconds !== null) replySeconds.push({ messageId: s.messageId, seconds });
+					doc: {
+						_id: messageId,
+						merchantId,
+						accountId,
+						conversationId: conversation._id,
+						contactId,
+						direction: dm.outbound ? "outbound" : "inbound",
+						type: dm.mediaUrl ? "image" : "text",
+						content: dm.text,
+						attachments: dm.mediaUrl ? [{ type: "image", url: dm.mediaUrl }] : [],
+						twitterMessageId: dm.eventId,
+						status: dm.outbound ? "sent" : "received",
+						origin: dm.outbound ? "x_app" : null,
+						sentAt: at,
+						responseSeconds: seconds,
+						createdContact: firstOfContact,
+						createdConversation: firstOfConversation,
+						announcedAt: null,
+					},
+					event: {
+						name: dm.outbound ? "message.sent" : "message.received",
+						payload: { merchantId, accountId, contactId, conversationId: conversation._id, messageId, content: dm.text, at },
+					},
+				});
 			})
 		);
-	for (const row of rows) steps.get(row._id)?.();
+		phaseSent
+			.filter(({ s }) => !countedEchoes.has(s.twitterMessageId))
+			.forEach(({ row, s }) =>
+				steps.set(row._id, () => {
+					const conversation = conversations.byId.get(s.conversationId);
+					if (!conversation) return; // erased meanwhile
+					const state = convState(conversation);
+					const at = new Date(s.sentAt);
+					const answers = s.kind === "agent" || s.kind === "bot";
+					const seconds = state.add(answers ? "reply" : "broadcast", at, s.kind === "agent");
+					contactTally(s.contactId).add("outbound", at, state.firstMessage, seconds);
+					if (seconds !== null)
+						replySeconds.push({ messageId: s.messageId, conversationId: s.conversationId, contactId: s.contactId, seconds });
+				})
+			);
+		phaseActions.forEach(({ row, a }) =>
+			steps.set(row._id, () => {
+				const conversation = conversations.byId.get(a.conversationId);
+				results[row._id] = false;
+				if (!conversation || conversation.merchantId !== merchantId) return; // erased meanwhile
+				const event = applyAction(convState(conversation), conversation, row, a);
+				if (!event) return;
+				results[row._id] = true;
+				events.push(event);
+			})
+		);
+		for (const row of phase) steps.get(row._id)?.();
 
-	// 4. Writes: new messages, then the counters they move, then the events, then settled.
-	stillHeld();
-	if (news.length) {
-		await MessageModel.insertMany(
-			news.map(n => n.doc),
-			{ ordered: false }
-		).catch(err => {
-			if (!onlyDuplicates(err)) throw err;
-		});
+		// Writes: new messages, then the counters they move (and the actions), then the actions' events.
+		stillHeld();
+		if (phaseNews.length) {
+			await MessageModel.insertMany(
+				phaseNews.map(n => n.doc),
+				{ ordered: false }
+			).catch(err => {
+				if (!onlyDuplicates(err)) throw err;
+			});
+		}
+		if (replySeconds.length) {
+			await bulkWriteInChunks(
+				MessageModel,
+				replySeconds.map(r => ({ updateOne: { filter: { _id: r.messageId }, update: { $set: { responseSeconds: r.seconds } } } }))
+			);
+		}
+		stillHeld();
+		const convOps = [...touched.values()].map(s => s.update()).filter(u => u !== null);
+		// The days the conversations move to are marked first: a list finds them there (lib/activity-buckets.ts).
+		if (convOps.length)
+			await markActivityDays(
+				ConversationActivityDayModel,
+				merchantId,
+				convOps.map(u => (u.update.$set as { activityAt?: Date }).activityAt)
+			);
+		if (convOps.length)
+			await bulkWriteInChunks(
+				ConversationModel,
+				convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } }))
+			);
+		for (const [name, payload] of events) ctx.emit(name, payload);
+		news.push(...phaseNews);
+		timed.push(...replySeconds);
 	}
-	if (replySeconds.length) {
-		await MessageModel.bulkWrite(
-			replySeconds.map(r => ({ updateOne: { filter: { _id: r.messageId }, update: { $set: { responseSeconds: r.seconds } } } })),
-			{ ordered: false }
-		);
-	}
-	stillHeld();
-	const convOps = [...touched.conversations.values()].map(s => s.update()).filter(u => u !== null);
-	if (convOps.length)
-		await ConversationModel.bulkWrite(
-			convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } })),
-			{ ordered: false }
-		);
-	const contactOps = [...touched.contacts.values()].map(t => t.toUpdate()).filter(u => u !== null);
+
+	// 4. The contacts' figures, then the messages' events, then settled.
+	const contactOps = [...contactTallies.values()].map(t => t.toUpdate()).filter(u => u !== null);
 	if (contactOps.length) await callFor(ctx, merchantId, "contacts.recordActivity", { updates: contactOps });
 
 	// "STOP", "hủy"…: the customer opts out of automated messages (idempotent).
@@ -206,10 +248,84 @@ export async function applyActivity(
 			await callFor(ctx, merchantId, "contacts.optOut", { id: String(n.doc.contactId) });
 		}
 	}
+	// A send was announced (message.sent) when X accepted it, before this writer timed it: say
+	// that its response time (and the conversation's first response) are now in place.
+	for (const r of timed) {
+		ctx.emit("message.responseTimed", {
+			merchantId,
+			accountId,
+			conversationId: r.conversationId,
+			contactId: r.contactId,
+			messageId: r.messageId,
+			responseSeconds: r.seconds,
+		});
+	}
 	stillHeld();
 	await announce(ctx, news, unsettled);
 	const read = await applyReads(ctx, accountId, merchantId, reads);
-	return { stored: news.length, read, sent: sent.length };
+	return { stored: news.length, read, sent: sent.length, actions: results };
+}
+
+/**
+ * The batch in phases: a new phase starts at a customer's message that follows, in the batch, an
+ * agent's close of one of that customer's conversations (it must go to a new conversation, opened
+ * once the close is written). One phase when the batch has no such message.
+ */
+async function phasesOf(
+	rows: Row[],
+	contactOfDm: Map<string, string>,
+	actions: { row: Row; a: ConversationActionData }[]
+): Promise<Row[][]> {
+	const closes = actions.filter(({ row }) => row.kind === "close").map(({ a }) => a.conversationId);
+	if (!closes.length) return [rows];
+	const contactOfClosed = new Map(
+		(await findIn<Conversation>(ConversationModel, {}, "_id", closes, { contactId: 1 })).map(c => [c._id, c.contactId])
+	);
+	const phases: Row[][] = [[]];
+	let closed = new Set<string>();
+	for (const row of rows) {
+		const contactId = contactOfDm.get(row._id);
+		if (contactId && closed.has(contactId)) {
+			phases.push([]);
+			closed = new Set();
+		}
+		phases[phases.length - 1].push(row);
+		if (row.kind === "close") {
+			const closedContact = contactOfClosed.get((row.data as ConversationActionData).conversationId);
+			if (closedContact) closed.add(closedContact);
+		}
+	}
+	return phases;
+}
+
+/** An agent's or the bot's action on the conversation's state; its event when it changed something. */
+function applyAction(
+	state: ConversationState,
+	c: Conversation,
+	row: Row,
+	a: ConversationActionData
+): [string, Record<string, unknown>] | null {
+	const at = new Date(row.at);
+	if (row.kind === "close" && state.close(at, a.reason ?? null))
+		return [
+			"conversation.closed",
+			{
+				merchantId: c.merchantId,
+				accountId: c.accountId,
+				contactId: c.contactId,
+				conversationId: c._id,
+				reason: a.reason ?? null,
+				closedByUserId: a.byUserId ?? null,
+			},
+		];
+	if (row.kind === "assign" && a.userId && state.assign(a.userId))
+		return [
+			"conversation.assigned",
+			{ merchantId: c.merchantId, conversationId: c._id, contactId: c.contactId, userId: a.userId, byUserId: a.byUserId ?? null },
+		];
+	if (row.kind === "escalate" && state.escalate(at))
+		return ["conversation.escalated", { merchantId: c.merchantId, conversationId: c._id, reason: a.reason ?? null }];
+	return null;
 }
 
 async function loadConversations(
@@ -237,9 +353,15 @@ async function loadConversations(
 				contactId,
 				openKey: `open:${contactId}`,
 				startedAt: need.firstAt.get(contactId),
+				...conversationActivityFields(need.firstAt.get(contactId) ?? new Date()),
 			}).toObject()
 		);
 		let failed = new Set<string>();
+		await markActivityDays(
+			ConversationActivityDayModel,
+			merchantId,
+			docs.map(d => d.activityAt)
+		);
 		await ConversationModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
 			if (!onlyDuplicates(err)) throw err;
 			// Opened meanwhile by a send (the pipeline opens conversations too): use that one.

@@ -8,9 +8,14 @@ import { retryAtOf, violationMessage, type LimitRule, type Violation } from "./s
 // one count per rule), one X call per DM with bounded parallelism, outcomes written to the
 // ledger in one write. Once X rate-limits the account or is out (5xx, unreachable), the DMs not
 // yet sent are not tried: nothing of them went out, and they answer the same, to be held.
+//
+// The ledger's write of the outcomes need not delay the answer (`deps.settle`): a slot still
+// `pending` counts exactly as a `sent` one does, so until the write lands every limit counts the
+// same sends, and a slot X refused only counts a little longer (refusing a racing claim early,
+// never letting one through). The x service awaits these writes before it stops.
 
-/** DMs in flight at once for one batch: X paces per account, and the sandbox answers in ~1 ms. */
-export const SEND_PARALLELISM = 4;
+/** DMs in flight at once for one batch: X paces per account (and answers 429 with its reset). */
+export const SEND_PARALLELISM = 8;
 
 export interface OutgoingDm {
 	/** The caller's id of this DM (its message id): results answer by it. */
@@ -37,6 +42,8 @@ export interface BatchDeps {
 	rules: LimitRule[];
 	now(): Date;
 	media: { maxBytes: number; fetchTimeoutMs: number; allowPrivateHosts: boolean };
+	/** Takes the ledger's write of the outcomes to finish after the answer; unset: awaited before it. */
+	settle?(write: Promise<void>): void;
 }
 
 export function limitResult(ref: string, violations: Violation[], now: Date): DmResult {
@@ -114,7 +121,8 @@ export async function sendBatch(deps: BatchDeps, ref: SendRef, dms: OutgoingDm[]
 			}
 		};
 		await Promise.all(Array.from({ length: Math.min(SEND_PARALLELISM, allowed.length) }, worker));
-		await ledger.record(outcomes);
+		if (deps.settle) deps.settle(ledger.record(outcomes));
+		else await ledger.record(outcomes);
 	}
 	return dms.map(d => results.get(d.ref)!);
 }

@@ -1,4 +1,5 @@
 import { COUNTED_STATES, SendLedgerModel } from "../../models/send-ledger.model.ts";
+import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 import type { LimitRule, SendKind, Violation } from "./send-limits.ts";
 
 // Exact send limits across nodes on a database whose single-document updates are not atomic
@@ -199,10 +200,10 @@ export class SendLedger {
 		return Math.max(0, Math.min(...rules.map((rule, i) => rule.limit - used[i])));
 	}
 
-	/** X answered the batch's allowed sends: one write for all of them. */
+	/** X answered the batch's allowed sends: one write for all of them (in chunks: lib/bulk-updates.ts). */
 	async record(outcomes: SlotOutcome[]): Promise<void> {
-		if (!outcomes.length) return;
-		await SendLedgerModel.bulkWrite(
+		await bulkWriteInChunks(
+			SendLedgerModel,
 			outcomes.map(o => ({
 				updateOne: {
 					filter: { _id: o.id },
@@ -213,8 +214,7 @@ export class SendLedger {
 								: { state: "released", reason: o.reason.slice(0, 500) },
 					},
 				},
-			})),
-			{ ordered: false }
+			}))
 		);
 	}
 

@@ -9,6 +9,7 @@ export class DbProxy {
 	private readonly sockets = new Set<Socket>();
 	private held: (() => void)[] = [];
 	private stalled = false;
+	private delayMs = 0;
 	private server!: Server;
 	port = 0;
 
@@ -38,6 +39,10 @@ export class DbProxy {
 	/** How many chunks are being held (requests the database "received" and does not answer). */
 	get heldCount(): number {
 		return this.held.length;
+	}
+
+	delay(ms: number) {
+		this.delayMs = ms;
 	}
 
 	stall() {
@@ -77,6 +82,8 @@ export class DbProxy {
 		const forward = (from: Socket, to: Socket) =>
 			from.on("data", chunk => {
 				if (this.stalled) this.held.push(() => to.write(chunk));
+				// Timers of one delay fire in the order they were set: the stream keeps its order.
+				else if (this.delayMs) setTimeout(() => to.write(chunk), this.delayMs);
 				else to.write(chunk);
 			});
 		forward(client, upstream);

@@ -8,11 +8,19 @@ import { brokerOptions } from "../../moleculer.config.ts";
 import { resetConfig } from "../../lib/config.ts";
 import { signToken } from "../../lib/auth.ts";
 import { loadServiceSchemas } from "../../lib/services.ts";
+import type { ServiceOf } from "../../lib/service.ts";
 
 // What integration tests stand on: a database of the test file's own on the run's FerretDB,
 // brokers built from the real moleculer.config.ts, and the real gateway on a free port.
 
 export const NATS_URL = process.env.NATS_URL || "nats://127.0.0.1:4222";
+
+/** A service running on `broker`, typed from its schema: `localService<typeof AnalyticsService>(broker, "analytics").drain()`. */
+export function localService<Schema>(broker: ServiceBroker, name: string): ServiceOf<Schema> {
+	const service = broker.getLocalService(name);
+	if (!service) throw new Error(`no service "${name}" runs on ${broker.nodeID}`);
+	return service as unknown as ServiceOf<Schema>;
+}
 
 /** Points this test file at a fresh database of its own. Call at the top of the file. */
 export function useFreshDatabase(label: string): string {

@@ -4,16 +4,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { resetConfig } from "../../lib/config.ts";
-import { encryptSecret } from "../../lib/crypto.ts";
 import { withEnv } from "./env.ts";
-import { client, tokenFor } from "./node.ts";
-import { AccountModel, type Account } from "../../models/account.model.ts";
-import { startXSandbox, type SandboxUser, type XSandbox, type XSandboxOptions } from "../../sandbox/x-sandbox.ts";
+import { startXSandbox, type XSandbox, type XSandboxOptions } from "../../sandbox/x-sandbox.ts";
 
 // The X sandbox for a test file: started on a free port with a consumer key and secret of its
 // own, its certificate written to a file that X_API_CA_FILE names, and the environment pointed
-// at it (call before startNode). stop() puts the environment back.
+// at it (call before startNode). stop() puts the environment back. Accounts of its users:
+// ./accounts.ts.
 
 export interface TestSandbox {
 	sandbox: XSandbox;
@@ -52,45 +49,6 @@ export async function startTestSandbox(opts: Partial<XSandboxOptions> = {}): Pro
 			rmSync(dir, { recursive: true, force: true });
 		},
 	};
-}
-
-let nextUser = 3_000_000_000;
-
-/** An X user known to the sandbox and connected as an account of `merchantId` in the database. */
-/** A new X user of the sandbox with its own OAuth token: the one source of test accounts. */
-export function newXUser(sandbox: XSandbox): SandboxUser {
-	return sandbox.addUser({
-		token: `tok-${randomBytes(8).toString("hex")}`,
-		tokenSecret: `sec-${randomBytes(16).toString("hex")}`,
-		id: String(nextUser++),
-	});
-}
-
-/** Connects a new X user's account through POST /accounts, as a merchant does (X checks the token). */
-export async function connectThroughApi(sandbox: XSandbox, url: string, merchantId: string): Promise<{ account: any; user: SandboxUser }> {
-	const user = newXUser(sandbox);
-	const res = await client(url, tokenFor(merchantId)).post("/accounts", { oauthToken: user.token, oauthTokenSecret: user.tokenSecret });
-	if (res.status !== 200) throw new Error(`connecting an account answered ${res.status}: ${JSON.stringify(res.body)}`);
-	return { account: res.body.data, user };
-}
-
-export async function connectAccount(
-	sandbox: XSandbox,
-	merchantId: string,
-	fields: Partial<Account> = {}
-): Promise<{ account: Account & { _id: string }; user: SandboxUser }> {
-	const user = newXUser(sandbox);
-	const key = resetConfig().encryptionKey;
-	const doc = await AccountModel.create({
-		merchantId,
-		twitterUserId: user.id,
-		username: user.username,
-		displayName: user.name,
-		oauthTokenEnc: encryptSecret(user.token, key),
-		oauthTokenSecretEnc: encryptSecret(user.tokenSecret, key),
-		...fields,
-	});
-	return { account: doc.toObject({ transform: false }) as unknown as Account & { _id: string }, user };
 }
 
 /** A plain HTTP server on 127.0.0.1 answering each path with a fixed status, type and body. */

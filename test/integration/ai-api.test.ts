@@ -1,6 +1,6 @@
 import { customerWrites } from "../helpers/inbox.ts";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
-import { seedAccount } from "../helpers/seed.ts";
+import { createAccount } from "../helpers/accounts.ts";
 import { AiConfigModel } from "../../models/ai-config.model.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
@@ -25,7 +25,7 @@ afterAll(async () => {
 let seq = 0;
 /** An account of `merchantId` with a customer who wrote `text`: its open conversation. */
 async function customerWrote(merchantId: string, text: string) {
-	const account = await seedAccount(merchantId);
+	const { account } = await createAccount(merchantId);
 	const customerId = String(7_000_000 + ++seq);
 	await customerWrites(node.broker, {
 		merchantId,
@@ -41,7 +41,7 @@ async function customerWrote(merchantId: string, text: string) {
 
 describe("PUT/GET /ai/accounts/:accountId/config", () => {
 	test("an account never configured answers the defaults: off, a current Claude model, the contract's example values", async () => {
-		const account = await seedAccount("m-ai-defaults");
+		const { account } = await createAccount("m-ai-defaults");
 		const res = await client(node.url, tokenFor("m-ai-defaults")).get(`/ai/accounts/${account._id}/config`);
 		expect(res.status).toBe(200);
 		expect(res.body.data).toMatchObject({
@@ -59,7 +59,7 @@ describe("PUT/GET /ai/accounts/:accountId/config", () => {
 	});
 
 	test("PUT stores the settings and GET gives them back; a later PUT changes only the fields it names", async () => {
-		const account = await seedAccount("m-ai-put");
+		const { account } = await createAccount("m-ai-put");
 		const api = client(node.url, tokenFor("m-ai-put"));
 		const body = {
 			enabled: true,
@@ -81,7 +81,7 @@ describe("PUT/GET /ai/accounts/:accountId/config", () => {
 	});
 
 	test("the contract's example model gpt-4 is a 422 that lists the allowed Claude models, and nothing is stored", async () => {
-		const account = await seedAccount("m-ai-gpt");
+		const { account } = await createAccount("m-ai-gpt");
 		const api = client(node.url, tokenFor("m-ai-gpt"));
 		const body = {
 			enabled: true,
@@ -107,21 +107,21 @@ describe("PUT/GET /ai/accounts/:accountId/config", () => {
 		["maxReplyChars above X's 10,000", { maxReplyChars: 20_000 }, "maxReplyChars"],
 		["an unknown field", { enabled: true, unknown: 1 }, "unknown"],
 	])("%s is a 422 on it", async (_what, body, field) => {
-		const account = await seedAccount("m-ai-invalid");
+		const { account } = await createAccount("m-ai-invalid");
 		const res = await client(node.url, tokenFor("m-ai-invalid")).put(`/ai/accounts/${account._id}/config`, body);
 		expect(res.status).toBe(422);
 		expect(res.body.details.map((d: { field: string }) => d.field)).toContain(field);
 	});
 
 	test("a system prompt of exactly 8,000 characters is accepted", async () => {
-		const account = await seedAccount("m-ai-8000");
+		const { account } = await createAccount("m-ai-8000");
 		const res = await client(node.url, tokenFor("m-ai-8000")).put(`/ai/accounts/${account._id}/config`, { systemPrompt: "y".repeat(8000) });
 		expect(res.status).toBe(200);
 		expect(res.body.data.systemPrompt).toHaveLength(8000);
 	});
 
 	test("another merchant's account is a 404, for reading and for writing", async () => {
-		const account = await seedAccount("m-ai-owner");
+		const { account } = await createAccount("m-ai-owner");
 		const other = client(node.url, tokenFor("m-ai-intruder"));
 		expect((await other.get(`/ai/accounts/${account._id}/config`)).status).toBe(404);
 		expect((await other.put(`/ai/accounts/${account._id}/config`, { enabled: true })).status).toBe(404);

@@ -1,6 +1,6 @@
 import { customerWrites } from "../helpers/inbox.ts";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
-import { seedAccount } from "../helpers/seed.ts";
+import { createAccount } from "../helpers/accounts.ts";
 import { apiKeyOf, startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.ts";
 import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
 
@@ -29,7 +29,7 @@ beforeEach(() => fake.reset());
 let seq = 0;
 /** An account of `merchantId` whose customer wrote `texts`, in order: the open conversation. */
 async function conversationWith(merchantId: string, texts: string[]) {
-	const account = await seedAccount(merchantId);
+	const { account } = await createAccount(merchantId);
 	const customerId = String(8_000_000 + ++seq);
 	for (const [i, text] of texts.entries()) {
 		await customerWrites(node.broker, {

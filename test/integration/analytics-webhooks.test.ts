@@ -1,7 +1,7 @@
-import type { Service } from "moleculer";
-import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
+import type AnalyticsService from "../../services/analytics.service.ts";
+import { client, dropDatabase, localService, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { dmPayload, postWebhook, TEST_CONSUMER_SECRET } from "../helpers/x-events.ts";
-import { seedAccount } from "../helpers/seed.ts";
+import { createAccount } from "../helpers/accounts.ts";
 import { MessageModel } from "../../models/message.model.ts";
 
 // The whole path: X's webhook → inbox (contact, conversation, message, response time) → its
@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 test("a DM at 23:30 UTC and the shop's reply from X's app count on the next Ho Chi Minh day, answered in 3m 45s", async () => {
-	const account = await seedAccount(M);
+	const { account } = await createAccount(M);
 	const customer = "555000111";
 	const users = { [customer]: { screen_name: "khach_hang", name: "Khách Hàng" } };
 	const inbound = dmPayload({
@@ -58,7 +58,7 @@ test("a DM at 23:30 UTC and the shop's reply from X's app count on the next Ho C
 		10_000,
 		"the reply announced"
 	);
-	await (node.broker.getLocalService("analytics") as Service & { drain(): Promise<void> }).drain();
+	await localService<typeof AnalyticsService>(node.broker, "analytics").drain();
 
 	const api = client(node.url, tokenFor(M));
 	const overview = async (query: string) => {

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import type { Service } from "moleculer";
-import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
+import type AnalyticsService from "../../services/analytics.service.ts";
+import { client, dropDatabase, localService, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
@@ -29,7 +29,7 @@ const emit = async (event: string, payload: Record<string, unknown>) => {
 	await node.broker.emit(event, payload);
 	await drain();
 };
-const drain = () => (node.broker.getLocalService("analytics") as Service & { drain(): Promise<void> }).drain();
+const drain = () => localService<typeof AnalyticsService>(node.broker, "analytics").drain();
 
 interface Seed {
 	contacts: Record<string, unknown>[];
@@ -364,6 +364,12 @@ describe("GET /analytics/conversations", () => {
 				{ date: "2026-01-17", opened: 1, closed: 1, escalations: 0 },
 				{ date: "2026-01-18", opened: 2, closed: 1, escalations: 1 },
 			],
+			responseTimeTrend: [
+				// v1's reply at 01:03 local on the 17th
+				{ date: "2026-01-17", responses: 1, averageResponseSeconds: 225, firstResponses: 1, averageFirstResponseSeconds: 225 },
+				// v2's bot reply (23:31 UTC on the 17th) and v3's: (60 + 300) / 2
+				{ date: "2026-01-18", responses: 2, averageResponseSeconds: 180, firstResponses: 2, averageFirstResponseSeconds: 180 },
+			],
 			byAssignee: [
 				{
 					userId: null,
@@ -385,6 +391,70 @@ describe("GET /analytics/conversations", () => {
 				},
 			],
 		});
+	});
+});
+
+describe("GET /analytics/conversations: responseTimeTrend", () => {
+	// A customer writes at 23:50 local (16:50 UTC) on 03-09 and is answered 30 minutes later,
+	// after local midnight; then writes again and is answered in 90 s. M2 answers in 7 s that day.
+	beforeAll(async () => {
+		const contacts = [contact("rt-c1", M1, A1, "2026-03-09T16:50:00Z"), contact("rt-x1", M2, AM2, "2026-03-10T03:00:00Z")];
+		const conversations = [
+			conversation("rt-v1", "rt-c1", M1, A1, "2026-03-09T16:50:00Z", { firstResponseAt: t("2026-03-09T17:20:00Z") }),
+			conversation("rt-xv1", "rt-x1", M2, AM2, "2026-03-10T03:00:00Z", { firstResponseAt: t("2026-03-10T03:00:07Z") }),
+		];
+		const messages = [
+			message("rt-in1", "rt-v1", "rt-c1", M1, A1, "inbound", "2026-03-09T16:50:00Z"),
+			message("rt-out1", "rt-v1", "rt-c1", M1, A1, "outbound", "2026-03-09T17:20:00Z", { responseSeconds: 1800 }),
+			message("rt-in2", "rt-v1", "rt-c1", M1, A1, "inbound", "2026-03-10T02:00:00Z"),
+			message("rt-out2", "rt-v1", "rt-c1", M1, A1, "outbound", "2026-03-10T02:01:30Z", { origin: "bot", responseSeconds: 90 }),
+			message("rt-xin", "rt-xv1", "rt-x1", M2, AM2, "inbound", "2026-03-10T03:00:00Z"),
+			message("rt-xout", "rt-xv1", "rt-x1", M2, AM2, "outbound", "2026-03-10T03:00:07Z", { responseSeconds: 7 }),
+		];
+		await ContactModel.collection.insertMany(contacts as never[]);
+		await ConversationModel.collection.insertMany(conversations as never[]);
+		await MessageModel.collection.insertMany(messages as never[]);
+		for (const m of messages) {
+			const base = {
+				merchantId: m.merchantId,
+				accountId: m.accountId,
+				contactId: m.contactId,
+				conversationId: m.conversationId,
+				messageId: m._id,
+			};
+			await emit(m.direction === "inbound" ? "message.received" : "message.sent", { ...base, origin: m.origin, at: m.sentAt });
+		}
+	});
+	const none = { responses: 0, averageResponseSeconds: null, firstResponses: 0, averageFirstResponseSeconds: null };
+
+	test("a reply counts on its local day with its seconds; days without replies are null, not 0", async () => {
+		const data = await get("/analytics/conversations?startDate=2026-03-09&endDate=2026-03-11&timezone=Asia/Ho_Chi_Minh");
+		expect(data.responseTimeTrend).toEqual([
+			{ date: "2026-03-09", ...none },
+			// (1800 + 90) / 2; the first response is the 30-minute one
+			{ date: "2026-03-10", responses: 2, averageResponseSeconds: 945, firstResponses: 1, averageFirstResponseSeconds: 1800 },
+			{ date: "2026-03-11", ...none },
+		]);
+		// Additive: the other fields keep their meaning.
+		expect(data.daily.map((d: { date: string }) => d.date)).toEqual(["2026-03-09", "2026-03-10", "2026-03-11"]);
+		expect(data.summary.averageFirstResponseSeconds).toBe(1800);
+	});
+
+	test("read in UTC, the late-night reply falls on the day before", async () => {
+		const data = await get("/analytics/conversations?startDate=2026-03-09&endDate=2026-03-10&timezone=UTC");
+		expect(data.responseTimeTrend).toEqual([
+			{ date: "2026-03-09", responses: 1, averageResponseSeconds: 1800, firstResponses: 1, averageFirstResponseSeconds: 1800 },
+			{ date: "2026-03-10", responses: 1, averageResponseSeconds: 90, firstResponses: 0, averageFirstResponseSeconds: null },
+		]);
+	});
+
+	test("another merchant's replies never show, and each sees its own", async () => {
+		const other = await get("/analytics/conversations?startDate=2026-03-10&endDate=2026-03-10", client(node.url, tokenFor(M2)));
+		expect(other.responseTimeTrend).toEqual([
+			{ date: "2026-03-10", responses: 1, averageResponseSeconds: 7, firstResponses: 1, averageFirstResponseSeconds: 7 },
+		]);
+		const byAccount = await get(`/analytics/conversations?startDate=2026-03-10&endDate=2026-03-10&accountId=${A2}`);
+		expect(byAccount.responseTimeTrend).toEqual([{ date: "2026-03-10", ...none }]);
 	});
 });
 

@@ -1,12 +1,21 @@
 import { randomUUID } from "node:crypto";
-import type { Service } from "moleculer";
-import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
-import { AccountModel } from "../../models/account.model.ts";
+import type AnalyticsService from "../../services/analytics.service.ts";
+import {
+	client,
+	dropDatabase,
+	eventRecorder,
+	localService,
+	startNode,
+	tokenFor,
+	useFreshDatabase,
+	type TestNode,
+} from "../helpers/node.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { CampaignModel } from "../../models/campaign.model.ts";
 import { CampaignDeliveryModel, deliveryId } from "../../models/campaign-delivery.model.ts";
 import { CampaignLinkModel } from "../../models/campaign-link.model.ts";
 import { snapshotAudience } from "../../services/campaigns/audience.ts";
+import { createAccount } from "../helpers/accounts.ts";
 
 // What happens after a campaign's messages went out, through the real campaigns and analytics
 // services on FerretDB: tracking links (rate limited per client address, one answer for every
@@ -34,7 +43,7 @@ afterAll(async () => {
 	await dropDatabase();
 });
 
-const drainAnalytics = () => (node.broker.getLocalService("analytics") as Service & { drain(): Promise<void> }).drain();
+const drainAnalytics = () => localService<typeof AnalyticsService>(node.broker, "analytics").drain();
 
 async function contactOn(accountId: string) {
 	return (await ContactModel.create({ merchantId: M, accountId, twitterUserId: randomUUID(), tags: ["tet"], lastInboundAt: new Date() }))
@@ -43,15 +52,7 @@ async function contactOn(accountId: string) {
 
 describe("the campaign's accounts", () => {
 	test("the snapshot records every sending account and the one sending to most recipients", async () => {
-		for (const _id of [A1, A2])
-			await AccountModel.create({
-				_id,
-				merchantId: M,
-				twitterUserId: randomUUID(),
-				username: `acc_${_id.slice(0, 6)}`,
-				oauthTokenEnc: "x",
-				oauthTokenSecretEnc: "x",
-			});
+		for (const _id of [A1, A2]) await createAccount(M, { fields: { _id, username: `acc_${_id.slice(0, 6)}` } });
 		await Promise.all([contactOn(A2), contactOn(A2), contactOn(A1)]);
 		const campaign = await CampaignModel.create({
 			merchantId: M,

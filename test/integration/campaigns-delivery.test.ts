@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "moleculer";
 import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
-import { connectAccount, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { connectAccount } from "../helpers/accounts.ts";
 import { acquireDb, releaseDb } from "../../lib/db.ts";
 import { resetConfig } from "../../lib/config.ts";
 import { XDeliveryUnknownError } from "../../lib/x/errors.ts";

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
-import { connectAccount, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { connectAccount } from "../helpers/accounts.ts";
 import { acquireDb, releaseDb } from "../../lib/db.ts";
 import { resetConfig } from "../../lib/config.ts";
 import { ContactModel } from "../../models/contact.model.ts";

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
-import { connectAccount, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { connectAccount } from "../helpers/accounts.ts";
 import { ContactModel } from "../../models/contact.model.ts";
-import { AccountLinkModel } from "../../models/account-link.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import { CampaignDeliveryModel } from "../../models/campaign-delivery.model.ts";
 import { CampaignModel } from "../../models/campaign.model.ts";
@@ -35,9 +35,8 @@ let nextTwitterId = 7_100_000_000;
 async function merchantWithCampaignParts(content = "Chào {{name}}, mã {{discount_code}} giảm 10%") {
 	const merchantId = `m-${randomUUID().slice(0, 8)}`;
 	const api = client(node.url, tokenFor(merchantId));
+	// Stored as connecting stores it, with the link webhook deliveries find the account by.
 	const { account, user } = await connectAccount(x.sandbox, merchantId);
-	// Connecting links the X user to the account; webhook deliveries find the account by it.
-	await AccountLinkModel.create({ _id: user.id, merchantId, accountId: account._id });
 	const tag = `tet-${randomUUID().slice(0, 6)}`;
 	const template = (await api.post("/templates", { name: `tpl ${tag}`, content })).body.data;
 	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] }))

@@ -3,6 +3,7 @@ import { ENDPOINTS, EVENTS_PATH } from "../../console/src/endpoints.ts";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
 import { startBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { ContactModel } from "../../models/contact.model.ts";
 
 // The console in a real browser (Debian's Chromium) against a node with every service and the
 // X sandbox: what an agent and a marketer do, each step checked on the page and where it lands
@@ -20,7 +21,8 @@ const customer = { id: "7100000001", username: "khach_lan", name: "Chị Lan" };
 beforeAll(async () => {
 	buildConsole();
 	x = await startTestSandbox();
-	node = await startNode();
+	// The steps poll the API while the page calls it too: no rate limit to trip over here.
+	node = await startNode({ overrides: { api: { settings: { rateLimitPerMinute: 100_000 } } } });
 	x.sandbox.setWebhookUrl(`${node.url}/api/v1/mkt-x/webhooks/twitter`);
 	// Connected through the API, as the Settings screen does (it also links the X user for webhooks).
 	const user = x.sandbox.addUser({ token: "tok-console", tokenSecret: "sec-console-secret", id: "4300000001", username: "console_shop" });
@@ -126,6 +128,135 @@ describe("/console", () => {
 		await b.shot("analytics");
 	});
 
+	test("the response-time chart draws the day of the reply with its seconds", async () => {
+		const { page } = b;
+		const api = client(node.url, tokenFor(MERCHANT));
+		const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Ho_Chi_Minh" }).format(new Date());
+		let day: { responses: number; averageResponseSeconds: number | null } = { responses: 0, averageResponseSeconds: null };
+		await waitUntil(
+			async () => {
+				day = (await api.get(`/analytics/conversations?startDate=${today}&endDate=${today}`)).body.data.responseTimeTrend[0];
+				return day.responses > 0;
+			},
+			15_000,
+			"the reply counted by the analytics"
+		);
+		expect(typeof day.averageResponseSeconds).toBe("number");
+		await page.goto(`${node.url}/console/#/analytics`);
+		await page.locator("#analytics-period button[type=submit]").click(); // read again, now that the reply is counted
+		const chart = page.locator(".chart", { hasText: "Thời gian phản hồi theo ngày" });
+		await chart.locator("canvas").waitFor();
+		const row = chart.locator("table.chart-data tr", { hasText: today });
+		await expect(row.locator('td[data-key="averageResponseSeconds"]').getAttribute("data-value")).resolves.toBe(
+			String(day.averageResponseSeconds)
+		);
+		await expectText(row.locator('td[data-key="responses"]'), String(day.responses));
+		// The line has a point on the reply's day (the days without replies are gaps, not zeros).
+		expect(Number(await chart.getAttribute("data-points"))).toBeGreaterThanOrEqual(1);
+		expect(await chart.locator("table.chart-data tr").count()).toBe(2);
+		await chart.scrollIntoViewIfNeeded();
+		await b.shot("analytics-response-time");
+	});
+
+	test("editing a segment's condition in the builder changes its live count, and saving keeps it", async () => {
+		const { page } = b;
+		await seedContacts();
+		const api = client(node.url, tokenFor(MERCHANT));
+		const created = await api.post("/segments", { name: "Khách sỉ", conditions: [{ field: "tags", operator: "contains", value: "bulk" }] });
+		expect(created.status).toBe(200);
+		await page.goto(`${node.url}/console/#/templates`);
+		await page.locator("#segment-list li", { hasText: "Khách sỉ" }).click();
+		await expectText(page.locator("#segment-form-title"), "Khách sỉ");
+		await expect(page.locator("#segment-form input[name=name]").inputValue()).resolves.toBe("Khách sỉ");
+		await expectText(page.locator("#segment-count"), `${BULK} liên hệ`);
+		await page.locator("#segment-form .condition input").nth(1).fill("even");
+		await expectText(page.locator("#segment-count"), `${BULK / 2} liên hệ`);
+		await b.shot("segment-edit");
+		await page.locator("#segment-form button[type=submit]").click();
+		await expectText(page.locator("#segment-list li", { hasText: "Khách sỉ" }), "tags contains even");
+		const saved = (await api.get(`/segments/${created.body.data.id}`)).body.data;
+		expect(saved.conditions).toEqual([{ field: "tags", operator: "contains", value: "even" }]);
+		expect((await api.post(`/segments/${saved.id}/evaluate`, {})).body.data.contactCount).toBe(BULK / 2);
+	});
+
+	test("editing an inactive flow shows the API's validation error at its node; an active one says to deactivate it", async () => {
+		const { page } = b;
+		const api = client(node.url, tokenFor(MERCHANT));
+		const definition = { name: "Nhắc lại", trigger: { type: "contact_created", config: {} }, nodes: [{ type: "wait", duration: 60 }] };
+		const created = await api.post("/automation/flows", definition);
+		expect(created.status).toBe(200);
+		const id = created.body.data.id;
+		await page.goto(`${node.url}/console/#/flows/${id}`);
+		await page.locator("#flow-edit").click();
+		await page.locator("#flow-form[data-mode=edit]").waitFor();
+		const editor = page.locator("#flow-form textarea");
+		await waitUntil(async () => (await editor.inputValue()).includes("Nhắc lại"), 10_000, "the editor prefilled with the flow");
+		const edited = JSON.parse(await editor.inputValue());
+		edited.nodes.push({ type: "wait" });
+		await editor.fill(JSON.stringify(edited, null, 2));
+		await page.locator("#flow-form button[type=submit]").click();
+		await expectText(page.locator('#flow-nodes li[data-field="nodes[1]"] .field-error'), "phải là số giây nguyên");
+		expect(await page.locator('#flow-nodes li[data-field="nodes[0]"] .field-error').innerText()).toBe("");
+		await page.locator('#flow-nodes li[data-field="nodes[1]"]').scrollIntoViewIfNeeded();
+		await b.shot("flow-edit-error");
+		expect((await api.get(`/automation/flows/${id}`)).body.data.nodes).toHaveLength(1);
+
+		edited.nodes[1].duration = 120;
+		await editor.fill(JSON.stringify(edited, null, 2));
+		await page.locator("#flow-form button[type=submit]").click();
+		await page.locator("#flow-form[data-mode=create]").waitFor();
+		expect((await api.get(`/automation/flows/${id}`)).body.data.nodes).toEqual([
+			{ type: "wait", duration: 60 },
+			{ type: "wait", duration: 120 },
+		]);
+
+		expect((await api.post(`/automation/flows/${id}/activate`, {})).status).toBe(200);
+		await page.goto(`${node.url}/console/#/flows/${id}/edit`);
+		await waitUntil(async () => (await editor.inputValue()).includes("Nhắc lại"), 10_000, "the editor prefilled with the flow");
+		await page.locator("#flow-form button[type=submit]").click();
+		await expectText(page.locator('#flow-form [data-field="status"] .field-error'), "hủy kích hoạt");
+		expect((await api.post(`/automation/flows/${id}/deactivate`, {})).status).toBe(200);
+	});
+
+	test("contacts past the first 50: next and previous pages with the total, search and tag filter kept across pages", async () => {
+		const { page } = b;
+		await page.goto(`${node.url}/console/#/contacts`);
+		const rows = page.locator("#contact-list tr[data-id]");
+		// The customer of the inbox and the seeded ones.
+		await expectText(page.locator("#contacts-page"), `Trang 1/2 · ${BULK + 1} liên hệ`);
+		expect(await rows.count()).toBe(50);
+		expect(await page.locator("#contacts-prev").isDisabled()).toBe(true);
+		await page.locator("#contacts-next").click();
+		await expectText(page.locator("#contacts-page"), `Trang 2/2 · ${BULK + 1} liên hệ`);
+		expect(await rows.count()).toBe(BULK + 1 - 50);
+		expect(await page.locator("#contacts-next").isDisabled()).toBe(true);
+
+		await page.locator("#contacts-filters input[name=search]").fill("bulk");
+		await page.locator("#contacts-filters input[name=tags]").fill("even");
+		await page.locator("#contacts-filters button[type=submit]").click();
+		await expectText(page.locator("#contacts-page"), `Trang 1/1 · ${BULK / 2} liên hệ`);
+		await page.locator("#contacts-filters input[name=tags]").fill("bulk");
+		await page.locator("#contacts-filters button[type=submit]").click();
+		await expectText(page.locator("#contacts-page"), `Trang 1/2 · ${BULK} liên hệ`);
+		const first = await rows.evaluateAll(trs => trs.map(tr => tr.getAttribute("data-id")));
+		await page.locator("#contacts-next").click();
+		await expectText(page.locator("#contacts-page"), `Trang 2/2 · ${BULK} liên hệ`);
+		const second = await rows.evaluateAll(trs => trs.map(tr => tr.getAttribute("data-id")));
+		expect(second).toHaveLength(BULK - 50);
+		expect(new Set([...first, ...second]).size).toBe(BULK);
+		expect(await rows.allInnerTexts()).toEqual(second.map(() => expect.stringContaining("bulk")));
+
+		// Opening a contact of page 2 keeps the page and its filters.
+		await rows.first().click();
+		await page.locator("#contact-detail", { hasText: "@bulk_" }).waitFor();
+		await expectText(page.locator("#contacts-page"), `Trang 2/2 · ${BULK} liên hệ`);
+		expect(await page.locator("#contacts-filters input[name=tags]").inputValue()).toBe("bulk");
+		expect(await page.locator("#contacts-filters input[name=search]").inputValue()).toBe("bulk");
+		await page.locator("#contacts-prev").click();
+		await expectText(page.locator("#contacts-page"), `Trang 1/2 · ${BULK} liên hệ`);
+		await b.shot("contacts-page-2");
+	});
+
 	test("in English, at phone width, a viewer reads the inbox but gets no reply box", async () => {
 		const { page } = b;
 		await page.setViewportSize({ width: 390, height: 844 });
@@ -175,6 +306,30 @@ describe("/console without a browser", () => {
 		expect((await fetch(`${node.url}/console/main.js`)).headers.get("content-type")).toContain("javascript");
 	});
 });
+
+/** More contacts than a page holds: tagged "bulk" (every second one "even"), older than the inbox's customer. */
+const BULK = 60;
+async function seedContacts() {
+	const accountId = (await client(node.url, tokenFor(MERCHANT)).get("/accounts")).body.data[0].id;
+	const old = Date.parse("2026-01-01T00:00:00Z");
+	await ContactModel.insertMany(
+		Array.from({ length: BULK }, (_x, i) => {
+			const username = `bulk_${String(i).padStart(2, "0")}`;
+			return {
+				merchantId: MERCHANT,
+				accountId,
+				twitterUserId: `72000000${String(i).padStart(2, "0")}`,
+				username,
+				usernameLower: username,
+				displayName: `Khách sỉ ${i}`,
+				source: "manual",
+				tags: i % 2 ? ["bulk"] : ["bulk", "even"],
+				firstInteractionAt: new Date(old + i * 60_000),
+				lastInteractionAt: new Date(old + i * 60_000),
+			};
+		})
+	);
+}
 
 /** Waits for the element to hold the text (the page updates on its own). */
 async function expectText(locator: import("playwright-core").Locator, text: string) {

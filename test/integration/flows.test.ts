@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
-import { connectAccount, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { connectAccount } from "../helpers/accounts.ts";
 import { ContactModel } from "../../models/contact.model.ts";
-import { AccountLinkModel } from "../../models/account-link.model.ts";
 import { FlowRunModel } from "../../models/flow-run.model.ts";
 import { AGENDA_COLLECTION } from "../../mixins/agenda.mixin.ts";
 import mongoose from "mongoose";
@@ -46,9 +46,8 @@ let nextTwitterId = 8_200_000_000;
 async function merchant() {
 	const merchantId = `m-${randomUUID().slice(0, 8)}`;
 	const api = client(node.url, tokenFor(merchantId));
+	// Stored as connecting stores it, with the link row webhook deliveries find the account by.
 	const { account, user } = await connectAccount(x.sandbox, merchantId);
-	// Webhook deliveries find their account through its link row, as connecting makes one.
-	await AccountLinkModel.create({ _id: user.id, merchantId, accountId: account._id });
 	const template = async (name: string, content: string) => {
 		const res = await api.post("/templates", { name, content });
 		expect(res.status).toBe(200);

@@ -1,6 +1,7 @@
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { dmPayload, postWebhook, xSignature } from "../helpers/x-events.ts";
-import { connectThroughApi, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { connectThroughApi } from "../helpers/accounts.ts";
 import { AccountModel } from "../../models/account.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";

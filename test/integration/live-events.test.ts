@@ -10,7 +10,7 @@ import {
 	type TestNode,
 } from "../helpers/node.ts";
 import { dmPayload, postWebhook, TEST_CONSUMER_SECRET } from "../helpers/x-events.ts";
-import { seedAccount } from "../helpers/seed.ts";
+import { createAccount } from "../helpers/accounts.ts";
 import { MessageModel } from "../../models/message.model.ts";
 
 // Server-Sent Events across nodes: a webhook posted to one gateway, processed on a core node,
@@ -121,8 +121,8 @@ const write = (accountUserId: string, customer: string, text: string) =>
 	);
 
 test("a dashboard gets its merchant's events from another node, never another merchant's, and resumes on another gateway", async () => {
-	const m1 = await seedAccount("m-live-1");
-	const m2 = await seedAccount("m-live-2");
+	const { account: m1 } = await createAccount("m-live-1");
+	const { account: m2 } = await createAccount("m-live-2");
 	const s1 = await openStream(gatewayA.url, tokenFor("m-live-1"));
 	const s2 = await openStream(gatewayA.url, tokenFor("m-live-2"));
 	expect(s1.status).toBe(200);

@@ -147,6 +147,12 @@ test("the servers entry follows the page's origin, and the document describes ev
 	expect(list.schema.properties.data.items.properties.username).toEqual({ type: ["string", "null"] });
 	expect(list.example.data[0].username).toBe("goodgo_shop");
 	expect(get("/accounts/{id}", "get").responses["404"].content["application/json"].example.errorCode).toBe("NOT_FOUND");
+	// Where the contract shows no answer, our own example (lib/openapi-text.ts) shapes it.
+	const conversations = get("/analytics/conversations", "get").responses["200"].content["application/json"];
+	expect(conversations.example.data.responseTimeTrend[0]).toMatchObject({ date: "2026-01-17", averageResponseSeconds: 225 });
+	expect(conversations.schema.properties.data.properties.responseTimeTrend.items.properties.averageResponseSeconds).toEqual({
+		type: ["number", "null"],
+	});
 });
 
 test("'Try it out' with the document's own examples, on a non-default port, answers as documented", async () => {

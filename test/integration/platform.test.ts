@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, type TestNode } from "../helpers/node.ts";
-import { AccountModel } from "../../models/account.model.ts";
+import { createAccount } from "../helpers/accounts.ts";
 
 useFreshDatabase("platform");
 
@@ -143,9 +143,7 @@ describe("validation and tenancy", () => {
 	});
 
 	test("pagination: skip/take give page, limit, total and totalPages", async () => {
-		await AccountModel.insertMany(
-			Array.from({ length: 7 }, (_, i) => ({ merchantId: "m-pages", twitterUserId: `p${i}`, username: `shop${i}` }))
-		);
+		for (let i = 0; i < 7; i++) await createAccount("m-pages", { fields: { username: `shop${i}` } });
 		const res = await client(node.url, tokenFor("m-pages")).get("/accounts?skip=3&take=3");
 		expect(res.status).toBe(200);
 		expect(res.body.data).toHaveLength(3);
@@ -153,7 +151,7 @@ describe("validation and tenancy", () => {
 	});
 
 	test("another merchant's account answers 404, and lists never show it", async () => {
-		const account = await AccountModel.create({ merchantId: "m-owner", twitterUserId: "owner1", username: "owner_shop" });
+		const { account } = await createAccount("m-owner", { fields: { username: "owner_shop" } });
 		const owner = client(node.url, tokenFor("m-owner"));
 		const other = client(node.url, tokenFor("m-other"));
 		expect((await owner.get(`/accounts/${account._id}`)).status).toBe(200);

@@ -1,5 +1,5 @@
 import { client, dropDatabase, NATS_URL, startNode, tokenFor, useFreshDatabase, waitForAliases, type TestNode } from "../helpers/node.ts";
-import { AccountModel } from "../../models/account.model.ts";
+import { createAccount } from "../helpers/accounts.ts";
 
 useFreshDatabase("twonodes");
 
@@ -18,7 +18,7 @@ describe("a gateway node and a core node joined by NATS", () => {
 	});
 
 	test("a REST call to the gateway is answered by the service on the other node", async () => {
-		await AccountModel.create({ merchantId: "m-2n", twitterUserId: "tw-2n", username: "remote_shop" });
+		await createAccount("m-2n", { fields: { username: "remote_shop" } });
 		expect(gateway.broker.getLocalService("accounts")).toBeFalsy();
 		const res = await client(gateway.url, tokenFor("m-2n")).get("/accounts");
 		expect(res.status).toBe(200);

@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { dmPayload, postWebhook, readPayload, TEST_CONSUMER_SECRET, xSignature } from "../helpers/x-events.ts";
-import { seedAccount } from "../helpers/seed.ts";
+import { createAccount } from "../helpers/accounts.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
@@ -64,7 +64,7 @@ describe("signature check", () => {
 
 describe("ingestion", () => {
 	test("an inbound DM creates the contact, opens a conversation, stores the message and emits events", async () => {
-		const account = await seedAccount("m-wh", { username: "goodgo_shop" });
+		const { account } = await createAccount("m-wh", { fields: { username: "goodgo_shop" } });
 		const at = new Date("2026-01-18T09:00:00Z");
 		const payload = dmPayload({
 			forUserId: account.twitterUserId,
@@ -118,7 +118,7 @@ describe("ingestion", () => {
 	test("deliveries arriving together are stored together: copies of one body answer duplicate, each new one is stored once", async () => {
 		// The raw store commits concurrent deliveries as one group (services/webhooks/delivery-store.ts):
 		// a copy inside the same group, or of a body stored by an earlier group, is X's retry.
-		const account = await seedAccount("m-group");
+		const { account } = await createAccount("m-group");
 		const payloads = Array.from({ length: 12 }, (_, i) =>
 			dmPayload({
 				forUserId: account.twitterUserId,
@@ -142,7 +142,7 @@ describe("ingestion", () => {
 	});
 
 	test("a duplicate delivery, or the same event in another delivery, stores one message", async () => {
-		const account = await seedAccount("m-dup");
+		const { account } = await createAccount("m-dup");
 		const eventId = nextEventId();
 		const payload = dmPayload({
 			forUserId: account.twitterUserId,
@@ -173,7 +173,7 @@ describe("ingestion", () => {
 	});
 
 	test("50 concurrent deliveries from one new customer make one contact and one conversation", async () => {
-		const account = await seedAccount("m-burst");
+		const { account } = await createAccount("m-burst");
 		const posts = Array.from({ length: 50 }, (_, i) =>
 			postWebhook(
 				node.url,
@@ -219,7 +219,7 @@ describe("ingestion", () => {
 	});
 
 	test("a DM the account sent from X's app is recorded as outbound once, and the customer's read marks it read", async () => {
-		const account = await seedAccount("m-echo");
+		const { account } = await createAccount("m-echo");
 		const inboundId = nextEventId();
 		await postWebhook(
 			node.url,
@@ -261,7 +261,7 @@ describe("ingestion", () => {
 	});
 
 	test("a message after the conversation was closed starts a new conversation", async () => {
-		const account = await seedAccount("m-close");
+		const { account } = await createAccount("m-close");
 		await postWebhook(
 			node.url,
 			dmPayload({
@@ -296,7 +296,7 @@ describe("ingestion", () => {
 	});
 
 	test("a delivery whose hand-over to the inbox was lost is handed over by the sweep and applied once", async () => {
-		const account = await seedAccount("m-sweep");
+		const { account } = await createAccount("m-sweep");
 		const payload = JSON.stringify(
 			dmPayload({
 				forUserId: account.twitterUserId,
@@ -324,7 +324,7 @@ describe("ingestion", () => {
 });
 
 test("erasing a contact (GDPR) also removes the raw deliveries that carried their messages", async () => {
-	const account = await seedAccount("m-gdpr");
+	const { account } = await createAccount("m-gdpr");
 	await postWebhook(
 		node.url,
 		dmPayload({
@@ -370,7 +370,7 @@ describe("webhook events per minute", () => {
 	afterAll(() => limited.stop());
 
 	test("past the limit X gets a 429 (it retries later) and the delivery is not stored", async () => {
-		const account = await seedAccount("m-wh-limit");
+		const { account } = await createAccount("m-wh-limit");
 		const twoEvents = (text: string) => {
 			const a = dmPayload({
 				forUserId: account.twitterUserId,
@@ -400,7 +400,7 @@ describe("webhook events per minute", () => {
 
 describe("reconcile (npm run inbox:reconcile)", () => {
 	test("finds no drift after ingestion, reports a figure changed by hand, and --fix repairs it", async () => {
-		const account = await seedAccount("m-reconcile");
+		const { account } = await createAccount("m-reconcile");
 		for (const text of ["one", "two", "three"]) {
 			await postWebhook(
 				node.url,

@@ -9,7 +9,8 @@ import { authorizationHeader } from "../../lib/x/oauth1.ts";
 import { SendLedgerModel } from "../../models/send-ledger.model.ts";
 import { dropDatabase, startNode, useFreshDatabase, type TestNode } from "../helpers/node.ts";
 import { withEnv } from "../helpers/env.ts";
-import { connectAccount, pngBytes, startFileServer, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { pngBytes, startFileServer, startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
+import { connectAccount } from "../helpers/accounts.ts";
 
 // The x service driving the real twitter-api-v2 against the X sandbox over HTTPS: the client
 // trusts only the sandbox's certificate (X_API_CA_FILE), every request carries an OAuth 1.0a

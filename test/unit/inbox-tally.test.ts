@@ -47,6 +47,8 @@ describe("ConversationState: what messages do to a conversation's figures", () =
 		const c = conversation({ messageCount: 1, lastMessageAt: at(10), lastInboundAt: at(10) });
 		c.add("inbound", at(2));
 		expect(c.update()!.update.$set).toMatchObject({ lastMessageAt: at(10), lastInboundAt: at(10), messageCount: 2 });
+		// the inbox's page buckets follow the last message (lib/activity-buckets.ts)
+		expect(c.update()!.update.$set).toMatchObject({ activityAt: at(10), activityKeys: ["d2026-01-01", "h2026-01-01T09"] });
 	});
 
 	test("an untouched conversation writes nothing", () => {
@@ -88,6 +90,8 @@ describe("ContactTally and applyContactActivity", () => {
 			responseCount: 4,
 			responseTimeTotalSeconds: 720,
 			lastInteractionAt: at(7),
+			activityAt: at(7),
+			activityKeys: ["d2026-01-01", "h2026-01-01T09"],
 			lastInboundAt: at(5),
 			firstInteractionAt: at(1),
 		});

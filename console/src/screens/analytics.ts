@@ -17,14 +17,33 @@ const ZONES = [
 ];
 const COLORS = ["#1d6fe0", "#1e8e4f", "#c0392b", "#e0a800"];
 
-function isoDay(d: Date): string {
-	return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
+/** Seconds as the API writes durations: "45s", "3m 45s", "1h 0m 5s". */
+export function duration(seconds: number): string {
+	let rest = Math.max(0, Math.round(seconds));
+	const parts: string[] = [];
+	for (const [unit, size] of [
+		["d", 86_400],
+		["h", 3_600],
+		["m", 60],
+	] as const) {
+		const n = Math.floor(rest / size);
+		rest -= n * size;
+		if (n > 0 || parts.length) parts.push(`${n}${unit}`);
+	}
+	parts.push(`${rest}s`);
+	return parts.join(" ");
+}
+
+/** The date (YYYY-MM-DD) of an instant in a time zone: the periods are read in the zone picked. */
+function isoDay(d: Date, timeZone: string): string {
+	return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(d);
 }
 
 export function renderAnalytics(root: HTMLElement) {
 	const today = new Date();
-	const start = h("input", { type: "date", value: isoDay(new Date(today.getTime() - 6 * 86_400_000)) });
-	const end = h("input", { type: "date", value: isoDay(today) });
+	// The last seven days, today being today in the default zone (the first of ZONES).
+	const start = h("input", { type: "date", value: isoDay(new Date(today.getTime() - 6 * 86_400_000), ZONES[0]) });
+	const end = h("input", { type: "date", value: isoDay(today, ZONES[0]) });
 	const zone = h(
 		"select",
 		{},
@@ -100,12 +119,29 @@ export function renderAnalytics(root: HTMLElement) {
 				["opened", t("metrics.opened")],
 				["failed", t("metrics.failed")],
 			]);
+			chart(
+				t("analytics.chartResponse"),
+				conversations.responseTimeTrend,
+				[
+					["averageResponseSeconds", t("analytics.responseTime")],
+					["averageFirstResponseSeconds", t("analytics.firstResponse")],
+				],
+				{ seconds: true, count: ["responses", t("analytics.replies")] }
+			);
 		});
 	}
 
-	function chart(title: string, daily: any[], series: [string, string][]) {
+	/**
+	 * A line chart of daily series. Counts are 0 on a quiet day; durations (`seconds`) are null
+	 * there (no reply is not an instant reply): the line breaks and the table skips the day.
+	 * `count` adds a column (e.g. the replies behind an average) to the table.
+	 */
+	function chart(title: string, daily: any[], series: [string, string][], opts: { seconds?: boolean; count?: [string, string] } = {}) {
 		const box = h("div", { class: "panel chart", "data-chart": title }, h("h3", {}, title));
 		charts.append(box);
+		const valueOf = (d: any, key: string): number | null => (opts.seconds ? (d[key] ?? null) : Number(d[key] ?? 0));
+		const cell = (v: number | null) => (v === null ? "—" : opts.seconds ? duration(v) : String(v));
+		const shown = daily.filter(d => series.some(([k]) => valueOf(d, k)) || (opts.count && d[opts.count[0]]));
 		const table = h(
 			"table",
 			{ class: "chart-data" },
@@ -113,22 +149,25 @@ export function renderAnalytics(root: HTMLElement) {
 				"tr",
 				{},
 				h("th", {}, t("analytics.date")),
+				opts.count ? h("th", {}, opts.count[1]) : null,
 				series.map(([, label]) => h("th", {}, label))
 			),
-			daily
-				.filter(d => series.some(([k]) => d[k]))
-				.map(d =>
-					h(
-						"tr",
-						{},
-						h("td", {}, d.date),
-						series.map(([k]) => h("td", {}, String(d[k] ?? 0)))
-					)
+			shown.map(d =>
+				h(
+					"tr",
+					{},
+					h("td", {}, d.date),
+					opts.count ? h("td", { "data-key": opts.count[0] }, String(d[opts.count[0]] ?? 0)) : null,
+					series.map(([k]) => h("td", { "data-key": k, "data-value": valueOf(d, k) ?? "" }, cell(valueOf(d, k))))
 				)
+			)
 		);
 		// Drawn once every box is in the grid, so each knows its own width.
 		requestAnimationFrame(() => {
-			const data: uPlot.AlignedData = [daily.map((_d, i) => i), ...series.map(([key]) => daily.map(d => Number(d[key] ?? 0)))];
+			const lines = series.map(([key]) => daily.map(d => valueOf(d, key)));
+			const data: uPlot.AlignedData = [daily.map((_d, i) => i), ...lines];
+			// How many points the lines carry (what a reader sees drawn), for the tests too.
+			box.dataset.points = String(lines.reduce((a, line) => a + line.filter(v => v !== null).length, 0));
 			plots.push(
 				new uPlot(
 					{
@@ -137,11 +176,23 @@ export function renderAnalytics(root: HTMLElement) {
 						scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
 						series: [
 							{ label: t("analytics.date"), value: (_u, i) => daily[i]?.date ?? "—" },
-							...series.map(([, label], i) => ({ label, stroke: COLORS[i], width: 2, points: { show: true } })),
+							...series.map(([, label], i) => ({
+								label,
+								stroke: COLORS[i],
+								width: 2,
+								points: { show: true },
+								...(opts.seconds ? { value: (_u: uPlot, v: number | null) => (v === null ? "—" : duration(v)) } : {}),
+							})),
 						],
 						axes: [
 							{ incrs: [1, 2, 7, 14, 30, 91], values: (_u, splits) => splits.map(i => daily[i]?.date.slice(5) ?? "") },
-							{ size: 40, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] },
+							opts.seconds
+								? {
+										size: 70,
+										incrs: [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21_600, 43_200, 86_400],
+										values: (_u, splits) => splits.map(v => duration(v)),
+									}
+								: { size: 40, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] },
 						],
 					},
 					data,

@@ -1,41 +1,71 @@
 import { call, list, raw } from "../api.ts";
 import { act, field, fmtDate, h, replace, toast, writeOnly } from "../dom.ts";
 import { t } from "../i18n.ts";
+import { session } from "../session.ts";
 import { contactPanel } from "./inbox.ts";
 
-// Contacts: search and tag filter, the detail panel shared with the inbox, CSV export and the
+// Contacts: search and tag filter (tags, comma-separated: a contact has all), pages of 50 with
+// the total, the detail panel shared with the inbox, CSV export and the
 // GDPR erase (confirmed by typing the username, since it cannot be undone).
+
+const PAGE_SIZE = 50;
+// The list's filters and page outlive the screen (opening a contact re-renders it), so going to
+// a contact and back keeps the page and the filters it was found with.
+// (Per merchant: another sign-in starts from the first page, unfiltered.)
+const listState = { merchantId: "", search: "", tags: "", skip: 0 };
 
 export function renderContacts(root: HTMLElement, args: string[]) {
 	const selected = args[0] ?? "";
-	const search = h("input", { type: "search", placeholder: t("contacts.search") });
-	const tag = h("input", { placeholder: t("contacts.tag") });
+	const merchantId = session()?.merchantId ?? "";
+	if (listState.merchantId !== merchantId) Object.assign(listState, { merchantId, search: "", tags: "", skip: 0 });
+	const search = h("input", { type: "search", placeholder: t("contacts.search"), value: listState.search });
+	const tag = h("input", { placeholder: t("contacts.tag"), value: listState.tags });
+	const prev = h("button", { type: "button", class: "secondary", id: "contacts-prev" }, t("contacts.prev"));
+	const next = h("button", { type: "button", class: "secondary", id: "contacts-next" }, t("contacts.next"));
+	const pageInfo = h("span", { class: "muted", id: "contacts-page" });
+	const pager = h("div", { class: "row pager" }, prev, pageInfo, next);
 	const exportButton = h("button", { class: "secondary", type: "button" }, t("contacts.export"));
 	const listEl = h("table", { id: "contact-list" });
 	const filters = h(
 		"form",
-		{ class: "row" },
+		{ class: "row", id: "contacts-filters" },
 		field(t("contacts.search"), "search", search),
-		field(t("contacts.tag"), "tag", tag),
+		field(t("contacts.tag"), "tags", tag),
 		h("button", { type: "submit" }, t("filter")),
 		exportButton,
 		h("div", { class: "form-error" })
 	);
-	const left = h("section", { class: "panel" }, filters, listEl);
+	const left = h("section", { class: "panel" }, filters, pager, listEl);
 	const detail = h("section", { class: "panel", id: "contact-detail" }, h("p", { class: "muted" }, t("contacts.pick")));
 	root.append(h("div", { class: "grid cols-2", style: "grid-template-columns: 1fr 360px" }, left, detail));
 
-	const query = () => ({ search: search.value.trim(), tag: tag.value.trim() });
+	// The filters the list was last loaded with: the pages and the export use these, not what
+	// is typed but not yet applied.
+	const query = () => ({ search: listState.search, tags: listState.tags });
 	async function load() {
 		await act(filters, null, async () => {
-			const res = await list("GET /contacts", { query: { ...query(), take: 50 } });
+			const res = await list("GET /contacts", { query: { ...query(), skip: listState.skip, take: PAGE_SIZE } });
+			const { page, totalPages, total } = res.pagination;
+			if (res.data.length === 0 && listState.skip > 0 && total > 0) {
+				// The list shrank under us (erased contacts, changed filter): go to its last page.
+				listState.skip = Math.max(0, (totalPages - 1) * PAGE_SIZE);
+				return load();
+			}
+			pageInfo.textContent = t("contacts.pageOf", { page: total ? page : 0, pages: totalPages, total });
+			prev.disabled = listState.skip === 0;
+			next.disabled = listState.skip + PAGE_SIZE >= total;
 			replace(
 				listEl,
 				h("tr", {}, h("th", {}, t("name")), h("th", {}, t("contacts.tags")), h("th", {}, t("contacts.last"))),
 				res.data.map(c =>
 					h(
 						"tr",
-						{ style: "cursor:pointer", onclick: () => (location.hash = `#/contacts/${c.id}`) },
+						{
+							style: "cursor:pointer",
+							"data-id": c.id,
+							class: c.id === selected ? "active" : "",
+							onclick: () => (location.hash = `#/contacts/${c.id}`),
+						},
 						h(
 							"td",
 							{},
@@ -51,6 +81,21 @@ export function renderContacts(root: HTMLElement, args: string[]) {
 	}
 	filters.addEventListener("submit", e => {
 		e.preventDefault();
+		listState.search = search.value.trim();
+		listState.tags = tag.value
+			.split(",")
+			.map(s => s.trim())
+			.filter(Boolean)
+			.join(",");
+		listState.skip = 0;
+		void load();
+	});
+	prev.addEventListener("click", () => {
+		listState.skip = Math.max(0, listState.skip - PAGE_SIZE);
+		void load();
+	});
+	next.addEventListener("click", () => {
+		listState.skip += PAGE_SIZE;
 		void load();
 	});
 	exportButton.addEventListener(

@@ -1,5 +1,5 @@
 import { ApiFailure, call, list } from "../api.ts";
-import { act, badge, field, fmtDate, h, replace, writeOnly } from "../dom.ts";
+import { act, badge, field, fmtDate, h, replace, toast, writeOnly } from "../dom.ts";
 import { t } from "../i18n.ts";
 
 // Flows: the list, a JSON editor whose validation errors are drawn at the node they name
@@ -16,19 +16,36 @@ const EXAMPLE = {
 
 export function renderFlows(root: HTMLElement, args: string[]) {
 	const selected = args[0] ?? "";
+	// #/flows/<id>/edit: the create form, prefilled with the flow and saved with PUT.
+	const editing = selected && args[1] === "edit" ? selected : "";
 	const listEl = h("ul", { class: "list", id: "flow-list" });
 	const editor = h("textarea", { rows: 14, spellcheck: false, style: "font-family:monospace" });
 	editor.value = JSON.stringify(EXAMPLE, null, 2);
 	const nodes = h("ol", { class: "list node-list", id: "flow-nodes" });
-	const create = h("button", { type: "submit" }, t("flows.create"));
+	const create = h("button", { type: "submit" }, editing ? t("save") : t("flows.create"));
+	const title = h("h3", {}, editing ? t("flows.edit") : t("flows.new"));
+	// The API refuses to edit an active flow (409 FLOW_ACTIVE naming `status`): said here.
+	const status = h("div", { class: "field", "data-field": "status" }, h("div", { class: "field-error", role: "alert" }));
 	const form = writeOnly(
 		h(
 			"form",
-			{ id: "flow-form" },
-			h("h3", {}, t("flows.new")),
+			{ id: "flow-form", "data-mode": editing ? "edit" : "create" },
+			title,
+			editing ? status : null,
 			field(t("flows.definition"), "definition", editor),
 			h("div", { class: "form-error" }),
-			create,
+			h(
+				"div",
+				{ class: "row" },
+				create,
+				editing
+					? h(
+							"button",
+							{ type: "button", class: "secondary", onclick: () => (location.hash = `#/flows/${editing}`) },
+							t("segments.cancelEdit")
+						)
+					: null
+			),
 			h("h4", {}, t("flows.nodes")),
 			nodes
 		)
@@ -84,6 +101,12 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 			} catch (err) {
 				throw new ApiFailure(400, t("error.json"), "BAD_JSON", [{ field: "definition", message: String((err as Error).message) }]);
 			}
+			if (editing) {
+				await call("PUT /automation/flows/:id", { params: { id: editing }, body });
+				toast(t("saved"));
+				location.hash = `#/flows/${editing}`;
+				return;
+			}
 			const flow = await call("POST /automation/flows", { body });
 			location.hash = `#/flows/${flow.id}`;
 		});
@@ -100,10 +123,7 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 							"li",
 							{ class: f.id === selected ? "active" : "", onclick: () => (location.hash = `#/flows/${f.id}`) },
 							h("strong", {}, f.name),
-							badge(
-								(f.isActive ?? f.active ?? f.status === "active") ? t("flows.active") : t("flows.inactive"),
-								(f.isActive ?? f.active ?? f.status === "active") ? "ok" : ""
-							),
+							badge(f.status === "active" ? t("flows.active") : t("flows.inactive"), f.status === "active" ? "ok" : ""),
 							h("div", { class: "sub" }, f.trigger?.type)
 						)
 					)
@@ -117,10 +137,23 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 			return;
 		}
 		await act(detail, null, async () => {
-			const res = await list("GET /automation/flows", { query: { take: 100 } });
-			const flow = res.data.find(f => f.id === selected);
-			if (!flow) throw new ApiFailure(404, t("error.notFound"), "NOT_FOUND", []);
-			const active = flow.isActive ?? flow.active ?? flow.status === "active";
+			const flow = await call("GET /automation/flows/:id", { params: { id: selected } });
+			const active = flow.status === "active";
+			if (editing) {
+				editor.value = JSON.stringify(
+					{ name: flow.name, description: flow.description, trigger: flow.trigger, nodes: flow.nodes, allowReentry: flow.allowReentry },
+					null,
+					2
+				);
+				drawNodes();
+			}
+			const edit = writeOnly(
+				h(
+					"button",
+					{ class: "secondary", id: "flow-edit", onclick: () => (location.hash = `#/flows/${flow.id}/edit`) },
+					t("flows.editButton")
+				)
+			);
 			const toggle = writeOnly(h("button", { class: active ? "secondary" : "" }, active ? t("flows.deactivate") : t("flows.activate")));
 			toggle.addEventListener(
 				"click",
@@ -136,7 +169,8 @@ export function renderFlows(root: HTMLElement, args: string[]) {
 			const runs = await list("GET /automation/flows/:id/runs", { params: { id: flow.id }, query: { take: 20 } });
 			replace(
 				detail,
-				h("div", { class: "row" }, h("h2", { style: "flex:1" }, flow.name), toggle),
+				h("div", { class: "row" }, h("h2", { style: "flex:1" }, flow.name), editing ? null : edit, toggle),
+				active && !editing ? h("p", { class: "muted" }, t("flows.activeHint")) : null,
 				h("div", { class: "form-error" }),
 				h("pre", { class: "json" }, JSON.stringify({ trigger: flow.trigger, nodes: flow.nodes }, null, 2)),
 				h("h3", {}, t("flows.runs")),

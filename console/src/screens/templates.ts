@@ -121,15 +121,20 @@ async function templateEditor(panel: HTMLElement) {
 }
 
 async function segmentBuilder(panel: HTMLElement) {
-	const existing = h("ul", { class: "list" });
+	const existing = h("ul", { class: "list", id: "segment-list" });
+	const title = h("h3", { id: "segment-form-title" }, t("segments.new"));
 	const name = h("input", {});
 	const match = h("select", {}, h("option", { value: "all" }, t("segments.all")), h("option", { value: "any" }, t("segments.any")));
 	const rows = h("div", { class: "conditions" });
 	const count = h("div", { class: "preview", id: "segment-count" }, "—");
 	const save = h("button", { type: "submit" }, t("save"));
+	const cancel = h("button", { type: "button", class: "secondary", hidden: true }, t("segments.cancelEdit"));
+	// The segment being edited (PUT), or null for a new one (POST): the same form for both.
+	let editing: string | null = null;
 	const form = h(
 		"form",
-		{},
+		{ id: "segment-form" },
+		title,
 		field(t("name"), "name", name),
 		field(t("segments.match"), "match", match),
 		rows,
@@ -148,20 +153,21 @@ async function segmentBuilder(panel: HTMLElement) {
 		h("h4", {}, t("segments.count")),
 		count,
 		h("div", { class: "form-error" }),
-		writeOnly(save)
+		writeOnly(h("div", { class: "row" }, save, cancel))
 	);
 	replace(panel, h("h2", {}, t("segments.title")), existing, form);
 
-	function addRow() {
+	function addRow(condition: { field?: string; operator?: string; value?: unknown } = {}) {
 		const i = rows.children.length;
-		const f = h("input", { list: "segment-fields", value: "tags" });
+		const f = h("input", { list: "segment-fields", value: condition.field ?? "tags" });
 		const op = h(
 			"select",
 			{},
 			OPERATORS.map(o => h("option", { value: o }, o))
 		);
-		op.value = "contains";
-		const value = h("input", { placeholder: t("segments.value") });
+		op.value = condition.operator ?? "contains";
+		const shown = Array.isArray(condition.value) ? condition.value.join(", ") : (condition.value ?? "");
+		const value = h("input", { placeholder: t("segments.value"), value: String(shown) });
 		const row = h(
 			"div",
 			{ class: "row condition", "data-field": `conditions[${i}]` },
@@ -212,13 +218,29 @@ async function segmentBuilder(panel: HTMLElement) {
 			250
 		);
 	}
+	/** The form for a new segment, or prefilled with a saved one to edit it. */
+	function fill(segment: { id: string; name: string; match?: string; conditions: unknown[] } | null) {
+		editing = segment?.id ?? null;
+		title.textContent = segment ? t("segments.editing", { name: segment.name }) : t("segments.new");
+		cancel.hidden = !segment;
+		name.value = segment?.name ?? "";
+		match.value = segment?.match ?? "all";
+		rows.replaceChildren();
+		for (const c of segment?.conditions ?? [{}]) addRow(c as { field?: string });
+		for (const li of existing.querySelectorAll("li")) li.classList.toggle("active", li.getAttribute("data-id") === editing);
+		evaluate();
+	}
 	match.addEventListener("change", evaluate);
+	cancel.addEventListener("click", () => fill(null));
 	form.addEventListener("submit", e => {
 		e.preventDefault();
 		void act(form, save, async () => {
-			await call("POST /segments", { body: { name: name.value, match: match.value, conditions: conditions() } });
+			const body = { name: name.value, match: match.value, conditions: conditions() };
+			if (editing) await call("PUT /segments/:id", { params: { id: editing }, body });
+			else await call("POST /segments", { body });
 			toast(t("saved"));
 			await load();
+			fill(null);
 		});
 	});
 	async function load() {
@@ -228,7 +250,12 @@ async function segmentBuilder(panel: HTMLElement) {
 			res.data.map(s =>
 				h(
 					"li",
-					{},
+					{
+						"data-id": s.id,
+						class: s.id === editing ? "active" : "",
+						title: t("segments.edit"),
+						onclick: () => void act(form, null, async () => fill(await call("GET /segments/:id", { params: { id: s.id } }))),
+					},
 					h("strong", {}, s.name),
 					h(
 						"div",
@@ -246,7 +273,6 @@ async function segmentBuilder(panel: HTMLElement) {
 			FIELDS.map(f => h("option", { value: f }))
 		)
 	);
-	addRow();
-	evaluate();
+	fill(null);
 	await load();
 }
