@@ -75,7 +75,7 @@ export interface Actions {
 export type ActionName = keyof Actions;
 
 /** Anything that calls actions: a context (child calls keep its meta) or the broker (a system call). */
-interface Caller {
+export interface Caller {
 	call<R, P>(action: string, params: P, opts?: CallingOptions): Promise<R>;
 }
 

@@ -1,5 +1,6 @@
 import { ServiceUnavailableError } from "./errors.ts";
 import { connect, type KV, type NatsConnection } from "nats";
+import { GroupCommit } from "./group-commit.ts";
 
 // Sliding-window counters shared by every node that counts against the same limit: a limit of
 // N per window holds over ANY window of that length, not only over fixed minutes (a fixed
@@ -36,6 +37,13 @@ export interface CounterStore {
 }
 
 const SLOTS = 60;
+
+interface PendingHit {
+	limit: number;
+	windowMs: number;
+	now: number;
+	cost: number;
+}
 
 /** Counted slots: [slot index, hits] pairs, oldest first. */
 export type Slots = [number, number][];
@@ -110,6 +118,8 @@ export class NatsKvCounterStore implements CounterStore {
 	private readonly kv: KV;
 	/** The deployment's namespace: deployments (or test files) sharing a NATS never share a count. */
 	private readonly scope: string;
+	/** Hits on a key waiting for (or in) its current compare-and-set, per key. */
+	private readonly groups = new Map<string, GroupCommit<PendingHit, Hit>>();
 
 	private constructor(nc: NatsConnection, kv: KV, scope: string) {
 		this.nc = nc;
@@ -126,24 +136,49 @@ export class NatsKvCounterStore implements CounterStore {
 
 	async hit(key: string, limit: number, windowMs: number, { now = Date.now(), cost = 1 }: HitOptions = {}): Promise<Hit> {
 		const k = kvKey(this.scope ? `${this.scope}:${key}` : key);
-		for (let attempt = 0; attempt < 100; attempt++) {
-			const entry = await this.kv.get(k);
-			const slots = entry && entry.operation === "PUT" ? readSlots(entry.string()) : [];
-			const { hit, next } = slide(slots, limit, windowMs, now, cost);
-			if (!next) return hit;
-			try {
-				if (!entry) await this.kv.create(k, JSON.stringify(next));
-				else await this.kv.update(k, JSON.stringify(next), entry.revision);
-				return hit;
-			} catch {
-				// Another request moved the counter first: read it again after a short, jittered pause,
-				// so a burst of concurrent hits on one key (X's webhook events) spreads out instead of
-				// colliding again at once.
-				await new Promise(r => setTimeout(r, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
+		let group = this.groups.get(k);
+		if (!group) {
+			group = new GroupCommit<PendingHit, Hit>(hits => this.hitMany(k, hits), { maxBatch: 1000 });
+			this.groups.set(k, group);
+		}
+		return group.add({ limit, windowMs, now, cost });
+	}
+
+	/**
+	 * The hits on one key that arrived together, applied in order to one read of its slots and
+	 * written with one compare-and-set: a burst on a hot key (X's webhook events) costs a round
+	 * trip per group, not a collision per hit. Each hit is still judged on its own, in order.
+	 */
+	private async hitMany(k: string, hits: PendingHit[]): Promise<Hit[]> {
+		try {
+			for (let attempt = 0; attempt < 100; attempt++) {
+				const entry = await this.kv.get(k);
+				let slots = entry && entry.operation === "PUT" ? readSlots(entry.string()) : [];
+				let changed = false;
+				const answers = hits.map(h => {
+					const { hit, next } = slide(slots, h.limit, h.windowMs, h.now, h.cost);
+					if (next) {
+						slots = next;
+						changed = true;
+					}
+					return hit;
+				});
+				if (!changed) return answers;
+				try {
+					if (!entry) await this.kv.create(k, JSON.stringify(slots));
+					else await this.kv.update(k, JSON.stringify(slots), entry.revision);
+					return answers;
+				} catch {
+					// Another node moved the counter first: read it again after a short, jittered pause,
+					// so gateways colliding on one key spread out instead of colliding again at once.
+					await new Promise(r => setTimeout(r, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
+				}
 			}
+		} finally {
+			if (this.groups.get(k)?.size === 0) this.groups.delete(k);
 		}
 		// Not the caller's fault and not a reason to fail the request blindly: try again later.
-		throw new ServiceUnavailableError(`rate-limit counter ${key} is too contended`);
+		throw new ServiceUnavailableError(`rate-limit counter ${k} is too contended`);
 	}
 
 	async close() {

@@ -77,6 +77,15 @@ interface WorkerState {
 export function isTransient(err: unknown): boolean {
 	const e = err as { retryable?: boolean; name?: string; code?: unknown; type?: string };
 	if (e?.retryable) return true;
+	// FerretDB reports its backend's outages (PostgreSQL refusing connections, a restart) as
+	// internal errors whose message names the cause: they say "not now" about every row.
+	const message = (err as Error | undefined)?.message ?? "";
+	if (
+		/failed to connect to|too many clients|connection refused|the database system is (starting up|shutting down)|terminating connection/i.test(
+			message
+		)
+	)
+		return true;
 	const name = e?.name ?? "";
 	return /LeaseLost|Mongo(Network|ServerSelection|NotConnected|PoolCleared|Topology)|MongooseServerSelection|RequestTimeout|ServiceNotAvailable|ServiceNotFound|BrokerDisconnected|GracefulStopTimeout/.test(
 		name

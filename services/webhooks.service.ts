@@ -7,20 +7,25 @@ import { AgendaMixin } from "../mixins/agenda.mixin.ts";
 import { config } from "../lib/config.ts";
 import { BadRequestError } from "../lib/errors.ts";
 import { crcResponseToken } from "../lib/webhook-signature.ts";
-import { isDuplicateKey } from "../lib/ids.ts";
-import { readActivity, type ActivityBatch } from "./webhooks/account-activity.ts";
+import { GroupCommit } from "../lib/group-commit.ts";
+import { updateEach } from "../lib/lookups.ts";
+import { readActivity } from "./webhooks/account-activity.ts";
+import { deliveryStore, type NewDelivery } from "./webhooks/delivery-store.ts";
+import { handOverDeliveries, type HandoverOutcome, type StoredDelivery } from "./webhooks/handover.ts";
 import { AccountDirectory } from "./webhooks/account-directory.ts";
 import { escapeRegex } from "../lib/regex.ts";
-import { call, callFor } from "../lib/calls.ts";
+import { call } from "../lib/calls.ts";
 import type { TenantContext } from "../mixins/tenant.mixin.ts";
 import { defineService } from "../lib/service.ts";
 
 // X's webhook, behind the gateway (which checks the signature and the events-per-minute limit).
 // A delivery is stored raw before X gets its 200 (its id is the SHA-256 of the body, so X's
-// retries store nothing new), then handed to the inbox's queue as account activity in the same
-// request: one insert of rows whose ids derive from X's event ids. The inbox's writers drain that
-// queue in batches (docs/ingest.md); nothing here waits for processing. A delivery whose hand-over
-// failed (the inbox away, a stop) stays `pending` and the sweeper hands it over again.
+// retries store nothing new); concurrent deliveries are stored together, one insert per group
+// (services/webhooks/delivery-store.ts). Once stored it is acknowledged and handed to the inbox's
+// queue in the background, again many at once (services/webhooks/handover.ts): the inbox's
+// writers drain that queue in batches (docs/ingest.md); nothing on the acknowledgement path waits
+// for the hand-over or for processing. A delivery whose hand-over failed (the inbox away, this
+// node stopped or died) stays `pending` and the sweeper hands it over again.
 
 const SWEEP_AFTER_MS = 15_000;
 const SWEEP_PAGE = 200;
@@ -35,9 +40,17 @@ const EraseParams = Type.Object({
 });
 const SweepParams = Type.Object({ olderThanMs: Type.Optional(Type.Integer({ minimum: 0 })) });
 
-type Outcome = "queued" | "ignored";
+/** How long a stopping node waits for its hand-overs in flight (then the sweeper takes them). */
+const STOP_FLUSH_MS = 10_000;
+
 /** What `created()` sets on the service. */
-type WebhooksFields = { accounts: AccountDirectory };
+type WebhooksFields = {
+	accounts: AccountDirectory;
+	/** The raw store, by group commit. */
+	deliveries: GroupCommit<NewDelivery, boolean>;
+	/** Hand-overs to the inbox behind the answer, by group. */
+	handovers: GroupCommit<StoredDelivery, HandoverOutcome>;
+};
 
 const WebhooksService = defineService<WebhooksFields>()({
 	name: "webhooks",
@@ -59,31 +72,22 @@ const WebhooksService = defineService<WebhooksFields>()({
 
 	created() {
 		this.accounts = new AccountDirectory(twitterUserId => call(this.broker, "accounts.byTwitterUserId", { twitterUserId }));
+		this.deliveries = deliveryStore();
+		this.handovers = new GroupCommit<StoredDelivery, HandoverOutcome>(items => this.handOver(items), { maxBatch: 200 });
+	},
+
+	async stopped() {
+		// Acknowledged deliveries still being handed over: finish them if the inbox answers soon.
+		await Promise.race([this.handovers.idle(), new Promise(r => setTimeout(r, STOP_FLUSH_MS).unref())]);
 	},
 
 	methods: {
-		/** Gives the delivery's events to the inbox's queue, then marks it handed over. */
-		async handOver(ctx: Context, id: string, batch: ActivityBatch): Promise<Outcome> {
-			const account = batch.forUserId ? await this.accounts.get(batch.forUserId) : null;
-			if (!account) {
-				// Unknown or disconnected account: kept for the record, acknowledged, not processed.
-				await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "ignored", processedAt: new Date() } });
-				return "ignored";
-			}
-			const dms = batch.messages.map(m => {
-				const outbound = m.senderId === account.twitterUserId;
-				const customerId = outbound ? m.recipientId : m.senderId;
-				return { ...m, createdAt: m.createdAt.toISOString(), customerId, outbound, profile: batch.users.get(customerId) ?? null };
+		/** Gives the deliveries' events to the inbox's queue, then marks them handed over. */
+		handOver(items: StoredDelivery[]): Promise<HandoverOutcome[]> {
+			return handOverDeliveries(this.broker, this.accounts, items, HANDOVER_TIMEOUT_MS, (account, ids, err) => {
+				this.logger.warn(`webhook hand-over of ${ids.length} deliveries for account ${account.id} deferred: ${err.message}`);
+				updateEach(WebhookDeliveryModel, ids, { $set: { lastError: err.message.slice(0, 500) } }).catch(() => {});
 			});
-			// The account reading the customer's messages is not a read receipt for us.
-			const reads = batch.reads
-				.filter(r => r.readerId !== account.twitterUserId)
-				.map(r => ({ readerId: r.readerId, lastReadEventId: r.lastReadEventId, at: r.at.toISOString(), customerId: r.readerId }));
-			if (dms.length || reads.length) {
-				await callFor(ctx, account.merchantId, "inbox.enqueue", { accountId: account.id, dms, reads }, { timeout: HANDOVER_TIMEOUT_MS });
-			}
-			await WebhookDeliveryModel.updateOne({ _id: id }, { $set: { status: "processed", processedAt: new Date() } });
-			return "queued";
 		},
 	},
 
@@ -109,25 +113,18 @@ const WebhooksService = defineService<WebhooksFields>()({
 				}
 				const batch = readActivity(parsed);
 				const id = createHash("sha256").update(ctx.params.payload).digest("hex");
-				try {
-					await WebhookDeliveryModel.create({
-						_id: id,
-						forUserId: batch.forUserId,
-						payload: ctx.params.payload,
-						eventCount: batch.eventCount,
-					});
-				} catch (err) {
-					if (!isDuplicateKey(err)) throw err;
-					return { deliveryId: id, duplicate: true };
-				}
-				try {
-					const status = await this.handOver(ctx, id, batch);
-					return { deliveryId: id, duplicate: false, status };
-				} catch (err) {
-					// Stored, so acknowledged: the sweeper hands it over later.
-					this.logger.warn(`webhook delivery ${id} stored, hand-over to the inbox deferred: ${(err as Error).message}`);
-					return { deliveryId: id, duplicate: false, status: "pending" };
-				}
+				const stored: boolean = await this.deliveries.add({
+					_id: id,
+					forUserId: batch.forUserId,
+					payload: ctx.params.payload,
+					eventCount: batch.eventCount,
+				});
+				if (!stored) return { deliveryId: id, duplicate: true };
+				// Stored, so acknowledged; the hand-over runs behind the answer (and the sweeper after it).
+				this.handovers.add({ id, batch }).catch((err: Error) => {
+					this.logger.warn(`webhook delivery ${id} stored, hand-over to the inbox deferred: ${err.message}`);
+				});
+				return { deliveryId: id, duplicate: false, status: "pending" };
 			},
 		},
 
@@ -164,12 +161,11 @@ const WebhooksService = defineService<WebhooksFields>()({
 					.limit(SWEEP_PAGE)
 					.lean();
 				let queued = 0;
-				for (const d of stale) {
-					try {
-						if ((await this.handOver(ctx, d._id, readActivity(JSON.parse(d.payload)))) === "queued") queued++;
-					} catch (err) {
-						await WebhookDeliveryModel.updateOne({ _id: d._id }, { $inc: { attempts: 1 }, $set: { lastError: (err as Error).message } });
-					}
+				if (stale.length) {
+					const outcomes = await this.handOver(stale.map(d => ({ id: d._id, batch: readActivity(JSON.parse(d.payload)) })));
+					queued = outcomes.filter((o: HandoverOutcome) => o === "queued").length;
+					const failed = stale.filter((_, i: number) => outcomes[i] === "pending").map(d => d._id);
+					await updateEach(WebhookDeliveryModel, failed, { $inc: { attempts: 1 } });
 				}
 				if (stale.length) this.logger.info(`webhook sweep: ${queued}/${stale.length} pending deliveries handed to the inbox`);
 				return { found: stale.length, processed: queued };

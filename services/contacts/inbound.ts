@@ -1,5 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { XProfileOrNull } from "../../lib/schema.ts";
+import { findIn } from "../../lib/lookups.ts";
+import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 import { ContactModel, contactActivityFields, contactSearchFields, type Contact } from "../../models/contact.model.ts";
 import { ContactActivityDayModel } from "../../models/contact-activity-day.model.ts";
 import { markActivityDays } from "../../lib/activity-days.ts";
@@ -64,10 +66,12 @@ export async function ensureFromInbound(
 	const { merchantId, accountId, people } = params;
 	const result: Record<string, { contactId: string; created: boolean }> = {};
 	const ids = people.map(p => p.twitterUserId);
-	const found = await ContactModel.find(
-		{ accountId, twitterUserId: { $in: ids } },
-		{ twitterUserId: 1, username: 1, displayName: 1, profileImageUrl: 1 }
-	).lean<Contact[]>();
+	const found = await findIn<Contact>(ContactModel, { accountId }, "twitterUserId", ids, {
+		twitterUserId: 1,
+		username: 1,
+		displayName: 1,
+		profileImageUrl: 1,
+	});
 	const byXId = new Map(found.map(c => [c.twitterUserId, c]));
 
 	const missing = people.filter(p => !byXId.has(p.twitterUserId));
@@ -88,10 +92,13 @@ export async function ensureFromInbound(
 		});
 		if (lost.size) {
 			// Created meanwhile (by hand, or by an import): that one is the contact.
-			const winners = await ContactModel.find(
-				{ accountId, twitterUserId: { $in: [...lost].map(i => docs[i].twitterUserId) } },
+			const winners = await findIn<Contact>(
+				ContactModel,
+				{ accountId },
+				"twitterUserId",
+				[...lost].map(i => docs[i].twitterUserId),
 				{ twitterUserId: 1 }
-			).lean<Contact[]>();
+			);
 			for (const c of winners) result[c.twitterUserId] = { contactId: c._id, created: false };
 		}
 	}
@@ -117,7 +124,7 @@ export async function ensureFromInbound(
 			});
 		}
 	}
-	if (profileUpdates.length) await ContactModel.bulkWrite(profileUpdates, { ordered: false });
+	await bulkWriteInChunks(ContactModel, profileUpdates);
 	return result;
 }
 
@@ -126,8 +133,11 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 	if (!updates.length) return { updated: 0 };
 	const current = new Map(
 		(
-			await ContactModel.find(
-				{ _id: { $in: updates.map(u => u.contactId) }, merchantId },
+			await findIn<Contact>(
+				ContactModel,
+				{ merchantId },
+				"_id",
+				updates.map(u => u.contactId),
 				{
 					messagesReceived: 1,
 					messagesSent: 1,
@@ -138,7 +148,7 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 					lastInboundAt: 1,
 					firstInteractionAt: 1,
 				}
-			).lean<Contact[]>()
+			)
 		).map(c => [c._id, c])
 	);
 	const ops = updates
@@ -152,7 +162,7 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 		merchantId,
 		ops.map(o => o.updateOne.update.$set.activityAt as Date | undefined)
 	);
-	if (ops.length) await ContactModel.bulkWrite(ops, { ordered: false });
+	await bulkWriteInChunks(ContactModel, ops);
 	return { updated: ops.length };
 }
 
@@ -189,6 +199,6 @@ export async function reconcileActivity(params: Static<typeof ReconcileActivityP
 		}
 		if (Object.keys(set).length) ops.push({ updateOne: { filter: { _id: f.contactId }, update: { $set: set } } });
 	}
-	if (params.fix && ops.length) await ContactModel.bulkWrite(ops, { ordered: false });
+	if (params.fix) await bulkWriteInChunks(ContactModel, ops);
 	return drift;
 }

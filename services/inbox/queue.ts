@@ -2,6 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import { InboxActivityModel, type InboxActivity } from "../../models/inbox-activity.model.ts";
 import type { PartitionQueue, QueueBacklog } from "../../mixins/partition-worker.mixin.ts";
 import { applyActivity } from "./writer.ts";
+import { deleteEach } from "../../lib/lookups.ts";
 import { ACTIONS_APPLIED } from "./conversation-actions.ts";
 
 // The inbox's queue as the partition worker sees it: partitions are X accounts, a batch is an
@@ -39,7 +40,10 @@ export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): Partit
 			const results: Record<string, boolean> = {};
 			for (const [merchantId, list] of byMerchant)
 				Object.assign(results, (await applyActivity(broker, accountId, merchantId, list, stillHeld)).actions);
-			await InboxActivityModel.deleteMany({ _id: { $in: rows.map(r => r._id) } });
+			await deleteEach(
+				InboxActivityModel,
+				rows.map(r => r._id)
+			);
 			isolated.delete(accountId);
 			// The requests waiting for their actions (on any inbox node) answer now.
 			if (Object.keys(results).length) await broker.broadcast(ACTIONS_APPLIED, { results });

@@ -2,7 +2,9 @@ import type { ServiceBroker } from "moleculer";
 import { ConversationModel, conversationActivityFields, type Conversation } from "../../models/conversation.model.ts";
 import { ConversationActivityDayModel } from "../../models/conversation-activity-day.model.ts";
 import { markActivityDays } from "../../lib/activity-days.ts";
-import { MessageModel } from "../../models/message.model.ts";
+import { MessageModel, type Message } from "../../models/message.model.ts";
+import { deleteEach, findIn, updateEach } from "../../lib/lookups.ts";
+import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 import type { InboxActivity } from "../../models/inbox-activity.model.ts";
 import { onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
 import { isOptOutMessage } from "../contacts/opt-out.ts";
@@ -54,7 +56,7 @@ export async function applyActivity(
 	const echoIds = dms.filter(d => d.dm.outbound).map(d => d.dm.eventId);
 	const ours = echoIds.length
 		? new Set(
-				(await MessageModel.find({ accountId, twitterMessageId: { $in: echoIds } }, { twitterMessageId: 1 }).lean())
+				(await findIn<Message>(MessageModel, { accountId }, "twitterMessageId", echoIds, { twitterMessageId: 1 }))
 					.filter(m => m._id !== messageIdOf(accountId, m.twitterMessageId!))
 					.map(m => m.twitterMessageId)
 			)
@@ -63,7 +65,7 @@ export async function applyActivity(
 	const ids = fresh.map(d => messageIdOf(accountId, d.dm.eventId));
 	const existing = ids.length
 		? new Map(
-				(await MessageModel.find({ _id: { $in: ids } }, { conversationId: 1, contactId: 1, announcedAt: 1 }).lean()).map(m => [m._id, m])
+				(await findIn<Message>(MessageModel, {}, "_id", ids, { conversationId: 1, contactId: 1, announcedAt: 1 })).map(m => [m._id, m])
 			)
 		: new Map();
 	// A stored but unsettled message (its batch died half-way) is settled again below.
@@ -74,10 +76,14 @@ export async function applyActivity(
 	const echoOfSent = sent.filter(({ s }) => s.twitterMessageId).map(({ s }) => messageIdOf(accountId, s.twitterMessageId!));
 	const countedEchoes = new Set<string | null>(
 		echoOfSent.length
-			? (await MessageModel.find({ _id: { $in: echoOfSent } }, { twitterMessageId: 1 }).lean()).map(m => m.twitterMessageId ?? null)
+			? (await findIn<Message>(MessageModel, {}, "_id", echoOfSent, { twitterMessageId: 1 })).map(m => m.twitterMessageId ?? null)
 			: []
 	);
-	if (countedEchoes.size) await MessageModel.deleteMany({ _id: { $in: [...countedEchoes].map(id => messageIdOf(accountId, id!)) } });
+	if (countedEchoes.size)
+		await deleteEach(
+			MessageModel,
+			[...countedEchoes].map(id => messageIdOf(accountId, id!))
+		);
 
 	// 2. The contacts (asked of their owner).
 	const people = new Map<string, { twitterUserId: string; profile: DmActivity["profile"]; at: string }>();
@@ -208,9 +214,9 @@ export async function applyActivity(
 			});
 		}
 		if (replySeconds.length) {
-			await MessageModel.bulkWrite(
-				replySeconds.map(r => ({ updateOne: { filter: { _id: r.messageId }, update: { $set: { responseSeconds: r.seconds } } } })),
-				{ ordered: false }
+			await bulkWriteInChunks(
+				MessageModel,
+				replySeconds.map(r => ({ updateOne: { filter: { _id: r.messageId }, update: { $set: { responseSeconds: r.seconds } } } }))
 			);
 		}
 		stillHeld();
@@ -223,9 +229,9 @@ export async function applyActivity(
 				convOps.map(u => (u.update.$set as { activityAt?: Date }).activityAt)
 			);
 		if (convOps.length)
-			await ConversationModel.bulkWrite(
-				convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } })),
-				{ ordered: false }
+			await bulkWriteInChunks(
+				ConversationModel,
+				convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } }))
 			);
 		for (const [name, payload] of events) ctx.emit(name, payload);
 		news.push(...phaseNews);
@@ -273,7 +279,7 @@ async function phasesOf(
 	const closes = actions.filter(({ row }) => row.kind === "close").map(({ a }) => a.conversationId);
 	if (!closes.length) return [rows];
 	const contactOfClosed = new Map(
-		(await ConversationModel.find({ _id: { $in: closes } }, { contactId: 1 }).lean<Conversation[]>()).map(c => [c._id, c.contactId])
+		(await findIn<Conversation>(ConversationModel, {}, "_id", closes, { contactId: 1 })).map(c => [c._id, c.contactId])
 	);
 	const phases: Row[][] = [[]];
 	let closed = new Set<string>();
@@ -330,11 +336,10 @@ async function loadConversations(
 	const open = new Map<string, { conversation: Conversation; created: boolean }>();
 	const byId = new Map<string, Conversation>();
 	const keys = need.open.map(id => `open:${id}`);
-	const or: Record<string, unknown>[] = [];
-	if (keys.length) or.push({ openKey: { $in: keys } });
-	if (need.byId.length) or.push({ _id: { $in: need.byId } });
-	if (!or.length) return { open, byId };
-	const found = await ConversationModel.find(or.length === 1 ? or[0] : { $or: or }).lean<Conversation[]>();
+	const found = [
+		...(await findIn<Conversation>(ConversationModel, {}, "openKey", keys)),
+		...(await findIn<Conversation>(ConversationModel, {}, "_id", need.byId)),
+	];
 	for (const c of found) {
 		if (c.status === "open" && keys.includes(c.openKey)) open.set(c.contactId, { conversation: c, created: false });
 		if (need.byId.includes(c._id)) byId.set(c._id, c);
@@ -364,7 +369,12 @@ async function loadConversations(
 		});
 		for (const doc of docs) if (!failed.has(doc.contactId)) open.set(doc.contactId, { conversation: doc as Conversation, created: true });
 		if (failed.size) {
-			const winners = await ConversationModel.find({ openKey: { $in: [...failed].map(id => `open:${id}`) } }).lean<Conversation[]>();
+			const winners = await findIn<Conversation>(
+				ConversationModel,
+				{},
+				"openKey",
+				[...failed].map(id => `open:${id}`)
+			);
 			for (const c of winners) open.set(c.contactId, { conversation: c, created: false });
 		}
 	}
@@ -381,7 +391,7 @@ async function announce(ctx: Caller, news: NewMessage[], unsettled: string[]): P
 	}
 	// Stored by a batch that died before settling: announce again (handlers are idempotent).
 	if (unsettled.length) {
-		const rows = await MessageModel.find({ _id: { $in: unsettled } }).lean();
+		const rows = await findIn<Message>(MessageModel, {}, "_id", unsettled);
 		for (const m of rows) {
 			const base = { merchantId: m.merchantId, accountId: m.accountId, contactId: m.contactId };
 			if (m.createdContact) ctx.emit("contact.created", { ...base, source: "inbound_message" });
@@ -396,7 +406,7 @@ async function announce(ctx: Caller, news: NewMessage[], unsettled: string[]): P
 		}
 	}
 	const settled = [...news.map(n => n.doc._id as string), ...unsettled];
-	if (settled.length) await MessageModel.updateMany({ _id: { $in: settled } }, { $set: { announcedAt: new Date() } });
+	await updateEach(MessageModel, settled, { $set: { announcedAt: new Date() } });
 }
 
 /** The customer read up to an event: our outbound messages up to it are read. */
@@ -404,10 +414,13 @@ async function applyReads(ctx: Caller, accountId: string, merchantId: string, re
 	if (!reads.length) return 0;
 	const upTo = new Map(
 		(
-			await MessageModel.find(
-				{ accountId, twitterMessageId: { $in: reads.map(r => r.lastReadEventId) } },
+			await findIn<Message>(
+				MessageModel,
+				{ accountId },
+				"twitterMessageId",
+				reads.map(r => r.lastReadEventId),
 				{ contactId: 1, sentAt: 1, twitterMessageId: 1 }
-			).lean()
+			)
 		).map(m => [m.twitterMessageId, m])
 	);
 	let updated = 0;
@@ -419,7 +432,11 @@ async function applyReads(ctx: Caller, accountId: string, merchantId: string, re
 			{ _id: 1, origin: 1 }
 		).lean();
 		if (!reading.length) continue;
-		await MessageModel.updateMany({ _id: { $in: reading.map(m => m._id) } }, { $set: { status: "read", readAt: new Date(r.at) } });
+		await updateEach(
+			MessageModel,
+			reading.map(m => m._id as string),
+			{ $set: { status: "read", readAt: new Date(r.at) } }
+		);
 		updated += reading.length;
 		ctx.emit("message.read", {
 			merchantId,

@@ -141,3 +141,29 @@ test("two deployments (namespaces) on one NATS keep their own counts in the same
 		await b.close();
 	}
 });
+
+test("concurrent hits on one key from two gateways: exactly what fits is allowed", async () => {
+	// Each gateway applies the hits that arrive together with one read and one compare-and-set
+	// (lib/group-commit.ts); the two gateways still collide with each other and retry. Costs of
+	// 1–3 events, as X's deliveries carry: the limit is counted in events, not requests.
+	const bucket = `mktx_test_${randomBytes(4).toString("hex")}`;
+	const [a, b] = await Promise.all([NatsKvCounterStore.connect(NATS_URL, bucket), NatsKvCounterStore.connect(NATS_URL, bucket)]);
+	try {
+		const now = Date.now();
+		const costs = Array.from({ length: 300 }, (_, i) => 1 + (i % 3));
+		const hits = await Promise.all(costs.map((cost, i) => (i % 2 ? a : b).hit("webhook-events", 250, 60_000, { now: now + i, cost })));
+		const allowed = hits.map((h, i) => (h.allowed ? costs[i] : 0)).reduce((x, y) => x + y, 0);
+		// Every hit that fits is allowed: refusals start only when the next one would not fit.
+		expect(allowed).toBeLessThanOrEqual(250);
+		expect(allowed).toBeGreaterThan(250 - 3);
+		const refused = hits.filter(h => !h.allowed);
+		expect(refused.length).toBeGreaterThan(0);
+		for (const h of refused) expect(h.remaining).toBeLessThan(3);
+		// The count both gateways see afterwards is the one they allowed.
+		const probe = await a.hit("webhook-events", 1000, 60_000, { now: now + 400 });
+		expect(probe.remaining).toBe(1000 - allowed - 1);
+	} finally {
+		await a.close();
+		await b.close();
+	}
+});

@@ -115,6 +115,32 @@ describe("ingestion", () => {
 		expect(events.of("conversation.created").filter(e => e.contactId === contact!._id)).toHaveLength(1);
 	});
 
+	test("deliveries arriving together are stored together: copies of one body answer duplicate, each new one is stored once", async () => {
+		// The raw store commits concurrent deliveries as one group (services/webhooks/delivery-store.ts):
+		// a copy inside the same group, or of a body stored by an earlier group, is X's retry.
+		const { account } = await createAccount("m-group");
+		const payloads = Array.from({ length: 12 }, (_, i) =>
+			dmPayload({
+				forUserId: account.twitterUserId,
+				eventId: nextEventId(),
+				senderId: String(7100 + i),
+				recipientId: account.twitterUserId,
+				text: `g${i}`,
+			})
+		);
+		const sent = [...payloads, ...payloads.slice(0, 6), ...payloads.slice(0, 3)];
+		const answers = await Promise.all(sent.map(p => postWebhook(node.url, p)));
+		expect(answers.map(a => a.status)).toEqual(sent.map(() => 200));
+		const fresh = answers.filter(a => a.body.data.duplicate === false);
+		expect(fresh).toHaveLength(12);
+		expect(new Set(fresh.map(a => a.body.data.deliveryId)).size).toBe(12);
+		await waitUntil(async () => (await MessageModel.countDocuments({ accountId: account._id })) === 12, 10_000, "all 12 messages stored");
+		await waitUntil(async () => (await InboxActivityModel.countDocuments({ accountId: account._id })) === 0, 10_000, "queue drained");
+		expect(await WebhookDeliveryModel.countDocuments({ forUserId: account.twitterUserId })).toBe(12);
+		expect(await WebhookDeliveryModel.countDocuments({ forUserId: account.twitterUserId, status: "processed" })).toBe(12);
+		expect(await MessageModel.countDocuments({ accountId: account._id })).toBe(12);
+	});
+
 	test("a duplicate delivery, or the same event in another delivery, stores one message", async () => {
 		const { account } = await createAccount("m-dup");
 		const eventId = nextEventId();
