@@ -135,8 +135,10 @@ test("X out (503) holds the account's sends instead of failing recipients, backs
 	clock.now = () => t0;
 	const node = await start(GATEWAY);
 	const { api, campaignId, ids } = await campaignOf(node, 6);
-	// A batch's DMs go four at a time: X answers each of the first four 503.
-	x.sandbox.failNext({ status: 503, times: 4 });
+	// X is out until the test says it is back: every DM call answers 503, however many of a batch
+	// are in flight at once (SEND_PARALLELISM) and whichever job or call sends them.
+	const outage = { status: 503, times: 10_000 };
+	x.sandbox.failNext(outage);
 	await api.post(`/campaigns/${campaignId}/start`);
 
 	await waitUntil(
@@ -154,7 +156,6 @@ test("X out (503) holds the account's sends instead of failing recipients, backs
 	expect(await MessageModel.countDocuments({ origin: `campaign:${campaignId}` })).toBe(0);
 
 	// Still out at the retry: the wait doubles.
-	x.sandbox.failNext({ status: 503, times: 4 });
 	const t1 = new Date(firstUntil + 1000);
 	clock.now = () => t1;
 	expect(((await node.broker.call("campaigns.runBatch", { campaignId })) as { state: string }).state).toBe("waiting");
@@ -171,6 +172,7 @@ test("X out (503) holds the account's sends instead of failing recipients, backs
 	);
 
 	// X is back: every recipient gets the message once, and the outage is forgotten.
+	x.sandbox.reset();
 	clock.now = () => new Date(t1.getTime() + 61_000);
 	expect(((await node.broker.call("campaigns.runBatch", { campaignId })) as { state: string }).state).toBe("done");
 	expect(await statusOf(campaignId)).toBe("completed");
