@@ -153,7 +153,12 @@ describe("/console", () => {
 		await expectText(row.locator('td[data-key="responses"]'), String(day.responses));
 		// The line has a point on the reply's day (the days without replies are gaps, not zeros).
 		expect(Number(await chart.getAttribute("data-points"))).toBeGreaterThanOrEqual(1);
-		expect(await chart.locator("table.chart-data tr").count()).toBe(2);
+		// The screen may redraw meanwhile (live updates): wait for the table of the drawn chart.
+		await waitUntil(
+			async () => (await chart.locator("table.chart-data tr").count()) === 2,
+			10_000,
+			"the chart table's header and day rows"
+		);
 		await chart.scrollIntoViewIfNeeded();
 		await b.shot("analytics-response-time");
 	});
