@@ -152,8 +152,10 @@ describe("/console", () => {
 		);
 		await expectText(row.locator('td[data-key="responses"]'), String(day.responses));
 		// The line has a point on the reply's day (the days without replies are gaps, not zeros).
-		expect(Number(await chart.getAttribute("data-points"))).toBeGreaterThanOrEqual(1);
-		// The screen may redraw meanwhile (live updates): wait for the table of the drawn chart.
+		// A live update may redraw the screen meanwhile: the new box carries its count only once
+		// its chart is drawn (next frame), so wait for it rather than read it once.
+		await waitUntil(async () => Number(await chart.getAttribute("data-points")) >= 1, 10_000, "a drawn point on the reply's day");
+		// Same for the table of the drawn chart.
 		await waitUntil(
 			async () => (await chart.locator("table.chart-data tr").count()) === 2,
 			10_000,
