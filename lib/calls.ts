@@ -40,6 +40,9 @@ export interface Actions {
 	"contacts.recordActivity": { params: Omit<Static<typeof ActivityParams>, "merchantId">; result: { updated: number } };
 	"contacts.reconcileActivity": { params: Static<typeof ReconcileActivityParams>; result: Drift[] };
 	"contacts.optOut": { params: { id: string }; result: unknown };
+	"contacts.addTags": { params: { id: string; tags: string[] }; result: unknown };
+	"contacts.removeTag": { params: { id: string; tagName: string }; result: unknown };
+	"contacts.setAttributes": { params: { id: string; attributes: Record<string, unknown> }; result: unknown };
 	"contacts.get": { params: { id: string }; result: RenderContact };
 	"contacts.namesOf": { params: { ids: string[] }; result: Record<string, { username?: string; displayName?: string }> };
 	"inbox.conversationsOf": {
@@ -51,6 +54,8 @@ export interface Actions {
 		result: Awaited<ReturnType<typeof eraseContactThreads>>;
 	};
 	"inbox.enqueue": { params: Omit<Static<typeof EnqueueParams>, "merchantId">; result: { queued: number } };
+	"inbox.assign": { params: { id: string; userId: string }; result: ReturnType<typeof presentConversation> };
+	"inbox.close": { params: { id: string; reason?: string }; result: ReturnType<typeof presentConversation> };
 	"inbox.escalate": { params: { conversationId: string; reason: string }; result: { escalated: boolean } };
 	"inbox.sendToContact": { params: Outbound & { origin: string }; result: SendToContactResult };
 	"inbox.sendBatch": { params: { origin: string; items: (Outbound & { key: string })[] }; result: { results: SendOutcome[] } };

@@ -266,6 +266,8 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 		sendBatch: {
 			visibility: "public",
 			params: SendBatchParams,
+			// A batch waits for the x service's batch, which can take minutes when X is slow.
+			timeout: 15 * 60_000,
 			async handler(ctx: TenantContext<Static<typeof SendBatchParams>>) {
 				const kind = ctx.params.origin.split(":")[0] as SendRequest["kind"];
 				return { results: await sendBatch(ctx, { ...ctx.params, merchantId: merchantOf(ctx), kind }) };
@@ -322,8 +324,5 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 		},
 	},
 });
-
-// A batch waits for the x service's batch, which can take minutes when X is slow.
-(InboxService.actions!.sendBatch as Record<string, unknown>).timeout = 15 * 60_000;
 
 export default InboxService;

@@ -224,21 +224,20 @@ async function executeStep(
 	now: Date
 ): Promise<StepResult> {
 	const { merchantId, contactId } = run;
-	const meta = { meta: { merchantId } };
-	const call = (action: string, params: Record<string, unknown>) => env.ctx.call(action, params, meta);
+	// A node's required fields (tag, key, userId…) were checked when the flow was saved (definition.ts).
 	switch (node.type) {
 		case "send_message":
 			return sendStep(env, run, node, path);
 		case "wait":
 			return { outcome: "waiting", detail: `${node.duration}s`, dueAt: new Date(now.getTime() + (node.duration ?? 0) * 1000) };
 		case "add_tag":
-			await call("contacts.addTags", { id: contactId, tags: [node.tag] });
+			await callFor(env.ctx, merchantId, "contacts.addTags", { id: contactId, tags: [node.tag!] });
 			return { outcome: "tagged", detail: node.tag };
 		case "remove_tag":
-			await call("contacts.removeTag", { id: contactId, tagName: node.tag });
+			await callFor(env.ctx, merchantId, "contacts.removeTag", { id: contactId, tagName: node.tag! });
 			return { outcome: "untagged", detail: node.tag };
 		case "set_attribute":
-			await call("contacts.setAttributes", { id: contactId, attributes: { [node.key!]: node.value ?? null } });
+			await callFor(env.ctx, merchantId, "contacts.setAttributes", { id: contactId, attributes: { [node.key!]: node.value ?? null } });
 			return { outcome: "attribute_set", detail: node.key };
 		case "assign_conversation": {
 			const conversation = await openConversation(merchantId, contactId);
@@ -247,13 +246,13 @@ async function executeStep(
 			if (node.userIds?.length && (node.strategy ?? "round_robin") === "round_robin") {
 				userId = node.userIds[(await takeTurn(flow, path, run._id)) % node.userIds.length];
 			}
-			await call("inbox.assign", { id: conversation._id, userId });
+			await callFor(env.ctx, merchantId, "inbox.assign", { id: conversation._id, userId: userId! });
 			return { outcome: "assigned", detail: userId };
 		}
 		case "close_conversation": {
 			const conversation = await openConversation(merchantId, contactId);
 			if (!conversation) return { outcome: "skipped", detail: "no_open_conversation" };
-			await call("inbox.close", { id: conversation._id, ...(node.reason ? { reason: node.reason } : {}) });
+			await callFor(env.ctx, merchantId, "inbox.close", { id: conversation._id, ...(node.reason ? { reason: node.reason } : {}) });
 			return { outcome: "closed", detail: conversation._id };
 		}
 		case "condition": {
