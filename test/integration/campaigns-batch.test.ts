@@ -1,13 +1,10 @@
-import { randomUUID } from "node:crypto";
 import type { Context } from "moleculer";
-import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
+import { dropDatabase, eventRecorder, startNode, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
-import { connectAccount } from "../helpers/accounts.ts";
+import { campaignOf, campaignStatus, deliveryStatuses, receivedBy } from "../helpers/campaigns.ts";
 import { acquireDb, releaseDb } from "../../lib/db.ts";
 import { resetConfig } from "../../lib/config.ts";
-import { ContactModel } from "../../models/contact.model.ts";
 import { CampaignModel } from "../../models/campaign.model.ts";
-import { CampaignDeliveryModel } from "../../models/campaign-delivery.model.ts";
 import { CampaignSendClaimModel } from "../../models/campaign-send-claim.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
 import { SendLedgerModel } from "../../models/send-ledger.model.ts";
@@ -55,48 +52,15 @@ async function start(xOverride: object = clockedX, extra: object[] = []) {
 	return node;
 }
 
-let nextTwitterId = 8_600_000_000;
-
-async function campaignOf(node: TestNode, n: number) {
-	const merchantId = `m-${randomUUID().slice(0, 8)}`;
-	const api = client(node.url, tokenFor(merchantId));
-	const { account } = await connectAccount(x.sandbox, merchantId);
-	const tag = `t-${randomUUID().slice(0, 6)}`;
-	const people = await ContactModel.create(
-		Array.from({ length: n }, (_, i) => ({
-			merchantId,
-			accountId: account._id,
-			twitterUserId: String(nextTwitterId++),
-			displayName: `Khách ${i + 1}`,
-			tags: [tag],
-			lastInboundAt: new Date(),
-		}))
-	);
-	const template = (await api.post("/templates", { name: `tpl ${tag}`, content: "Chào {{name}}, Tết này giảm 20%!" })).body.data;
-	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] }))
-		.body.data;
-	const created = await api.post("/campaigns", { name: `Chiến dịch ${tag}`, templateId: template.id, segmentIds: [segment.id] });
-	expect(created.status).toBe(200);
-	return { api, accountId: account._id as string, campaignId: created.body.data.id as string, ids: people.map(p => p.twitterUserId) };
-}
-
-const receivedBy = (ids: string[]) => ids.map(id => x.sandbox.received().filter(d => d.recipientId === id).length);
-const statuses = async (campaignId: string) => {
-	const out: Record<string, number> = {};
-	for (const r of await CampaignDeliveryModel.find({ campaignId }, { status: 1 }).lean()) out[r.status] = (out[r.status] ?? 0) + 1;
-	return out;
-};
-const statusOf = async (campaignId: string) => (await CampaignModel.findById(campaignId, { status: 1 }).lean())?.status;
-
 test("a batch larger than the DMs in flight reaches each recipient once; messages, deliveries and ledger agree", async () => {
 	expect(BATCH).toBeGreaterThan(SEND_PARALLELISM);
 	const node = await start();
-	const { api, accountId, campaignId, ids } = await campaignOf(node, BATCH);
+	const { api, accountId, campaignId, ids } = await campaignOf(x, node, BATCH);
 	await api.post(`/campaigns/${campaignId}/start`);
-	await waitUntil(async () => (await statusOf(campaignId)) === "completed", 30_000, "the campaign to complete");
+	await waitUntil(async () => (await campaignStatus(campaignId)) === "completed", 30_000, "the campaign to complete");
 
-	expect(receivedBy(ids)).toEqual(Array(BATCH).fill(1));
-	expect(await statuses(campaignId)).toEqual({ sent: BATCH });
+	expect(receivedBy(x, ids)).toEqual(Array(BATCH).fill(1));
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: BATCH });
 	expect((await api.get(`/campaigns/${campaignId}`)).body.data.progress).toMatchObject({ total: BATCH, sent: BATCH, pending: 0 });
 	// One message per recipient, stored once with X's answer (never a pending row left behind).
 	const messages = await MessageModel.find({ origin: `campaign:${campaignId}` }, { status: 1, twitterMessageId: 1 }).lean();
@@ -121,7 +85,7 @@ test("X's 429 in the middle of a batch: the DMs already in flight count, the res
 	const t0 = new Date();
 	clock.now = () => t0;
 	const node = await start();
-	const { api, campaignId, ids } = await campaignOf(node, BATCH);
+	const { api, campaignId, ids } = await campaignOf(x, node, BATCH);
 	// The first DM X handles answers 429 while the others of the first wave are in flight.
 	x.sandbox.rateLimitNext({ resetInSeconds: 60 });
 	await api.post(`/campaigns/${campaignId}/start`);
@@ -130,12 +94,12 @@ test("X's 429 in the middle of a batch: the DMs already in flight count, the res
 		10_000,
 		"the account to be held"
 	);
-	await waitUntil(async () => !(await statuses(campaignId)).sending, 10_000, "the batch's outcomes");
-	const first = await statuses(campaignId);
-	const sent = receivedBy(ids).reduce((a, b) => a + b, 0);
+	await waitUntil(async () => !(await deliveryStatuses(campaignId)).sending, 10_000, "the batch's outcomes");
+	const first = await deliveryStatuses(campaignId);
+	const sent = receivedBy(x, ids).reduce((a, b) => a + b, 0);
 	// At most the rest of the first wave went out; nothing twice; the others wait, claim released.
 	expect(sent).toBeLessThan(SEND_PARALLELISM);
-	expect(receivedBy(ids).every(n => n <= 1)).toBe(true);
+	expect(receivedBy(x, ids).every(n => n <= 1)).toBe(true);
 	expect(first).toEqual(sent ? { sent, pending: BATCH - sent } : { pending: BATCH });
 	expect(await CampaignSendClaimModel.countDocuments({ campaignId })).toBe(sent);
 
@@ -150,8 +114,8 @@ test("X's 429 in the middle of a batch: the DMs already in flight count, the res
 		15_000,
 		"the campaign to complete"
 	);
-	expect(receivedBy(ids)).toEqual(Array(BATCH).fill(1));
-	expect(await statuses(campaignId)).toEqual({ sent: BATCH });
+	expect(receivedBy(x, ids)).toEqual(Array(BATCH).fill(1));
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: BATCH });
 });
 
 test("pausing while a batch is in flight: that batch finishes, figures are exact when the run ends, nothing more is taken", async () => {
@@ -174,7 +138,7 @@ test("pausing while a batch is in flight: that batch finishes, figures are exact
 	};
 	const progress = eventRecorder(["campaign.progress"]);
 	const node = await start(gated, [progress.schema]);
-	const { api, campaignId, ids } = await campaignOf(node, BATCH + 2);
+	const { api, campaignId, ids } = await campaignOf(x, node, BATCH + 2);
 	await api.post(`/campaigns/${campaignId}/start`);
 
 	await reached;
@@ -182,8 +146,8 @@ test("pausing while a batch is in flight: that batch finishes, figures are exact
 	open();
 	await waitUntil(() => progress.of("campaign.progress").some(e => e.campaignId === campaignId), 10_000, "the paused run to end");
 	const event = progress.of("campaign.progress").find(e => e.campaignId === campaignId)!;
-	expect(receivedBy(ids).reduce((a, b) => a + b, 0)).toBe(BATCH);
-	expect(await statuses(campaignId)).toEqual({ sent: BATCH, pending: 2 });
+	expect(receivedBy(x, ids).reduce((a, b) => a + b, 0)).toBe(BATCH);
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: BATCH, pending: 2 });
 	expect(event.progress).toMatchObject({ total: BATCH + 2, sent: BATCH, pending: 2 });
-	expect(await statusOf(campaignId)).toBe("paused");
+	expect(await campaignStatus(campaignId)).toBe("paused");
 });

@@ -1,12 +1,10 @@
-import { randomUUID } from "node:crypto";
 import type { Context } from "moleculer";
-import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
+import { dropDatabase, eventRecorder, startNode, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
-import { connectAccount } from "../helpers/accounts.ts";
+import { campaignOf, campaignStatus, deliveryStatuses } from "../helpers/campaigns.ts";
 import { acquireDb, releaseDb } from "../../lib/db.ts";
 import { resetConfig } from "../../lib/config.ts";
 import { XDeliveryUnknownError } from "../../lib/x/errors.ts";
-import { ContactModel } from "../../models/contact.model.ts";
 import { CampaignModel } from "../../models/campaign.model.ts";
 import { CampaignDeliveryModel } from "../../models/campaign-delivery.model.ts";
 import { CampaignSendClaimModel } from "../../models/campaign-send-claim.model.ts";
@@ -80,37 +78,6 @@ async function start(services: string[], xOverride: object = clockedX, extra: ob
 	return node;
 }
 
-let nextTwitterId = 8_200_000_000;
-
-/** A merchant with a connected account, `n` eligible contacts and a draft campaign to them. */
-async function campaignOf(node: TestNode, n: number, schedule?: { startAt?: string; endAt?: string }) {
-	const merchantId = `m-${randomUUID().slice(0, 8)}`;
-	const api = client(node.url, tokenFor(merchantId));
-	const { account } = await connectAccount(x.sandbox, merchantId);
-	const tag = `t-${randomUUID().slice(0, 6)}`;
-	const people = await ContactModel.create(
-		Array.from({ length: n }, (_, i) => ({
-			merchantId,
-			accountId: account._id,
-			twitterUserId: String(nextTwitterId++),
-			displayName: `Khách ${i + 1}`,
-			tags: [tag],
-			lastInboundAt: new Date(),
-		}))
-	);
-	const template = (await api.post("/templates", { name: `tpl ${tag}`, content: "Chào {{name}}, Tết này giảm 20%!" })).body.data;
-	const segment = (await api.post("/segments", { name: `seg ${tag}`, conditions: [{ field: "tags", operator: "contains", value: tag }] }))
-		.body.data;
-	const created = await api.post("/campaigns", {
-		name: `Chiến dịch ${tag}`,
-		templateId: template.id,
-		segmentIds: [segment.id],
-		...(schedule ? { schedule } : {}),
-	});
-	expect(created.status).toBe(200);
-	return { api, campaignId: created.body.data.id as string, ids: people.map(p => p.twitterUserId) };
-}
-
 /** DMs the sandbox received per recipient. */
 function received(ids: string[]): Map<string, number> {
 	const counts = new Map(ids.map(id => [id, 0]));
@@ -118,13 +85,6 @@ function received(ids: string[]): Map<string, number> {
 	return counts;
 }
 const sentCount = (ids: string[]) => [...received(ids).values()].reduce((a, b) => a + b, 0);
-const statuses = async (campaignId: string) => {
-	const rows = await CampaignDeliveryModel.find({ campaignId }, { status: 1 }).lean();
-	const out: Record<string, number> = {};
-	for (const r of rows) out[r.status] = (out[r.status] ?? 0) + 1;
-	return out;
-};
-const statusOf = async (campaignId: string) => (await CampaignModel.findById(campaignId, { status: 1 }).lean())?.status;
 /** The campaign's job waits for a send limit: an account is held and the next step is due later than `t0`. */
 const waitingAfter = (campaignId: string, t0: Date) =>
 	waitUntil(
@@ -136,13 +96,13 @@ const waitingAfter = (campaignId: string, t0: Date) =>
 		"the campaign to wait for a send limit"
 	);
 const completed = (campaignId: string) =>
-	waitUntil(async () => (await statusOf(campaignId)) === "completed", 30_000, "the campaign to complete");
+	waitUntil(async () => (await campaignStatus(campaignId)) === "completed", 30_000, "the campaign to complete");
 
 test("pausing stops taking recipients after the send in flight, and resuming sends the rest, each once", async () => {
 	const g = gate(3, "before");
 	const progress = eventRecorder(["campaign.progress"]);
 	const node = await start(GATEWAY, g.override, [progress.schema]);
-	const { api, campaignId, ids } = await campaignOf(node, 6);
+	const { api, campaignId, ids } = await campaignOf(x, node, 6);
 	await api.post(`/campaigns/${campaignId}/start`);
 
 	await g.reached;
@@ -151,7 +111,7 @@ test("pausing stops taking recipients after the send in flight, and resuming sen
 	// The job's run ends on its own once it sees the pause (its last act is a progress event).
 	await waitUntil(() => progress.of("campaign.progress").some(e => e.campaignId === campaignId), 10_000, "the paused run to end");
 	expect(sentCount(ids)).toBe(3);
-	expect(await statuses(campaignId)).toEqual({ sent: 3, pending: 3 });
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: 3, pending: 3 });
 	const detail = (await api.get(`/campaigns/${campaignId}`)).body.data;
 	expect(detail).toMatchObject({ status: "paused", progress: { total: 6, sent: 3, pending: 3 } });
 	expect((await api.post(`/campaigns/${campaignId}/pause`)).status).toBe(409);
@@ -159,13 +119,13 @@ test("pausing stops taking recipients after the send in flight, and resuming sen
 	expect((await api.post(`/campaigns/${campaignId}/resume`)).body.data.status).toBe("running");
 	await completed(campaignId);
 	expect([...received(ids).values()]).toEqual([1, 1, 1, 1, 1, 1]);
-	expect(await statuses(campaignId)).toEqual({ sent: 6 });
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: 6 });
 });
 
 test("cancelling mid-way leaves every unsent recipient cancelled and sends nothing more", async () => {
 	const g = gate(2, "before");
 	const node = await start(GATEWAY, g.override);
-	const { api, campaignId, ids } = await campaignOf(node, 5);
+	const { api, campaignId, ids } = await campaignOf(x, node, 5);
 	await api.post(`/campaigns/${campaignId}/start`);
 	await g.reached;
 	expect((await api.post(`/campaigns/${campaignId}/cancel`)).body.data.status).toBe("cancelled");
@@ -176,7 +136,7 @@ test("cancelling mid-way leaves every unsent recipient cancelled and sends nothi
 		10_000,
 		"the send in flight to finish"
 	);
-	expect(await statuses(campaignId)).toEqual({ sent: 2, cancelled: 3 });
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: 2, cancelled: 3 });
 	expect(sentCount(ids)).toBe(2);
 	expect((await api.get(`/campaigns/${campaignId}/metrics`)).body.data).toMatchObject({
 		status: "cancelled",
@@ -193,7 +153,7 @@ test("cancelling mid-way leaves every unsent recipient cancelled and sends nothi
 test("a worker node stopped in the middle of a batch finishes its send in flight, and another node finishes the campaign", async () => {
 	const g = gate(3, "before");
 	const a = await start(GATEWAY, g.override);
-	const { api, campaignId, ids } = await campaignOf(a, 7);
+	const { api, campaignId, ids } = await campaignOf(x, a, 7);
 	await api.post(`/campaigns/${campaignId}/start`);
 	await g.reached;
 
@@ -203,19 +163,19 @@ test("a worker node stopped in the middle of a batch finishes its send in flight
 	g.release();
 	await stopping;
 	expect(sentCount(ids)).toBe(3);
-	expect(await statuses(campaignId)).toEqual({ sent: 3, pending: 4 });
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: 3, pending: 4 });
 
 	// Node B only runs workers; it takes the step node A handed over and finishes.
 	await start(WORKER);
 	await completed(campaignId);
 	expect([...received(ids).values()]).toEqual([1, 1, 1, 1, 1, 1, 1]);
-	expect(await statuses(campaignId)).toEqual({ sent: 7 });
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: 7 });
 });
 
 test("a worker that dies after X took a DM leaves it unknown, never sent twice; another node sends the rest", async () => {
 	const g = gate(3, "after");
 	const a = await start(GATEWAY, g.override);
-	const { api, campaignId, ids } = await campaignOf(a, 6);
+	const { api, campaignId, ids } = await campaignOf(x, a, 6);
 	await api.post(`/campaigns/${campaignId}/start`);
 	// Node A's third DM is at X, and node A never records it: as good as dead from here on.
 	await g.reached;
@@ -223,14 +183,14 @@ test("a worker that dies after X took a DM leaves it unknown, never sent twice; 
 	const b = await start(WORKER);
 	const run = (await b.broker.call("campaigns.runBatch", { campaignId })) as { state: string };
 	expect(run.state).toBe("waiting");
-	expect(await statuses(campaignId)).toEqual({ sent: 5, sending: 1 });
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: 5, sending: 1 });
 	// Later than CAMPAIGN_UNKNOWN_AFTER_SECONDS, the sweeper settles the lost send.
 	clock.now = () => new Date(Date.now() + 6 * 60_000);
 	const swept = (await b.broker.call("campaigns.sweep", {})) as { unknown: number; completed: number };
 	expect(swept).toMatchObject({ unknown: 1, completed: 1 });
 
 	expect([...received(ids).values()]).toEqual([1, 1, 1, 1, 1, 1]);
-	expect(await statuses(campaignId)).toEqual({ sent: 5, unknown: 1 });
+	expect(await deliveryStatuses(campaignId)).toEqual({ sent: 5, unknown: 1 });
 	const metrics = (await api.get(`/campaigns/${campaignId}/metrics`)).body.data;
 	expect(metrics).toMatchObject({ status: "completed", totalSent: 5, delivered: 5, unknown: 1, pending: 0 });
 	// Node A "comes back" with an unknown outcome: nothing changes and nothing is sent again.
@@ -247,7 +207,7 @@ test("X's 429 sends nothing and holds the account until X's reset; then every re
 	const t0 = new Date();
 	clock.now = () => t0;
 	const node = await start(GATEWAY);
-	const { api, campaignId, ids } = await campaignOf(node, 3);
+	const { api, campaignId, ids } = await campaignOf(x, node, 3);
 	x.sandbox.rateLimitNext({ resetInSeconds: 120 });
 	await api.post(`/campaigns/${campaignId}/start`);
 
@@ -257,12 +217,12 @@ test("X's 429 sends nothing and holds the account until X's reset; then every re
 	expect(until - t0.getTime()).toBeGreaterThanOrEqual(119_000);
 	expect(new Date(held.nextRunAt!).getTime()).toBe(until);
 	expect(sentCount(ids)).toBe(0);
-	expect(await statuses(campaignId)).toEqual({ pending: 3 });
+	expect(await deliveryStatuses(campaignId)).toEqual({ pending: 3 });
 	expect(await CampaignSendClaimModel.countDocuments({ campaignId })).toBe(0);
 
 	clock.now = () => new Date(until + 1000);
 	expect(((await node.broker.call("campaigns.runBatch", { campaignId })) as { state: string }).state).toBe("done");
-	expect(await statusOf(campaignId)).toBe("completed");
+	expect(await campaignStatus(campaignId)).toBe("completed");
 	expect([...received(ids).values()]).toEqual([1, 1, 1]);
 });
 
@@ -282,19 +242,19 @@ describe("more recipients than a day's quota (SEND_LIMIT_ACCOUNT_PER_DAY=3)", ()
 		const t0 = new Date();
 		clock.now = () => t0;
 		const node = await start(GATEWAY);
-		const { api, campaignId, ids } = await campaignOf(node, 5, { endAt: new Date(t0.getTime() + 3 * DAY).toISOString() });
+		const { api, campaignId, ids } = await campaignOf(x, node, 5, { endAt: new Date(t0.getTime() + 3 * DAY).toISOString() });
 		await api.post(`/campaigns/${campaignId}/start`);
 
 		await waitingAfter(campaignId, t0);
 		expect(sentCount(ids)).toBe(3);
-		expect(await statuses(campaignId)).toEqual({ sent: 3, pending: 2 });
+		expect(await deliveryStatuses(campaignId)).toEqual({ sent: 3, pending: 2 });
 		// The next step waits exactly until the first of today's sends leaves the 24-hour window.
 		expect(new Date((await CampaignModel.findById(campaignId).lean())!.nextRunAt!).getTime()).toBe(t0.getTime() + DAY);
 		expect((await api.get(`/campaigns/${campaignId}`)).body.data).toMatchObject({ status: "running", progress: { sent: 3, pending: 2 } });
 
 		clock.now = () => new Date(t0.getTime() + DAY + 1000);
 		await node.broker.call("campaigns.runBatch", { campaignId });
-		expect(await statusOf(campaignId)).toBe("completed");
+		expect(await campaignStatus(campaignId)).toBe("completed");
 		expect([...received(ids).values()]).toEqual([1, 1, 1, 1, 1]);
 	});
 
@@ -303,7 +263,7 @@ describe("more recipients than a day's quota (SEND_LIMIT_ACCOUNT_PER_DAY=3)", ()
 		clock.now = () => t0;
 		const node = await start(GATEWAY);
 		const endAt = new Date(t0.getTime() + 12 * 3600_000);
-		const { api, campaignId, ids } = await campaignOf(node, 5, { endAt: endAt.toISOString() });
+		const { api, campaignId, ids } = await campaignOf(x, node, 5, { endAt: endAt.toISOString() });
 		await api.post(`/campaigns/${campaignId}/start`);
 
 		await waitingAfter(campaignId, t0);
@@ -312,8 +272,8 @@ describe("more recipients than a day's quota (SEND_LIMIT_ACCOUNT_PER_DAY=3)", ()
 
 		clock.now = () => new Date(endAt.getTime() + 1000);
 		await node.broker.call("campaigns.runBatch", { campaignId });
-		expect(await statusOf(campaignId)).toBe("completed");
-		expect(await statuses(campaignId)).toEqual({ sent: 3, expired: 2 });
+		expect(await campaignStatus(campaignId)).toBe("completed");
+		expect(await deliveryStatuses(campaignId)).toEqual({ sent: 3, expired: 2 });
 		expect(sentCount(ids)).toBe(3);
 		expect((await api.get(`/campaigns/${campaignId}/metrics`)).body.data).toMatchObject({
 			totalSent: 3,
