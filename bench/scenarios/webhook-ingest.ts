@@ -13,6 +13,7 @@ import { runningFerretDb, startBroker } from "../env.ts";
 import { ensureFilterIndexes } from "../../lib/ferretdb-pg.ts";
 import { PgClient } from "../../lib/pg.ts";
 import { seedInbox } from "../seed-inbox.ts";
+import { writeFloor } from "../write-floor.ts";
 
 // Scenario `webhook-ingest` (issue 12's goal, issue 16's drain check), default --scale 1:
 //  - seed: 20,000 contacts with 200,000 messages (× scale) on the X account that then receives,
@@ -29,7 +30,10 @@ import { seedInbox } from "../seed-inbox.ts";
 //  - drain (issue 16): the burst must be fully processed within 1.5 × N × the trickle's time per
 //    event, with as many stored as acknowledged;
 //  - baseline: a bare node:http handler that verifies the same signature and inserts the raw
-//    body with the driver, same N at concurrency 20. ratio = ours end to end / bare (events/min).
+//    body with the driver, same N at concurrency 20. ratio = ours end to end / bare (events/min);
+//  - write floor: the same N events' least writes on this engine with one writer per account
+//    (bench/write-floor.ts, after the burst was counted): its events/min over the bare handler's
+//    (`ratioBound`) is the highest ratio any pipeline storing and counting each event can reach here.
 // The scenario's own progress polls go through a second connection, so they are not counted.
 
 const SECRET = "bench-consumer-secret";
@@ -236,6 +240,20 @@ export async function run({ scale = 1 }: { scale?: number }) {
 		};
 		progress(`webhook-ingest: baseline ${baseline.eventsPerMinute} events/min`);
 
+		// The bound on that ratio here: the same N events' least writes with one writer (bench/write-floor.ts).
+		const customers = [];
+		for (let c = 0; c < CUSTOMERS; c++) {
+			const contact = await watcher.db!.collection("contacts").findOne({ accountId, twitterUserId: String(FIRST_CUSTOMER + c) });
+			const conversation = contact && (await watcher.db!.collection("conversations").findOne({ openKey: `open:${contact._id}` }));
+			if (contact && conversation) customers.push({ contactId: String(contact._id), conversationId: String(conversation._id) });
+		}
+		progress(`webhook-ingest: the least writes of ${burst} events from ${customers.length} customers, one writer`);
+		const floor = await writeFloor(db, { merchantId, accountId, customers, events: burst, tag: "floor-" });
+		const ratioBound = round(floor.eventsPerMinute / baseline.eventsPerMinute, 3);
+		progress(
+			`webhook-ingest: least writes ${floor.eventsPerMinute} events/min (ratio bound ${ratioBound}: the most a pipeline that stores and counts each event with one writer per account can reach against the bare handler here)`
+		);
+
 		return {
 			scenario: "webhook-ingest",
 			scale,
@@ -254,6 +272,7 @@ export async function run({ scale = 1 }: { scale?: number }) {
 				commandsPerEvent: commands.perUnit,
 			},
 			baseline,
+			writeFloor: { ...floor, ratioBound },
 			drain,
 			commands,
 			seed: { contacts: seeded.contacts, conversations: seeded.conversations, messages: seeded.messages, seconds: seeded.seconds },
