@@ -50,14 +50,43 @@ export async function startBroker(services: string[], settings: Record<string, R
 			nodeID: `bench-${services.join("-")}-${process.pid}`,
 		})
 	);
-	for (const schema of await loadServiceSchemas(services)) {
+	const schemas = await loadServiceSchemas(services);
+	for (const schema of schemas) {
 		const extra = settings[schema.name];
 		broker.createService(extra ? { name: schema.name, mixins: [schema], settings: extra } : schema);
 	}
 	brokers.add(broker);
 	broker.localBus.once("$broker.stopped", () => brokers.delete(broker));
 	await broker.start();
+	if (broker.getLocalService("api")) await waitForRoutes(broker, restActions(schemas));
 	return broker;
+}
+
+/** The actions of these schemas that the gateway publishes (those with a `rest` of their own). */
+function restActions(schemas: { name: string; actions?: Record<string, unknown> }[]): string[] {
+	return schemas.flatMap(s =>
+		Object.entries(s.actions ?? {})
+			.filter(([, a]) => typeof a === "object" && a !== null && "rest" in a)
+			.map(([name]) => `${s.name}.${name}`)
+	);
+}
+
+/**
+ * The gateway builds its routes from service discovery (moleculer-web's autoAliases), 500 ms
+ * after the last service change, not in `broker.start()`: until then an existing route answers
+ * 404 NOT_FOUND. A scenario's first request waits for the routes of the services it started,
+ * as the tests' nodes do (test/helpers/node.ts).
+ */
+async function waitForRoutes(broker: ServiceBroker, actions: string[], timeoutMs = 10_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const aliases = (await broker.call("api.listAliases")) as { actionName?: string }[];
+		const routed = new Set(aliases.map(a => a.actionName));
+		const missing = actions.filter(name => !routed.has(name));
+		if (!missing.length) return;
+		if (Date.now() > deadline) throw new Error(`the gateway did not route ${missing.join(", ")} within ${timeoutMs} ms`);
+		await new Promise(r => setTimeout(r, 25));
+	}
 }
 
 /** Stops what a scenario left running (it failed half-way, or kept a node) and closes the connection. */
