@@ -10,6 +10,7 @@ import { ServiceBroker } from "moleculer";
 import { ConfigError, loadConfig, resetConfig } from "../lib/config.ts";
 import { startFerretDb, type RunningFerretDb } from "../lib/ferretdb.ts";
 import { ensureFilterIndexes } from "../lib/ferretdb-pg.ts";
+import { ensureSqliteIdIndexes } from "../lib/ferretdb-sqlite.ts";
 import { loadServiceSchemas } from "../lib/services.ts";
 
 const PARENT_CHECK_MS = 500;
@@ -99,6 +100,15 @@ async function main() {
 		} catch (err) {
 			// Slower queries, same answers: not a reason to refuse service.
 			broker.logger.warn(`PostgreSQL filter indexes not created (${(err as Error).message}); queries read whole tables`);
+		}
+	}
+	if (ferret?.sqliteDir && !stopping) {
+		const began = Date.now();
+		try {
+			const { created } = ensureSqliteIdIndexes(ferret.sqliteDir, EMBEDDED_DB);
+			if (created) broker.logger.info(`SQLite: ${created} _id indexes created in ${Date.now() - began} ms (docs/embedded-engine.md)`);
+		} catch (err) {
+			broker.logger.warn(`SQLite _id indexes not created (${(err as Error).message}); lookups by _id read whole tables`);
 		}
 	}
 }

@@ -21,6 +21,8 @@ export interface RunningFerretDb {
 	handler: FerretDbHandler | "reused";
 	/** The PostgreSQL database behind it (handler "postgresql"). */
 	postgresqlUrl?: string;
+	/** The folder of its SQLite files, one per database (handler "sqlite"). */
+	sqliteDir?: string;
 	/** The FerretDB process running now (a new one after a supervised restart); null when reused. */
 	readonly process: ChildProcess | null;
 	stop(): Promise<void>;
@@ -84,11 +86,12 @@ export async function startFerretDb(opts: FerretDbOptions): Promise<RunningFerre
 	const binary = await ensureFerretDbBinary(log);
 	const { handler, pgUrl, fallback } = await chooseHandler(opts);
 	const dataDir = path.resolve(opts.dataDir);
-	mkdirSync(handler === "sqlite" ? path.join(dataDir, "ferretdb") : dataDir, { recursive: true });
+	const sqliteDir = path.join(dataDir, "ferretdb");
+	mkdirSync(handler === "sqlite" ? sqliteDir : dataDir, { recursive: true });
 	const logFile = path.join(dataDir, "ferretdb.log");
 	const args = [
 		`--handler=${handler}`,
-		handler === "postgresql" ? `--postgresql-url=${ferretdbPostgresqlUrl(pgUrl)}` : `--sqlite-url=file:${path.join(dataDir, "ferretdb")}/`,
+		handler === "postgresql" ? `--postgresql-url=${ferretdbPostgresqlUrl(pgUrl)}` : `--sqlite-url=file:${sqliteDir}/`,
 		`--listen-addr=127.0.0.1:${opts.port}`,
 		"--debug-addr=-",
 		"--state-dir=-",
@@ -153,6 +156,7 @@ export async function startFerretDb(opts: FerretDbOptions): Promise<RunningFerre
 		url,
 		handler,
 		postgresqlUrl: handler === "postgresql" ? pgUrl : undefined,
+		sqliteDir: handler === "sqlite" ? sqliteDir : undefined,
 		get process() {
 			return child;
 		},

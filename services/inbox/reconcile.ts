@@ -4,7 +4,8 @@ import type { Logger, ServiceBroker } from "moleculer";
 import { ConversationModel, conversationActivityFields, type Conversation } from "../../models/conversation.model.ts";
 import { ConversationActivityDayModel } from "../../models/conversation-activity-day.model.ts";
 import { markActivityDays } from "../../lib/activity-days.ts";
-import { MessageModel } from "../../models/message.model.ts";
+import { MessageModel, type Message } from "../../models/message.model.ts";
+import { findIn } from "../../lib/lookups.ts";
 import { call } from "../../lib/calls.ts";
 
 // The figures the account writers keep by increments (a conversation's message count and last
@@ -58,6 +59,37 @@ export interface Drift {
 }
 
 const PAGE = 200;
+/** Conversations (or contacts) whose messages are read in one lookup. */
+const LOOKUP = 50;
+const COUNTED = new Set(["received", "sent", "read"]);
+
+/**
+ * The messages counted in each conversation and the latest one's time, from one lookup of their
+ * messages per LOOKUP conversations (lib/lookups.ts: one `$in` on MongoDB and on FerretDB's
+ * SQLite backend, whose every such query reads the whole table; one equality query per
+ * conversation on FerretDB on PostgreSQL), instead of a count and a sorted read per conversation.
+ */
+async function countByConversation(ids: string[]): Promise<Map<string, { count: number; last: Date | null }>> {
+	const out = new Map<string, { count: number; last: Date | null }>();
+	for (let i = 0; i < ids.length; i += LOOKUP) {
+		const messages = await findIn<Pick<Message, "conversationId" | "sentAt" | "status">>(
+			MessageModel,
+			{},
+			"conversationId",
+			ids.slice(i, i + LOOKUP),
+			{ conversationId: 1, sentAt: 1, status: 1 }
+		);
+		for (const m of messages) {
+			if (!COUNTED.has(m.status)) continue;
+			const entry = out.get(m.conversationId) ?? { count: 0, last: null };
+			entry.count++;
+			const at = m.sentAt ? new Date(m.sentAt) : null;
+			if (at && (!entry.last || at > entry.last)) entry.last = at;
+			out.set(m.conversationId, entry);
+		}
+	}
+	return out;
+}
 
 export async function reconcile(
 	caller: Pick<ServiceBroker, "call">,
@@ -75,26 +107,19 @@ export async function reconcile(
 			.lean<Conversation[]>();
 		if (!page.length) break;
 		after = page[page.length - 1]._id;
+		const counted = await countByConversation(page.map(c => c._id));
 		for (const c of page) {
 			conversations++;
-			const [count, last] = await Promise.all([
-				MessageModel.countDocuments({ conversationId: c._id, status: { $in: ["received", "sent", "read"] } }),
-				MessageModel.findOne({ conversationId: c._id, status: { $in: ["received", "sent", "read"] } }, { sentAt: 1 })
-					.sort({ sentAt: -1 })
-					.lean(),
-			]);
-			const lastAt = last?.sentAt ? new Date(last.sentAt).toISOString() : null;
+			const { count, last } = counted.get(c._id) ?? { count: 0, last: null };
+			const lastAt = last ? last.toISOString() : null;
 			const storedAt = c.lastMessageAt ? new Date(c.lastMessageAt).toISOString() : null;
 			if (count !== (c.messageCount ?? 0))
 				drift.push({ kind: "conversation", id: c._id, field: "messageCount", stored: c.messageCount ?? 0, counted: count });
 			if (lastAt !== storedAt) drift.push({ kind: "conversation", id: c._id, field: "lastMessageAt", stored: storedAt, counted: lastAt });
 			if (params.fix && (count !== (c.messageCount ?? 0) || lastAt !== storedAt)) {
-				const activity = last?.sentAt ? conversationActivityFields(new Date(last.sentAt)) : {};
-				if (last?.sentAt) await markActivityDays(ConversationActivityDayModel, c.merchantId, [new Date(last.sentAt)]);
-				await ConversationModel.updateOne(
-					{ _id: c._id },
-					{ $set: { messageCount: count, lastMessageAt: last?.sentAt ?? null, ...activity } }
-				);
+				const activity = last ? conversationActivityFields(last) : {};
+				if (last) await markActivityDays(ConversationActivityDayModel, c.merchantId, [last]);
+				await ConversationModel.updateOne({ _id: c._id }, { $set: { messageCount: count, lastMessageAt: last, ...activity } });
 			}
 			const entry = contacts.get(c.contactId) ?? {
 				merchantId: c.merchantId,
@@ -105,13 +130,21 @@ export async function reconcile(
 		}
 		logger.info(`inbox:reconcile: ${conversations} conversations checked, ${drift.length} drifted figures so far`);
 	}
-	for (const [contactId, entry] of contacts) {
-		const [received, sent] = await Promise.all([
-			MessageModel.countDocuments({ contactId, direction: "inbound" }),
-			MessageModel.countDocuments({ contactId, direction: "outbound", status: { $in: ["sent", "read"] } }),
-		]);
-		entry.figures.messagesReceived = received;
-		entry.figures.messagesSent = sent;
+	const ids = [...contacts.keys()];
+	for (let i = 0; i < ids.length; i += LOOKUP) {
+		const messages = await findIn<Pick<Message, "contactId" | "direction" | "status">>(
+			MessageModel,
+			{},
+			"contactId",
+			ids.slice(i, i + LOOKUP),
+			{ contactId: 1, direction: 1, status: 1 }
+		);
+		for (const m of messages) {
+			const figures = contacts.get(m.contactId)?.figures;
+			if (!figures) continue;
+			if (m.direction === "inbound") figures.messagesReceived++;
+			else if (m.status === "sent" || m.status === "read") figures.messagesSent++;
+		}
 	}
 	const byMerchant = new Map<string, ContactFigures[]>();
 	for (const { merchantId, figures } of contacts.values()) byMerchant.set(merchantId, [...(byMerchant.get(merchantId) ?? []), figures]);

@@ -416,7 +416,7 @@ describe("reconcile (npm run inbox:reconcile)", () => {
 		expect(clean.drift).toEqual([]);
 
 		const conversation = (await ConversationModel.findOne({ accountId: account._id }).lean())!;
-		await ConversationModel.updateOne({ _id: conversation._id }, { $set: { messageCount: 7 } });
+		await ConversationModel.updateOne({ _id: conversation._id }, { $set: { messageCount: 7, lastMessageAt: new Date(0) } });
 		await ContactModel.updateOne({ _id: conversation.contactId }, { $set: { messagesReceived: 1 } });
 		const found = (await node.broker.call("inbox.reconcile", { merchantId: "m-reconcile", fix: true }, { timeout: 60_000 })) as {
 			drift: unknown[];
@@ -424,6 +424,13 @@ describe("reconcile (npm run inbox:reconcile)", () => {
 		expect(found.drift).toEqual(
 			expect.arrayContaining([
 				{ kind: "conversation", id: conversation._id, field: "messageCount", stored: 7, counted: 3 },
+				{
+					kind: "conversation",
+					id: conversation._id,
+					field: "lastMessageAt",
+					stored: new Date(0).toISOString(),
+					counted: new Date(conversation.lastMessageAt!).toISOString(),
+				},
 				{ kind: "contact", id: conversation.contactId, field: "messagesReceived", stored: 1, counted: 3 },
 			])
 		);
