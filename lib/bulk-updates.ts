@@ -17,7 +17,10 @@ interface BulkWriter {
 	bulkWrite(ops: never[], options: { ordered: boolean }): Promise<unknown>;
 }
 
-/** `model.bulkWrite(ops, {ordered: false})`, UPDATE_CHUNK operations per command. */
-export async function bulkWriteInChunks(model: BulkWriter, ops: object[], chunk = UPDATE_CHUNK): Promise<void> {
-	for (let i = 0; i < ops.length; i += chunk) await model.bulkWrite(ops.slice(i, i + chunk) as never[], { ordered: false });
+/**
+ * `model.bulkWrite(ops, {ordered})`, UPDATE_CHUNK operations per command. `ordered` where a
+ * statement depends on what an earlier one did (MongoDB may run an unordered list in any order).
+ */
+export async function bulkWriteInChunks(model: BulkWriter, ops: object[], chunk = UPDATE_CHUNK, ordered = false): Promise<void> {
+	for (let i = 0; i < ops.length; i += chunk) await model.bulkWrite(ops.slice(i, i + chunk) as never[], { ordered });
 }

@@ -33,6 +33,12 @@ export const messageSchema = new Schema(
 		createdContact: { type: Boolean, default: false },
 		createdConversation: { type: Boolean, default: false },
 		announcedAt: { type: Date, default: null },
+		/**
+		 * The account, on a message written in X's app (stored by the inbox writer) while it may
+		 * still turn out to be X's echo of one of our own sends whose outcome is not applied yet;
+		 * absent otherwise (cleared once matched or too old to be: services/inbox/echoes.ts).
+		 */
+		echoCandidateOf: { type: String },
 	},
 	{ timestamps: true, collection: "messages" }
 );
@@ -43,7 +49,10 @@ messageSchema.index({ conversationId: 1, sentAt: 1, _id: 1 });
 messageSchema.index({ merchantId: 1, createdAt: -1 });
 messageSchema.index({ accountId: 1, twitterMessageId: 1 });
 messageSchema.index({ contactId: 1, direction: 1 });
-publicJson(messageSchema);
+// The inbox writer's few echo candidates of an account, in one equality query (sparse on MongoDB:
+// only the candidates are in it; FerretDB ignores `sparse` and serves the equality all the same).
+messageSchema.index({ echoCandidateOf: 1 }, { sparse: true });
+publicJson(messageSchema, ["echoCandidateOf"]);
 
 export type Message = InferSchemaType<typeof messageSchema> & { _id: string };
 export const MessageModel = mongoose.model("Message", messageSchema);

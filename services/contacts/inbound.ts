@@ -1,12 +1,12 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { XProfileOrNull } from "../../lib/schema.ts";
 import { findIn } from "../../lib/lookups.ts";
-import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
+import { bulkWriteInChunks, UPDATE_CHUNK } from "../../lib/bulk-updates.ts";
 import { ContactModel, contactActivityFields, contactSearchFields, type Contact } from "../../models/contact.model.ts";
 import { ContactActivityDayModel } from "../../models/contact-activity-day.model.ts";
 import { markActivityDays } from "../../lib/activity-days.ts";
 import { onlyDuplicates } from "../../lib/ids.ts";
-import { applyContactActivity, type ContactActivity } from "../inbox/tally.ts";
+import { contactActivityStatements, type ContactActivity } from "../inbox/tally.ts";
 
 // The contacts service's side of ingestion: the inbox's writer of an account asks, once per
 // batch, for the contacts of the people who wrote (created by a unique insert on (account, X
@@ -131,39 +131,22 @@ export async function ensureFromInbound(
 export async function recordActivity(params: Static<typeof ActivityParams> & { merchantId: string }): Promise<{ updated: number }> {
 	const { merchantId, updates } = params;
 	if (!updates.length) return { updated: 0 };
-	const current = new Map(
-		(
-			await findIn<Contact>(
-				ContactModel,
-				{ merchantId },
-				"_id",
-				updates.map(u => u.contactId),
-				{
-					messagesReceived: 1,
-					messagesSent: 1,
-					conversationCount: 1,
-					responseCount: 1,
-					responseTimeTotalSeconds: 1,
-					lastInteractionAt: 1,
-					lastInboundAt: 1,
-					firstInteractionAt: 1,
-				}
-			)
-		).map(c => [c._id, c])
-	);
-	const ops = updates
-		.filter(u => current.has(u.contactId)) // erased meanwhile
-		.map(u => ({
-			updateOne: { filter: { _id: u.contactId }, update: { $set: applyContactActivity(current.get(u.contactId)!, u as ContactActivity) } },
-		}));
-	// The days the contacts move to are marked first: the list finds them there (lib/activity-buckets.ts).
+	// The days the contacts may move to are marked first: the list finds them there (lib/activity-buckets.ts).
 	await markActivityDays(
 		ContactActivityDayModel,
 		merchantId,
-		ops.map(o => o.updateOne.update.$set.activityAt as Date | undefined)
+		updates.map(u => (u.lastInteractionAt ? new Date(u.lastInteractionAt) : undefined))
 	);
-	await bulkWriteInChunks(ContactModel, ops);
-	return { updated: ops.length };
+	// No read of the contacts: update operators whose result is the one computed from the stored
+	// values (services/inbox/tally.ts). In order: a contact's statements depend on it. A contact
+	// erased meanwhile, or another merchant's, matches none of them.
+	await bulkWriteInChunks(
+		ContactModel,
+		updates.flatMap(u => contactActivityStatements(merchantId, u as ContactActivity)),
+		UPDATE_CHUNK,
+		true
+	);
+	return { updated: updates.length };
 }
 
 export const ReconcileActivityParams = Type.Object({

@@ -9,6 +9,7 @@ import { MessageModel } from "../../models/message.model.ts";
 import { IdempotencyKeyModel } from "../../models/idempotency-key.model.ts";
 import { uuidFromName } from "../../lib/ids.ts";
 import { callFor } from "../../lib/calls.ts";
+import { findIn } from "../../lib/lookups.ts";
 import type { DmResult } from "../x/send-batch.ts";
 import { automatedSendSkipReason, type SkipReason } from "./eligibility.ts";
 import { recordSent, type SendKind, type SentActivity } from "./activity.ts";
@@ -176,7 +177,7 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 	const contactIds = [...new Set(req.items.map(i => i.contactId))];
 	const contacts = await ContactModel.find(
 		{ _id: { $in: contactIds }, merchantId },
-		{ accountId: 1, twitterUserId: 1, optedOut: 1, optedIn: 1, lastInboundAt: 1 }
+		{ accountId: 1, twitterUserId: 1, optedOut: 1, optedIn: 1, lastInboundAt: 1, conversationCount: 1 }
 	).lean();
 	const contactById = new Map(contacts.map(c => [c._id as string, c]));
 	const accountIds = [...new Set(contacts.map(c => c.accountId))];
@@ -207,14 +208,24 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 	const ownClaims = new Map(keyed.filter((_, i) => !repeated.has(i)).map(i => [i.key, claimIdOf(req, i.idempotencyKey!)]));
 
 	// 3. The open conversation of each contact: read, then the missing ones opened by unique
-	//    insert of openKey (a duplicate: another sender opened it meanwhile, read again).
+	//    insert of openKey (a duplicate: another sender opened it meanwhile, read again). Read
+	//    by key (lib/lookups.ts: `$in` reads the whole collection on FerretDB on PostgreSQL), and
+	//    only for contacts that had a conversation: one with none counted most likely has no
+	//    open one, so its claim is tried at once (the insert is what decides, either way).
 	const conversationOf = new Map<string, { _id: string; created: boolean }>();
 	if (req.conversation) {
 		for (const item of items) conversationOf.set(item.contactId, { _id: req.conversation._id, created: false });
 	} else if (items.length) {
 		const wanted = [...new Set(items.map(i => i.contactId))];
-		const open = await ConversationModel.find({ openKey: { $in: wanted.map(id => `open:${id}`) } }, { contactId: 1 }).lean();
-		for (const c of open) conversationOf.set(c.contactId, { _id: c._id as string, created: false });
+		const hadOne = wanted.filter(id => (contactById.get(id)?.conversationCount ?? 0) > 0);
+		const open = await findIn<Pick<Conversation, "_id" | "contactId">>(
+			ConversationModel,
+			{},
+			"openKey",
+			hadOne.map(id => `open:${id}`),
+			{ contactId: 1 }
+		);
+		for (const c of open) conversationOf.set(c.contactId, { _id: c._id, created: false });
 		const missing = wanted.filter(id => !conversationOf.has(id));
 		const rows = missing.map(contactId => ({
 			...new ConversationModel({
@@ -233,11 +244,14 @@ export async function sendBatch(ctx: Context, req: SendRequest): Promise<SendOut
 		const taken = await insertAll(ConversationModel, rows);
 		rows.forEach((row, i) => !taken.has(i) && conversationOf.set(row.contactId, { _id: row._id as string, created: true }));
 		if (taken.size) {
-			const winners = await ConversationModel.find(
-				{ openKey: { $in: rows.filter((_, i) => taken.has(i)).map(r => r.openKey) } },
+			const winners = await findIn<Pick<Conversation, "_id" | "contactId">>(
+				ConversationModel,
+				{},
+				"openKey",
+				rows.filter((_, i) => taken.has(i)).map(r => r.openKey),
 				{ contactId: 1 }
-			).lean();
-			for (const c of winners) conversationOf.set(c.contactId, { _id: c._id as string, created: false });
+			);
+			for (const c of winners) conversationOf.set(c.contactId, { _id: c._id, created: false });
 		}
 	}
 

@@ -164,7 +164,48 @@ export class ContactTally {
 	}
 }
 
-/** A contact's figures after `activity`, from the values stored now. */
+/**
+ * `activity` as update statements that need no read of the contact: run in this order (ordered),
+ * they leave exactly what `applyContactActivity` computes from the stored values, given what every
+ * writer of contacts keeps true (a contact with a last interaction has a first one, and its
+ * `activityAt` is its last interaction). Counters by `$inc`, the last inbound time by `$max`, the
+ * first interaction by `$min` (and set where it is null: `$min` keeps a null). The last interaction
+ * moves with its derived `activityAt` and `activityKeys` only where it is earlier (or null), so
+ * the one statement that matches of the last two says which.
+ */
+export function contactActivityStatements(
+	merchantId: string,
+	activity: ContactActivity
+): { updateOne: { filter: Record<string, unknown>; update: Record<string, Record<string, unknown>> } }[] {
+	const id = { _id: activity.contactId, merchantId };
+	// every counter, zeros too: a missing one becomes 0 as the computed figures make it
+	const always: Record<string, Record<string, unknown>> = { $inc: { ...activity.inc } };
+	if (activity.lastInboundAt) always.$max = { lastInboundAt: new Date(activity.lastInboundAt) };
+	const statements = [];
+	if (activity.firstInteractionAt) {
+		const first = new Date(activity.firstInteractionAt);
+		statements.push({ updateOne: { filter: { ...id, firstInteractionAt: null }, update: { $set: { firstInteractionAt: first } } } });
+		always.$min = { firstInteractionAt: first };
+	}
+	if (!activity.lastInteractionAt) {
+		statements.push({ updateOne: { filter: id, update: always } });
+		return statements;
+	}
+	const at = new Date(activity.lastInteractionAt);
+	// Not later than what is stored: the figures move, the last interaction stays. Before the other,
+	// which would make this one match too.
+	statements.push({ updateOne: { filter: { ...id, lastInteractionAt: { $gte: at } }, update: always } });
+	statements.push({
+		updateOne: {
+			filter: { ...id, $or: [{ lastInteractionAt: null }, { lastInteractionAt: { $lt: at } }] },
+			// the contacts list's order follows the last interaction (lib/activity-buckets.ts)
+			update: { ...always, $set: { lastInteractionAt: at, activityAt: at, activityKeys: activityKeys(at) } },
+		},
+	});
+	return statements;
+}
+
+/** A contact's figures after `activity`, from the values stored now (what `contactActivityStatements` must leave). */
 export function applyContactActivity(
 	current: {
 		messagesReceived?: number | null;

@@ -3,7 +3,7 @@ import { ConversationModel, conversationActivityFields, type Conversation } from
 import { ConversationActivityDayModel } from "../../models/conversation-activity-day.model.ts";
 import { markActivityDays } from "../../lib/activity-days.ts";
 import { MessageModel, type Message } from "../../models/message.model.ts";
-import { deleteEach, findIn, updateEach } from "../../lib/lookups.ts";
+import { findIn, updateEach } from "../../lib/lookups.ts";
 import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 import type { InboxActivity } from "../../models/inbox-activity.model.ts";
 import { onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
@@ -12,6 +12,7 @@ import type { ConversationActionData, DmActivity, ReadActivity, SentActivityData
 import { isConversationAction } from "./conversation-actions.ts";
 import { ContactTally, ConversationState } from "./tally.ts";
 import { callFor } from "../../lib/calls.ts";
+import { canStillBeEcho, queueTimeOf, takeCountedEchoes } from "./echoes.ts";
 
 // The one writer of an account's conversations: applies a batch of queued activity (DMs and read
 // receipts from X, our own sends) in order, with a bounded number of database commands whatever
@@ -21,7 +22,7 @@ import { callFor } from "../../lib/calls.ts";
 // no other writer touches them (the lease), so they stay exact on FerretDB, whose single-document
 // updates are not atomic. See docs/ingest.md.
 
-type Row = Pick<InboxActivity, "_id" | "kind" | "at" | "merchantId" | "accountId"> & { data: unknown };
+type Row = Pick<InboxActivity, "_id" | "kind" | "at" | "merchantId" | "accountId"> & { data: unknown; receivedAt?: Date | null };
 
 interface NewMessage {
 	doc: Record<string, unknown>;
@@ -72,18 +73,12 @@ export async function applyActivity(
 	const unsettled = [...existing.values()].filter(m => !m.announcedAt).map(m => m._id as string);
 	const toStore = fresh.filter(d => !existing.has(messageIdOf(accountId, d.dm.eventId)));
 	// X's echo of one of our sends stored (and counted) before the send recorded its outcome: the
-	// echo goes, and the send is not counted again.
-	const echoOfSent = sent.filter(({ s }) => s.twitterMessageId).map(({ s }) => messageIdOf(accountId, s.twitterMessageId!));
-	const countedEchoes = new Set<string | null>(
-		echoOfSent.length
-			? (await findIn<Message>(MessageModel, {}, "_id", echoOfSent, { twitterMessageId: 1 })).map(m => m.twitterMessageId ?? null)
-			: []
-	);
-	if (countedEchoes.size)
-		await deleteEach(
-			MessageModel,
-			[...countedEchoes].map(id => messageIdOf(accountId, id!))
-		);
+	// echo goes, and the send is not counted again. One read of the account's few candidates
+	// (services/inbox/echoes.ts), also when X-app messages are stored (old candidates expire).
+	const sentTwitterIds = new Set(sent.map(({ s }) => s.twitterMessageId).filter((id): id is string => Boolean(id)));
+	const queueTime = queueTimeOf(rows);
+	const countedEchoes: Set<string | null | undefined> =
+		sentTwitterIds.size || toStore.some(d => d.dm.outbound) ? await takeCountedEchoes(accountId, sentTwitterIds, queueTime) : new Set();
 
 	// 2. The contacts (asked of their owner).
 	const people = new Map<string, { twitterUserId: string; profile: DmActivity["profile"]; at: string }>();
@@ -167,6 +162,8 @@ export async function applyActivity(
 						createdContact: firstOfContact,
 						createdConversation: firstOfConversation,
 						announcedAt: null,
+						// possibly X's echo of one of our sends, whose row is still to come (services/inbox/echoes.ts)
+						...(dm.outbound && canStillBeEcho(at, queueTime) ? { echoCandidateOf: accountId } : {}),
 					},
 					event: {
 						name: dm.outbound ? "message.sent" : "message.received",
