@@ -6,7 +6,8 @@ import { ServiceBroker } from "moleculer";
 import { config, resetConfig } from "../lib/config.ts";
 import { closeDb } from "../lib/db.ts";
 import { startFerretDb, type RunningFerretDb } from "../lib/ferretdb.ts";
-import { dropPgDatabase, withDatabase } from "../lib/ferretdb-pg.ts";
+import { dropPgDatabase, ensureFilterIndexes, withDatabase } from "../lib/ferretdb-pg.ts";
+import { PgClient } from "../lib/pg.ts";
 import { loadServiceSchemas } from "../lib/services.ts";
 import { progress } from "./measure.ts";
 
@@ -95,4 +96,20 @@ export async function endScenario(): Promise<void> {
 		await broker.stop().catch(err => progress(`a broker did not stop cleanly: ${(err as Error).message}`));
 	brokers.clear();
 	await closeDb();
+}
+
+/**
+ * The filter indexes `npm start` creates on the embedded engine's PostgreSQL (bin/start.ts), then
+ * fresh planner statistics: without them every lookup by key is a scan and the figures would not be
+ * the product's. Nothing to do against MONGO_URL or on SQLite.
+ */
+export async function createStartIndexes(databaseName: string, label: string): Promise<void> {
+	const url = running?.postgresqlUrl;
+	if (!url) return;
+	const t0 = performance.now();
+	const { created } = await ensureFilterIndexes(url, databaseName);
+	const pg = await PgClient.connect(url);
+	await pg.query(`ANALYZE`);
+	await pg.close();
+	progress(`${label}: ${created} filter indexes in ${Math.round(performance.now() - t0)} ms`);
 }

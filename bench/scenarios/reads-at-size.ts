@@ -6,11 +6,9 @@ import { config } from "../../lib/config.ts";
 import { signToken } from "../../lib/auth.ts";
 import { escapeRegex } from "../../lib/regex.ts";
 import { tagList } from "../../services/contacts/query.ts";
-import { ensureFilterIndexes } from "../../lib/ferretdb-pg.ts";
-import { PgClient } from "../../lib/pg.ts";
 import { percentile, progress } from "../measure.ts";
 import { callCounter } from "../commands.ts";
-import { runningFerretDb, startBroker } from "../env.ts";
+import { createStartIndexes, startBroker } from "../env.ts";
 import { seedInbox } from "../seed-inbox.ts";
 
 // Scenario `reads-at-size` (issue 12's read goal: p50 ≤ 300 ms, p99 ≤ 1 s), default --scale 1:
@@ -72,15 +70,7 @@ export async function run({ scale = 1 }: { scale?: number }) {
 			label: "reads-at-size-other",
 		});
 		progress(`reads-at-size: seeded in ${seeded.seconds} s`);
-		const ferret = runningFerretDb();
-		if (ferret?.postgresqlUrl) {
-			const t0 = performance.now();
-			const { created } = await ensureFilterIndexes(ferret.postgresqlUrl, db.databaseName);
-			const pg = await PgClient.connect(ferret.postgresqlUrl);
-			await pg.query(`ANALYZE`);
-			await pg.close();
-			progress(`reads-at-size: ${created} filter indexes in ${Math.round(performance.now() - t0)} ms`);
-		}
+		await createStartIndexes(db.databaseName, "reads-at-size");
 
 		const token = signToken({ merchantId }, config().jwt);
 		const api = broker.getLocalService("api") as unknown as { server: Server };

@@ -9,9 +9,7 @@ import { uuidFromName } from "../../lib/ids.ts";
 import { signWebhook, verifyWebhookSignature } from "../../lib/webhook-signature.ts";
 import { load, progress, percentile } from "../measure.ts";
 import { counted, perUnit } from "../commands.ts";
-import { runningFerretDb, startBroker } from "../env.ts";
-import { ensureFilterIndexes } from "../../lib/ferretdb-pg.ts";
-import { PgClient } from "../../lib/pg.ts";
+import { createStartIndexes, startBroker } from "../env.ts";
 import { seedInbox } from "../seed-inbox.ts";
 import { writeFloor } from "../write-floor.ts";
 
@@ -116,17 +114,7 @@ export async function run({ scale = 1 }: { scale?: number }) {
 			label: "webhook-ingest",
 		});
 		progress(`webhook-ingest: seeded ${seeded.messages} messages, ${seeded.contacts} contacts and conversations in ${seeded.seconds} s`);
-		// The filter indexes `npm start` creates on the embedded engine's PostgreSQL (bin/start.ts):
-		// without them every lookup by key is a scan of the table and the figures would not be the product's.
-		const ferret = runningFerretDb();
-		if (ferret?.postgresqlUrl) {
-			const t0 = performance.now();
-			const { created } = await ensureFilterIndexes(ferret.postgresqlUrl, db.databaseName);
-			const pg = await PgClient.connect(ferret.postgresqlUrl);
-			await pg.query(`ANALYZE`);
-			await pg.close();
-			progress(`webhook-ingest: ${created} filter indexes in ${Math.round(performance.now() - t0)} ms`);
-		}
+		await createStartIndexes(db.databaseName, "webhook-ingest");
 
 		const api = gateway.getLocalService("api") as unknown as { server: Server };
 		const url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}/api/v1/mkt-x/webhooks/twitter`;
