@@ -407,8 +407,12 @@ describe("reconcile (npm run inbox:reconcile)", () => {
 				dmPayload({ forUserId: account.twitterUserId, eventId: nextEventId(), senderId: "5150", recipientId: account.twitterUserId, text })
 			);
 		}
+		// Applied to the end: the contact's figures are written after the conversation's, and the
+		// messages are settled after both.
 		await waitUntil(
-			async () => (await ConversationModel.findOne({ accountId: account._id }).lean())?.messageCount === 3,
+			async () =>
+				(await ConversationModel.findOne({ accountId: account._id }).lean())?.messageCount === 3 &&
+				(await MessageModel.countDocuments({ accountId: account._id, announcedAt: { $ne: null } })) === 3,
 			10_000,
 			"3 applied"
 		);
