@@ -95,7 +95,6 @@ export async function seedInbox(
 				responseSeconds: seconds,
 				createdContact: i === 0,
 				createdConversation: i === 0,
-				announcedAt: sentAt,
 				createdAt: sentAt,
 				updatedAt: sentAt,
 			});

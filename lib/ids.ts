@@ -22,3 +22,20 @@ export function onlyDuplicates(err: unknown): boolean {
 	const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
 	return list.length > 0 ? list.every(w => w.code === 11000) : e.code === 11000;
 }
+
+/**
+ * The `_id`s a bulk insert (ordered: false) found there already, or null when it failed for
+ * another reason. The driver's write errors name their document (`getOperation`).
+ */
+export function duplicateIdsOf(err: unknown): Set<unknown> | null {
+	if (!onlyDuplicates(err)) return null;
+	const e = err as { writeErrors?: WriteErrorLike[] | WriteErrorLike };
+	const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+	const ids = list.map(w => w.getOperation?.()?._id ?? w.err?.op?._id);
+	return ids.length && ids.every(id => id !== undefined) ? new Set(ids) : null;
+}
+
+interface WriteErrorLike {
+	getOperation?: () => { _id?: unknown } | undefined;
+	err?: { op?: { _id?: unknown } };
+}

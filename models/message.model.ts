@@ -32,7 +32,6 @@ export const messageSchema = new Schema(
 		/** What storing this message created, so its events can be emitted again after a crash. */
 		createdContact: { type: Boolean, default: false },
 		createdConversation: { type: Boolean, default: false },
-		announcedAt: { type: Date, default: null },
 		/**
 		 * The account, on a message written in X's app (stored by the inbox writer) while it may
 		 * still turn out to be X's echo of one of our own sends whose outcome is not applied yet;

@@ -6,7 +6,7 @@ import { MessageModel, type Message } from "../../models/message.model.ts";
 import { findIn, updateEach } from "../../lib/lookups.ts";
 import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 import type { InboxActivity } from "../../models/inbox-activity.model.ts";
-import { onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
+import { duplicateIdsOf, onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
 import { isOptOutMessage } from "../contacts/opt-out.ts";
 import type { ConversationActionData, DmActivity, ReadActivity, SentActivityData } from "./activity.ts";
 import { isConversationAction } from "./conversation-actions.ts";
@@ -16,11 +16,15 @@ import { canStillBeEcho, queueTimeOf, takeCountedEchoes } from "./echoes.ts";
 
 // The one writer of an account's conversations: applies a batch of queued activity (DMs and read
 // receipts from X, our own sends) in order, with a bounded number of database commands whatever
-// the batch's size or the history behind it: one read each for the messages, contacts and
-// conversations it needs, one insert of the new ones, one write per touched conversation and
-// contact (a single bulk command each), one to settle. Counters move by increments computed here;
-// no other writer touches them (the lease), so they stay exact on FerretDB, whose single-document
-// updates are not atomic. See docs/ingest.md.
+// the batch's size or the history behind it: one read each for the contacts and conversations it
+// needs, one insert of the new ones, one write per touched conversation and contact (a single bulk
+// command each). Counters move by increments computed here; no other writer touches them (the
+// lease), so they stay exact on FerretDB, whose single-document updates are not atomic.
+//
+// Which DMs were stored before (X or the sweeper handing an event over again, a batch that died
+// half-way) is decided by the messages' unique ids, not by reading them first: the first attempt
+// assumes every DM is new and inserts; only when that insert finds some stored already is the
+// batch applied again, reading them (`ReadStoredFirst`). See docs/ingest.md.
 
 type Row = Pick<InboxActivity, "_id" | "kind" | "at" | "merchantId" | "accountId"> & { data: unknown; receivedAt?: Date | null };
 
@@ -36,10 +40,37 @@ const messageIdOf = (accountId: string, eventId: string) => uuidFromName(`x-dm:$
 /** What the writer needs of the broker: calls to the contacts service and events. */
 export type Caller = Pick<ServiceBroker, "call" | "emit">;
 
+type InboundContacts = Record<string, { contactId: string; created: boolean }>;
+
+/** What a first attempt did that its second must not do again, or must know of. */
+interface Carried {
+	/** Messages the first attempt inserted: stored now, but this batch's to count. */
+	inserted: Set<string>;
+	/** The contacts service's answer (its `created` flags are not given twice). */
+	contacts: InboundContacts;
+	/** Conversations the first attempt opened (their `conversation.created` is still to come). */
+	openedConversations: Set<string>;
+	/** Echoes the first attempt took (deleted: they cannot be found again). */
+	countedEchoes: Set<string> | null;
+}
+
+/**
+ * The first attempt found messages of the batch stored before (or the batch in phases, where a
+ * later phase's insert would come after an earlier phase's figures are written): apply it again,
+ * reading the batch's messages first. Thrown before any figure was written.
+ */
+class ReadStoredFirst extends Error {
+	readonly carried: Carried;
+	constructor(carried: Carried) {
+		super("some of the batch's messages were stored before");
+		this.carried = carried;
+	}
+}
+
 /**
  * Applies the rows. `stillHeld` throws once the account's lease ran out: it is checked before
  * each write, so a batch that overran its lease stops instead of writing beside the next holder
- * (what it stored so far is found unsettled and finished by the next batch).
+ * (what it stored so far is found stored by the next attempt: announced again, not counted twice).
  */
 export async function applyActivity(
 	ctx: Caller,
@@ -47,6 +78,23 @@ export async function applyActivity(
 	merchantId: string,
 	rows: Row[],
 	stillHeld: () => void = () => {}
+): Promise<{ stored: number; read: number; sent: number; actions: Record<string, boolean> }> {
+	try {
+		return await applyRows(ctx, accountId, merchantId, rows, stillHeld, null);
+	} catch (err) {
+		if (!(err instanceof ReadStoredFirst)) throw err;
+		return applyRows(ctx, accountId, merchantId, rows, stillHeld, err.carried);
+	}
+}
+
+/** One attempt: `carried` is null for the first (no read of the messages), the first's work for the second. */
+async function applyRows(
+	ctx: Caller,
+	accountId: string,
+	merchantId: string,
+	rows: Row[],
+	stillHeld: () => void,
+	carried: Carried | null
 ): Promise<{ stored: number; read: number; sent: number; actions: Record<string, boolean> }> {
 	const dms = rows.filter(r => r.kind === "dm").map(r => ({ row: r, dm: r.data as DmActivity }));
 	const reads = rows.filter(r => r.kind === "read").map(r => r.data as ReadActivity);
@@ -63,37 +111,43 @@ export async function applyActivity(
 			)
 		: new Set<string | null | undefined>();
 	const fresh = dms.filter(d => !ours.has(d.dm.eventId));
-	const ids = fresh.map(d => messageIdOf(accountId, d.dm.eventId));
-	const existing = ids.length
-		? new Map(
-				(await findIn<Message>(MessageModel, {}, "_id", ids, { conversationId: 1, contactId: 1, announcedAt: 1 })).map(m => [m._id, m])
-			)
-		: new Map();
-	// A stored but unsettled message (its batch died half-way) is settled again below.
-	const unsettled = [...existing.values()].filter(m => !m.announcedAt).map(m => m._id as string);
-	const toStore = fresh.filter(d => !existing.has(messageIdOf(accountId, d.dm.eventId)));
+	// The first attempt reads none: its insert tells. The second reads them, one query per key.
+	const inserted = carried?.inserted ?? new Set<string>();
+	const ids = carried ? fresh.map(d => messageIdOf(accountId, d.dm.eventId)) : [];
+	const storedBefore = new Set(
+		(await findIn<Message>(MessageModel, {}, "_id", ids, { _id: 1 })).map(m => m._id as string).filter(id => !inserted.has(id))
+	);
+	// Stored by an earlier application: not stored or counted again, announced again (the batch that
+	// stored them may have died before its events went out; their handlers are idempotent).
+	const again = [...storedBefore];
+	const toStore = fresh.filter(d => !storedBefore.has(messageIdOf(accountId, d.dm.eventId)));
 	// X's echo of one of our sends stored (and counted) before the send recorded its outcome: the
 	// echo goes, and the send is not counted again. One read of the account's few candidates
 	// (services/inbox/echoes.ts), also when X-app messages are stored (old candidates expire).
 	const sentTwitterIds = new Set(sent.map(({ s }) => s.twitterMessageId).filter((id): id is string => Boolean(id)));
 	const queueTime = queueTimeOf(rows);
 	const countedEchoes: Set<string | null | undefined> =
-		sentTwitterIds.size || toStore.some(d => d.dm.outbound) ? await takeCountedEchoes(accountId, sentTwitterIds, queueTime) : new Set();
+		carried?.countedEchoes ??
+		(sentTwitterIds.size || toStore.some(d => d.dm.outbound) ? await takeCountedEchoes(accountId, sentTwitterIds, queueTime) : new Set());
 
 	// 2. The contacts (asked of their owner).
 	const people = new Map<string, { twitterUserId: string; profile: DmActivity["profile"]; at: string }>();
 	for (const { dm } of toStore)
 		if (!people.has(dm.customerId) || dm.profile)
 			people.set(dm.customerId, { twitterUserId: dm.customerId, profile: dm.profile, at: dm.createdAt });
-	const contacts = people.size
-		? await callFor(ctx, merchantId, "contacts.ensureFromInbound", { accountId, people: [...people.values()] })
-		: {};
+	const contacts: InboundContacts =
+		carried?.contacts ??
+		(people.size ? await callFor(ctx, merchantId, "contacts.ensureFromInbound", { accountId, people: [...people.values()] }) : {});
 	const contactOf = (dm: DmActivity) => contacts[dm.customerId].contactId;
 
 	// 3. Phases: a customer's message after an agent closed their conversation goes to a new one,
 	// which can be opened only once the close is written (the open claim is a unique key). So the
 	// batch is applied in phases cut before such a message: usually one.
 	const phases = await phasesOf(rows, new Map(toStore.map(d => [d.row._id, contactOf(d.dm)])), actions);
+	const openedConversations = new Set(carried?.openedConversations);
+	const carry = (): Carried => ({ inserted: new Set(), contacts, openedConversations, countedEchoes: countedEchoes as Set<string> });
+	// A later phase's insert comes after an earlier phase's figures: too late to find replays by it.
+	if (!carried && phases.length > 1 && toStore.length) throw new ReadStoredFirst(carry());
 
 	const contactTallies = new Map<string, ContactTally>();
 	const contactTally = (id: string) => {
@@ -113,7 +167,9 @@ export async function applyActivity(
 			open: [...new Set(phaseDms.map(d => contactOf(d.dm)))],
 			byId: [...new Set([...phaseSent.map(({ s }) => s.conversationId), ...phaseActions.map(({ a }) => a.conversationId)])],
 			firstAt: new Map(phaseDms.map(d => [contactOf(d.dm), new Date(d.dm.createdAt)])),
+			openedBefore: openedConversations,
 		});
+		for (const { conversation, created } of conversations.open.values()) if (created) openedConversations.add(conversation._id);
 
 		// Counters and actions, in order, in memory.
 		const touched = new Map<string, ConversationState>();
@@ -161,7 +217,6 @@ export async function applyActivity(
 						responseSeconds: seconds,
 						createdContact: firstOfContact,
 						createdConversation: firstOfConversation,
-						announcedAt: null,
 						// possibly X's echo of one of our sends, whose row is still to come (services/inbox/echoes.ts)
 						...(dm.outbound && canStillBeEcho(at, queueTime) ? { echoCandidateOf: accountId } : {}),
 					},
@@ -202,14 +257,7 @@ export async function applyActivity(
 
 		// Writes: new messages, then the counters they move (and the actions), then the actions' events.
 		stillHeld();
-		if (phaseNews.length) {
-			await MessageModel.insertMany(
-				phaseNews.map(n => n.doc),
-				{ ordered: false }
-			).catch(err => {
-				if (!onlyDuplicates(err)) throw err;
-			});
-		}
+		if (phaseNews.length) await storeMessages(phaseNews, inserted, carried ? null : carry);
 		if (replySeconds.length) {
 			await bulkWriteInChunks(
 				MessageModel,
@@ -258,9 +306,34 @@ export async function applyActivity(
 		});
 	}
 	stillHeld();
-	await announce(ctx, news, unsettled);
+	await announce(ctx, news, again);
 	const read = await applyReads(ctx, accountId, merchantId, reads);
 	return { stored: news.length, read, sent: sent.length, actions: results };
+}
+
+/**
+ * Inserts the new messages. A first attempt (`carry` given) that finds some stored before throws
+ * `ReadStoredFirst` with what it inserted; the second writes again over what the first inserted
+ * (its figures may differ now that the replays are left out) and inserts the rest.
+ */
+async function storeMessages(news: NewMessage[], inserted: Set<string>, carry: (() => Carried) | null): Promise<void> {
+	const docs = news.map(n => n.doc);
+	const rewrite = docs.filter(d => inserted.has(d._id as string));
+	const insert = docs.filter(d => !inserted.has(d._id as string));
+	if (rewrite.length)
+		await bulkWriteInChunks(
+			MessageModel,
+			rewrite.map(d => ({ replaceOne: { filter: { _id: d._id }, replacement: d } }))
+		);
+	if (!insert.length) return;
+	await MessageModel.insertMany(insert, { ordered: false }).catch(err => {
+		const duplicates = duplicateIdsOf(err);
+		if (!duplicates) throw err;
+		if (!carry) throw new Error(`messages stored meanwhile by another writer: ${[...duplicates].join(", ")}`);
+		const carried = carry();
+		for (const d of insert) if (!duplicates.has(d._id)) carried.inserted.add(d._id as string);
+		throw new ReadStoredFirst(carried);
+	});
 }
 
 /**
@@ -328,7 +401,7 @@ function applyAction(
 async function loadConversations(
 	merchantId: string,
 	accountId: string,
-	need: { open: string[]; byId: string[]; firstAt: Map<string, Date> }
+	need: { open: string[]; byId: string[]; firstAt: Map<string, Date>; openedBefore: Set<string> }
 ): Promise<{ open: Map<string, { conversation: Conversation; created: boolean }>; byId: Map<string, Conversation> }> {
 	const open = new Map<string, { conversation: Conversation; created: boolean }>();
 	const byId = new Map<string, Conversation>();
@@ -338,7 +411,8 @@ async function loadConversations(
 		...(await findIn<Conversation>(ConversationModel, {}, "_id", need.byId)),
 	];
 	for (const c of found) {
-		if (c.status === "open" && keys.includes(c.openKey)) open.set(c.contactId, { conversation: c, created: false });
+		// Opened by this batch's first attempt: still new to everyone else.
+		if (c.status === "open" && keys.includes(c.openKey)) open.set(c.contactId, { conversation: c, created: need.openedBefore.has(c._id) });
 		if (need.byId.includes(c._id)) byId.set(c._id, c);
 	}
 	const missing = need.open.filter(id => !open.has(id));
@@ -378,17 +452,17 @@ async function loadConversations(
 	return { open, byId };
 }
 
-/** Emits the events of stored messages once their counters are in place, then marks them settled. */
-async function announce(ctx: Caller, news: NewMessage[], unsettled: string[]): Promise<void> {
+/** Emits the events of stored messages once their counters are in place, and again those of replays. */
+async function announce(ctx: Caller, news: NewMessage[], again: string[]): Promise<void> {
 	for (const n of news) {
 		const base = { merchantId: n.doc.merchantId, accountId: n.doc.accountId, contactId: n.doc.contactId };
 		if (n.createdContact) ctx.emit("contact.created", { ...base, source: "inbound_message" });
 		if (n.createdConversation) ctx.emit("conversation.created", { ...base, conversationId: n.doc.conversationId });
 		ctx.emit(n.event.name, n.event.payload);
 	}
-	// Stored by a batch that died before settling: announce again (handlers are idempotent).
-	if (unsettled.length) {
-		const rows = await findIn<Message>(MessageModel, {}, "_id", unsettled);
+	// Stored before (possibly by a batch that died before its events went out): announced again.
+	if (again.length) {
+		const rows = await findIn<Message>(MessageModel, {}, "_id", again);
 		for (const m of rows) {
 			const base = { merchantId: m.merchantId, accountId: m.accountId, contactId: m.contactId };
 			if (m.createdContact) ctx.emit("contact.created", { ...base, source: "inbound_message" });
@@ -402,8 +476,6 @@ async function announce(ctx: Caller, news: NewMessage[], unsettled: string[]): P
 			});
 		}
 	}
-	const settled = [...news.map(n => n.doc._id as string), ...unsettled];
-	await updateEach(MessageModel, settled, { $set: { announcedAt: new Date() } });
 }
 
 /** The customer read up to an event: our outbound messages up to it are read. */

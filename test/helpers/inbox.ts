@@ -1,5 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import { MessageModel } from "../../models/message.model.ts";
+import { InboxActivityModel } from "../../models/inbox-activity.model.ts";
 import { uuidFromName } from "../../lib/ids.ts";
 import { waitUntil } from "./node.ts";
 
@@ -34,10 +35,22 @@ export async function customerWrites(
 		{ meta: { merchantId: p.merchantId } }
 	);
 	const id = uuidFromName(`x-dm:${p.accountId}:${p.eventId}`);
-	await waitUntil(
-		async () => Boolean((await MessageModel.findById(id, { announcedAt: 1 }).lean())?.announcedAt),
-		10_000,
-		`message ${p.eventId} applied`
-	);
+	await waitUntil(() => dmApplied(p.accountId, p.eventId), 10_000, `message ${p.eventId} applied`);
 	return id;
+}
+
+/**
+ * X's DM `eventId` is applied to the end: stored, and its queue row gone (deleted by the writer
+ * after the batch's figures were written and its events emitted).
+ */
+export async function dmApplied(accountId: string, eventId: string): Promise<boolean> {
+	return (
+		Boolean(await MessageModel.exists({ _id: uuidFromName(`x-dm:${accountId}:${eventId}`) })) &&
+		!(await InboxActivityModel.exists({ _id: `dm:${accountId}:${eventId}` }))
+	);
+}
+
+/** The account has `count` messages and nothing left in its queue: every batch applied to the end. */
+export async function accountApplied(accountId: string, count: number): Promise<boolean> {
+	return (await MessageModel.countDocuments({ accountId })) === count && (await InboxActivityModel.countDocuments({ accountId })) === 0;
 }

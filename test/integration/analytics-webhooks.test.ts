@@ -2,7 +2,7 @@ import type AnalyticsService from "../../services/analytics.service.ts";
 import { client, dropDatabase, localService, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { dmPayload, postWebhook, TEST_CONSUMER_SECRET } from "../helpers/x-events.ts";
 import { createAccount } from "../helpers/accounts.ts";
-import { MessageModel } from "../../models/message.model.ts";
+import { accountApplied } from "../helpers/inbox.ts";
 
 // The whole path: X's webhook → inbox (contact, conversation, message, response time) → its
 // events → analytics counters → GET /analytics/overview.
@@ -47,17 +47,9 @@ test("a DM at 23:30 UTC and the shop's reply from X's app count on the next Ho C
 		users,
 	});
 	expect((await postWebhook(node.url, inbound)).status).toBe(200);
-	await waitUntil(
-		async () => (await MessageModel.countDocuments({ accountId: account._id, announcedAt: { $ne: null } })) === 1,
-		10_000,
-		"the inbound DM announced"
-	);
+	await waitUntil(() => accountApplied(account._id, 1), 10_000, "the inbound DM announced");
 	expect((await postWebhook(node.url, reply)).status).toBe(200);
-	await waitUntil(
-		async () => (await MessageModel.countDocuments({ accountId: account._id, announcedAt: { $ne: null } })) === 2,
-		10_000,
-		"the reply announced"
-	);
+	await waitUntil(() => accountApplied(account._id, 2), 10_000, "the reply announced");
 	await localService<typeof AnalyticsService>(node.broker, "analytics").drain();
 
 	const api = client(node.url, tokenFor(M));

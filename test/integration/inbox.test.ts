@@ -2,6 +2,7 @@ import { client, dropDatabase, startNode, tokenFor, useFreshDatabase, waitUntil,
 import { dmPayload, postWebhook, xSignature } from "../helpers/x-events.ts";
 import { startTestSandbox, type TestSandbox } from "../helpers/x-sandbox.ts";
 import { connectThroughApi } from "../helpers/accounts.ts";
+import { dmApplied } from "../helpers/inbox.ts";
 import { AccountModel } from "../../models/account.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
@@ -47,15 +48,9 @@ async function customerWrites(accountUserId: string, customerId: string, text: s
 	const res = await postWebhook(node.url, payload, { signature: signedBy(body) });
 	expect(res.status).toBe(200);
 	// Applied: stored, its conversation and figures in place, its events out.
-	await waitUntil(
-		async () => Boolean((await MessageModel.findOne({ twitterMessageId: eventId }, { announcedAt: 1 }).lean())?.announcedAt),
-		10_000,
-		`"${text}" applied`
-	);
-	return (await ConversationModel.findOne({
-		accountId: (await AccountModel.findOne({ twitterUserId: accountUserId }).lean())!._id,
-		status: "open",
-	}).lean())!;
+	const accountId = (await AccountModel.findOne({ twitterUserId: accountUserId }).lean())!._id;
+	await waitUntil(() => dmApplied(accountId, eventId), 10_000, `"${text}" applied`);
+	return (await ConversationModel.findOne({ accountId, status: "open" }).lean())!;
 }
 
 describe("conversations and sending", () => {

@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import { client, dropDatabase, eventRecorder, startNode, tokenFor, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
 import { dmPayload, postWebhook, readPayload, TEST_CONSUMER_SECRET, xSignature } from "../helpers/x-events.ts";
 import { createAccount } from "../helpers/accounts.ts";
+import { accountApplied } from "../helpers/inbox.ts";
 import { ContactModel } from "../../models/contact.model.ts";
 import { ConversationModel } from "../../models/conversation.model.ts";
 import { MessageModel } from "../../models/message.model.ts";
@@ -408,11 +409,10 @@ describe("reconcile (npm run inbox:reconcile)", () => {
 			);
 		}
 		// Applied to the end: the contact's figures are written after the conversation's, and the
-		// messages are settled after both.
+		// queue rows deleted after both.
 		await waitUntil(
 			async () =>
-				(await ConversationModel.findOne({ accountId: account._id }).lean())?.messageCount === 3 &&
-				(await MessageModel.countDocuments({ accountId: account._id, announcedAt: { $ne: null } })) === 3,
+				(await ConversationModel.findOne({ accountId: account._id }).lean())?.messageCount === 3 && (await accountApplied(account._id, 3)),
 			10_000,
 			"3 applied"
 		);
