@@ -8,6 +8,7 @@ import { ConversationActivityDayModel } from "../models/conversation-activity-da
 import { PartitionWorkerMixin, type PartitionQueue, type QueueBacklog } from "../mixins/partition-worker.mixin.ts";
 import { ACTIVITY_QUEUED, dmRows, enqueue } from "./inbox/activity.ts";
 import { inboxQueue } from "./inbox/queue.ts";
+import { Tenures, TENURES_STALE } from "./inbox/tenure.ts";
 import { ACTIONS_APPLIED, actionsApplied, requestAction } from "./inbox/conversation-actions.ts";
 import { EnqueueParams, ReconcileParams, reconcile } from "./inbox/reconcile.ts";
 import { eraseContactThreads } from "./inbox/erase.ts";
@@ -89,7 +90,7 @@ const EraseParams = Type.Object({
 });
 
 /** What `created()` sets on the service: the queue its partition worker drains. */
-type InboxFields = { queue: PartitionQueue<InboxActivity> };
+type InboxFields = { queue: PartitionQueue<InboxActivity>; tenures: Tenures };
 
 const InboxService = defineService<TenantMethods & InboxFields>()({
 	name: "inbox",
@@ -105,7 +106,8 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 	],
 
 	created() {
-		this.queue = inboxQueue(this.broker, new Set());
+		this.tenures = new Tenures();
+		this.queue = inboxQueue(this.broker, new Set(), this.tenures);
 	},
 	settings: { rest: "/" },
 
@@ -302,8 +304,11 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 		eraseContact: {
 			visibility: "public",
 			params: EraseParams,
-			handler(ctx: TenantContext<Static<typeof EraseParams>>) {
-				return eraseContactThreads({ ...ctx.params, merchantId: merchantOf(ctx) });
+			async handler(ctx: TenantContext<Static<typeof EraseParams>>) {
+				const erased = await eraseContactThreads({ ...ctx.params, merchantId: merchantOf(ctx) });
+				// The writers holding accounts may remember the contact's conversations (services/inbox/tenure.ts).
+				await ctx.broadcast(TENURES_STALE, {});
+				return erased;
 			},
 		},
 
@@ -311,8 +316,11 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 		reconcile: {
 			visibility: "public",
 			params: ReconcileParams,
-			handler(ctx: TenantContext<Static<typeof ReconcileParams>>) {
-				return reconcile(ctx, ctx.params, this.logger);
+			async handler(ctx: TenantContext<Static<typeof ReconcileParams>>) {
+				const result = await reconcile(ctx, ctx.params, this.logger);
+				// Figures fixed behind the writers: what they remember of them is stale (services/inbox/tenure.ts).
+				if (result.fixed) await ctx.broadcast(TENURES_STALE, {});
+				return result;
 			},
 		},
 	},
@@ -321,6 +329,9 @@ const InboxService = defineService<TenantMethods & InboxFields>()({
 		// The account's writer applied conversation actions: requests waiting here for them answer.
 		[ACTIONS_APPLIED](ctx: { params: { results: Record<string, boolean> } }) {
 			actionsApplied(ctx.params.results);
+		},
+		[TENURES_STALE]() {
+			this.tenures.clear();
 		},
 	},
 });

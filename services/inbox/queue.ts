@@ -4,6 +4,7 @@ import type { PartitionQueue, QueueBacklog } from "../../mixins/partition-worker
 import { applyActivity } from "./writer.ts";
 import { deleteEach } from "../../lib/lookups.ts";
 import { ACTIONS_APPLIED } from "./conversation-actions.ts";
+import type { Tenures } from "./tenure.ts";
 
 // The inbox's queue as the partition worker sees it: partitions are X accounts, a batch is an
 // account's oldest pending rows, and applying it is services/inbox/writer.ts. Applied rows are
@@ -13,7 +14,7 @@ const MAX_ATTEMPTS = 10;
 
 type Row = InboxActivity;
 
-export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): PartitionQueue<Row> {
+export function inboxQueue(broker: ServiceBroker, isolated: Set<string>, tenures: Tenures): PartitionQueue<Row> {
 	return {
 		async pendingPartitions(limit) {
 			const accounts = (await InboxActivityModel.distinct("accountId", { status: "pending" })) as string[];
@@ -37,13 +38,20 @@ export function inboxQueue(broker: ServiceBroker, isolated: Set<string>): Partit
 			const byMerchant = new Map<string, Row[]>();
 			for (const r of rows) byMerchant.set(r.merchantId, [...(byMerchant.get(r.merchantId) ?? []), r]);
 			const stillHeld = () => lease.assertHeld();
+			const tenure = tenures.of(accountId, lease);
 			const results: Record<string, boolean> = {};
-			for (const [merchantId, list] of byMerchant)
-				Object.assign(results, (await applyActivity(broker, accountId, merchantId, list, stillHeld)).actions);
-			await deleteEach(
-				InboxActivityModel,
-				rows.map(r => r._id)
-			);
+			try {
+				for (const [merchantId, list] of byMerchant)
+					Object.assign(results, (await applyActivity(broker, accountId, merchantId, list, stillHeld, tenure)).actions);
+				await deleteEach(
+					InboxActivityModel,
+					rows.map(r => r._id)
+				);
+			} catch (err) {
+				// A write may have landed that the tenure does not know of: the next batch reads again.
+				tenures.drop(accountId);
+				throw err;
+			}
 			isolated.delete(accountId);
 			// The requests waiting for their actions (on any inbox node) answer now.
 			if (Object.keys(results).length) await broker.broadcast(ACTIONS_APPLIED, { results });

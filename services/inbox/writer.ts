@@ -13,6 +13,7 @@ import { isConversationAction } from "./conversation-actions.ts";
 import { ContactTally, ConversationState } from "./tally.ts";
 import { callFor } from "../../lib/calls.ts";
 import { canStillBeEcho, queueTimeOf, takeCountedEchoes } from "./echoes.ts";
+import { Tenure } from "./tenure.ts";
 
 // The one writer of an account's conversations: applies a batch of queued activity (DMs and read
 // receipts from X, our own sends) in order, with a bounded number of database commands whatever
@@ -77,13 +78,14 @@ export async function applyActivity(
 	accountId: string,
 	merchantId: string,
 	rows: Row[],
-	stillHeld: () => void = () => {}
+	stillHeld: () => void = () => {},
+	tenure: Tenure = new Tenure()
 ): Promise<{ stored: number; read: number; sent: number; actions: Record<string, boolean> }> {
 	try {
-		return await applyRows(ctx, accountId, merchantId, rows, stillHeld, null);
+		return await applyRows(ctx, accountId, merchantId, rows, stillHeld, tenure, null);
 	} catch (err) {
 		if (!(err instanceof ReadStoredFirst)) throw err;
-		return applyRows(ctx, accountId, merchantId, rows, stillHeld, err.carried);
+		return applyRows(ctx, accountId, merchantId, rows, stillHeld, tenure, err.carried);
 	}
 }
 
@@ -94,6 +96,7 @@ async function applyRows(
 	merchantId: string,
 	rows: Row[],
 	stillHeld: () => void,
+	tenure: Tenure,
 	carried: Carried | null
 ): Promise<{ stored: number; read: number; sent: number; actions: Record<string, boolean> }> {
 	const dms = rows.filter(r => r.kind === "dm").map(r => ({ row: r, dm: r.data as DmActivity }));
@@ -135,9 +138,7 @@ async function applyRows(
 	for (const { dm } of toStore)
 		if (!people.has(dm.customerId) || dm.profile)
 			people.set(dm.customerId, { twitterUserId: dm.customerId, profile: dm.profile, at: dm.createdAt });
-	const contacts: InboundContacts =
-		carried?.contacts ??
-		(people.size ? await callFor(ctx, merchantId, "contacts.ensureFromInbound", { accountId, people: [...people.values()] }) : {});
+	const contacts: InboundContacts = carried?.contacts ?? (await contactsOf(ctx, merchantId, accountId, [...people.values()], tenure));
 	const contactOf = (dm: DmActivity) => contacts[dm.customerId].contactId;
 
 	// 3. Phases: a customer's message after an agent closed their conversation goes to a new one,
@@ -168,6 +169,7 @@ async function applyRows(
 			byId: [...new Set([...phaseSent.map(({ s }) => s.conversationId), ...phaseActions.map(({ a }) => a.conversationId)])],
 			firstAt: new Map(phaseDms.map(d => [contactOf(d.dm), new Date(d.dm.createdAt)])),
 			openedBefore: openedConversations,
+			tenure,
 		});
 		for (const { conversation, created } of conversations.open.values()) if (created) openedConversations.add(conversation._id);
 
@@ -278,6 +280,7 @@ async function applyRows(
 				ConversationModel,
 				convOps.map(u => ({ updateOne: { filter: { _id: u.id }, update: u.update } }))
 			);
+		for (const u of convOps) tenure.written(u.id, u.update.$set);
 		for (const [name, payload] of events) ctx.emit(name, payload);
 		news.push(...phaseNews);
 		timed.push(...replySeconds);
@@ -309,6 +312,30 @@ async function applyRows(
 	await announce(ctx, news, again);
 	const read = await applyReads(ctx, accountId, merchantId, reads);
 	return { stored: news.length, read, sent: sent.length, actions: results };
+}
+
+type Person = { twitterUserId: string; profile: DmActivity["profile"]; at: string };
+
+/**
+ * The batch's customers' contacts: those this tenure knows, with the profile it last gave, without
+ * asking; the others asked of the contacts service (their owner), which finds, creates or updates them.
+ */
+async function contactsOf(ctx: Caller, merchantId: string, accountId: string, people: Person[], tenure: Tenure): Promise<InboundContacts> {
+	const out: InboundContacts = {};
+	const ask: Person[] = [];
+	for (const p of people) {
+		const contactId = tenure.contactOf(p.twitterUserId, p.profile);
+		if (contactId) out[p.twitterUserId] = { contactId, created: false };
+		else ask.push(p);
+	}
+	if (!ask.length) return out;
+	const answer = await callFor(ctx, merchantId, "contacts.ensureFromInbound", { accountId, people: ask });
+	for (const p of ask) {
+		const a = answer[p.twitterUserId];
+		out[p.twitterUserId] = a;
+		if (a) tenure.rememberContact(p.twitterUserId, a.contactId, p.profile);
+	}
+	return out;
 }
 
 /**
@@ -401,19 +428,32 @@ function applyAction(
 async function loadConversations(
 	merchantId: string,
 	accountId: string,
-	need: { open: string[]; byId: string[]; firstAt: Map<string, Date>; openedBefore: Set<string> }
+	need: { open: string[]; byId: string[]; firstAt: Map<string, Date>; openedBefore: Set<string>; tenure: Tenure }
 ): Promise<{ open: Map<string, { conversation: Conversation; created: boolean }>; byId: Map<string, Conversation> }> {
+	const { tenure } = need;
 	const open = new Map<string, { conversation: Conversation; created: boolean }>();
 	const byId = new Map<string, Conversation>();
-	const keys = need.open.map(id => `open:${id}`);
+	// What this tenure wrote last is what is stored (services/inbox/tenure.ts): read only the rest.
+	const unknownOpen = need.open.filter(contactId => {
+		const c = tenure.openConversationOf(contactId);
+		if (c) open.set(contactId, { conversation: c, created: need.openedBefore.has(c._id) });
+		return !c;
+	});
+	const unknownIds = need.byId.filter(id => {
+		const c = tenure.conversation(id);
+		if (c) byId.set(id, c);
+		return !c;
+	});
+	const keys = unknownOpen.map(id => `open:${id}`);
 	const found = [
 		...(await findIn<Conversation>(ConversationModel, {}, "openKey", keys)),
-		...(await findIn<Conversation>(ConversationModel, {}, "_id", need.byId)),
+		...(await findIn<Conversation>(ConversationModel, {}, "_id", unknownIds)),
 	];
 	for (const c of found) {
+		tenure.rememberConversation(c);
 		// Opened by this batch's first attempt: still new to everyone else.
 		if (c.status === "open" && keys.includes(c.openKey)) open.set(c.contactId, { conversation: c, created: need.openedBefore.has(c._id) });
-		if (need.byId.includes(c._id)) byId.set(c._id, c);
+		if (unknownIds.includes(c._id)) byId.set(c._id, c);
 	}
 	const missing = need.open.filter(id => !open.has(id));
 	if (missing.length) {
@@ -438,7 +478,11 @@ async function loadConversations(
 			// Opened meanwhile by a send (the pipeline opens conversations too): use that one.
 			failed = new Set(((err as { writeErrors?: { index: number }[] }).writeErrors ?? []).map(e => missing[e.index]));
 		});
-		for (const doc of docs) if (!failed.has(doc.contactId)) open.set(doc.contactId, { conversation: doc as Conversation, created: true });
+		for (const doc of docs)
+			if (!failed.has(doc.contactId)) {
+				open.set(doc.contactId, { conversation: doc as Conversation, created: true });
+				tenure.rememberConversation(doc as Conversation);
+			}
 		if (failed.size) {
 			const winners = await findIn<Conversation>(
 				ConversationModel,
@@ -446,7 +490,10 @@ async function loadConversations(
 				"openKey",
 				[...failed].map(id => `open:${id}`)
 			);
-			for (const c of winners) open.set(c.contactId, { conversation: c, created: false });
+			for (const c of winners) {
+				open.set(c.contactId, { conversation: c, created: false });
+				tenure.rememberConversation(c);
+			}
 		}
 	}
 	return { open, byId };
