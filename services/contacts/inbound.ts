@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { XProfileOrNull } from "../../lib/schema.ts";
 import { findIn } from "../../lib/lookups.ts";
-import { bulkWriteGroups, bulkWriteInChunks } from "../../lib/bulk-updates.ts";
+import { bulkWriteInChunks, UPDATE_CHUNK } from "../../lib/bulk-updates.ts";
 import { ContactModel, contactActivityFields, contactSearchFields, type Contact } from "../../models/contact.model.ts";
 import { ContactActivityDayModel } from "../../models/contact-activity-day.model.ts";
 import { markActivityDays } from "../../lib/activity-days.ts";
@@ -138,12 +138,13 @@ export async function recordActivity(params: Static<typeof ActivityParams> & { m
 		updates.map(u => (u.lastInteractionAt ? new Date(u.lastInteractionAt) : undefined))
 	);
 	// No read of the contacts: update operators whose result is the one computed from the stored
-	// values (services/inbox/tally.ts). A contact's statements in order (they depend on each other),
-	// contacts side by side. A contact
+	// values (services/inbox/tally.ts). In order: a contact's statements depend on it. A contact
 	// erased meanwhile, or another merchant's, matches none of them.
-	await bulkWriteGroups(
+	await bulkWriteInChunks(
 		ContactModel,
-		updates.map(u => contactActivityStatements(merchantId, u as ContactActivity))
+		updates.flatMap(u => contactActivityStatements(merchantId, u as ContactActivity)),
+		UPDATE_CHUNK,
+		true
 	);
 	return { updated: updates.length };
 }
