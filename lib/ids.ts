@@ -24,18 +24,20 @@ export function onlyDuplicates(err: unknown): boolean {
 }
 
 /**
- * The `_id`s a bulk insert (ordered: false) found there already, or null when it failed for
- * another reason. The driver's write errors name their document (`getOperation`).
+ * The `_id`s of the `docs` whose insert (a bulk insert of them, ordered: false) hit a duplicate
+ * key, on `_id` or any other unique index; null when it failed for another reason. A write error
+ * names its document (`getOperation`), or else its index in `docs`.
  */
-export function duplicateIdsOf(err: unknown): Set<unknown> | null {
+export function duplicateIdsOf(err: unknown, docs: readonly { _id?: unknown }[]): Set<unknown> | null {
 	if (!onlyDuplicates(err)) return null;
 	const e = err as { writeErrors?: WriteErrorLike[] | WriteErrorLike };
 	const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
-	const ids = list.map(w => w.getOperation?.()?._id ?? w.err?.op?._id);
+	const ids = list.map(w => w.getOperation?.()?._id ?? w.err?.op?._id ?? docs[w.index ?? w.err?.index ?? -1]?._id);
 	return ids.length && ids.every(id => id !== undefined) ? new Set(ids) : null;
 }
 
 interface WriteErrorLike {
+	index?: number;
 	getOperation?: () => { _id?: unknown } | undefined;
-	err?: { op?: { _id?: unknown } };
+	err?: { index?: number; op?: { _id?: unknown } };
 }

@@ -5,7 +5,7 @@ import { bulkWriteInChunks, UPDATE_CHUNK } from "../../lib/bulk-updates.ts";
 import { ContactModel, contactActivityFields, contactSearchFields, type Contact } from "../../models/contact.model.ts";
 import { ContactActivityDayModel } from "../../models/contact-activity-day.model.ts";
 import { markActivityDays } from "../../lib/activity-days.ts";
-import { onlyDuplicates } from "../../lib/ids.ts";
+import { duplicateIdsOf } from "../../lib/ids.ts";
 import { contactActivityStatements, type ContactActivity } from "../inbox/tally.ts";
 
 // The contacts service's side of ingestion: the inbox's writer of an account asks, once per
@@ -82,21 +82,20 @@ export async function ensureFromInbound(
 			merchantId,
 			docs.map(d => d.activityAt)
 		);
-		let lost = new Set<number>();
+		let lost = new Set<unknown>();
 		await ContactModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
-			if (!onlyDuplicates(err)) throw err;
-			lost = new Set(((err as { writeErrors?: { index: number }[] }).writeErrors ?? []).map(e => e.index));
+			const duplicates = duplicateIdsOf(err, docs);
+			if (!duplicates) throw err;
+			lost = duplicates;
 		});
-		docs.forEach((d, i) => {
-			if (!lost.has(i)) result[d.twitterUserId] = { contactId: d._id as string, created: true };
-		});
+		for (const d of docs) if (!lost.has(d._id)) result[d.twitterUserId] = { contactId: d._id as string, created: true };
 		if (lost.size) {
 			// Created meanwhile (by hand, or by an import): that one is the contact.
 			const winners = await findIn<Contact>(
 				ContactModel,
 				{ accountId },
 				"twitterUserId",
-				[...lost].map(i => docs[i].twitterUserId),
+				docs.filter(d => lost.has(d._id)).map(d => d.twitterUserId),
 				{ twitterUserId: 1 }
 			);
 			for (const c of winners) result[c.twitterUserId] = { contactId: c._id, created: false };

@@ -6,7 +6,7 @@ import { MessageModel, type Message } from "../../models/message.model.ts";
 import { findIn, updateEach } from "../../lib/lookups.ts";
 import { bulkWriteInChunks } from "../../lib/bulk-updates.ts";
 import type { InboxActivity } from "../../models/inbox-activity.model.ts";
-import { duplicateIdsOf, onlyDuplicates, uuidFromName } from "../../lib/ids.ts";
+import { duplicateIdsOf, uuidFromName } from "../../lib/ids.ts";
 import { isOptOutMessage } from "../contacts/opt-out.ts";
 import type { ConversationActionData, DmActivity, ReadActivity, SentActivityData } from "./activity.ts";
 import { isConversationAction } from "./conversation-actions.ts";
@@ -52,7 +52,7 @@ interface Carried {
 	/** Conversations the first attempt opened (their `conversation.created` is still to come). */
 	openedConversations: Set<string>;
 	/** Echoes the first attempt took (deleted: they cannot be found again). */
-	countedEchoes: Set<string> | null;
+	countedEchoes: Set<string | null | undefined>;
 }
 
 /**
@@ -146,7 +146,7 @@ async function applyRows(
 	// batch is applied in phases cut before such a message: usually one.
 	const phases = await phasesOf(rows, new Map(toStore.map(d => [d.row._id, contactOf(d.dm)])), actions);
 	const openedConversations = new Set(carried?.openedConversations);
-	const carry = (): Carried => ({ inserted: new Set(), contacts, openedConversations, countedEchoes: countedEchoes as Set<string> });
+	const carry = (): Carried => ({ inserted: new Set(), contacts, openedConversations, countedEchoes });
 	// A later phase's insert comes after an earlier phase's figures: too late to find replays by it.
 	if (!carried && phases.length > 1 && toStore.length) throw new ReadStoredFirst(carry());
 
@@ -354,7 +354,7 @@ async function storeMessages(news: NewMessage[], inserted: Set<string>, carry: (
 		);
 	if (!insert.length) return;
 	await MessageModel.insertMany(insert, { ordered: false }).catch(err => {
-		const duplicates = duplicateIdsOf(err);
+		const duplicates = duplicateIdsOf(err, insert);
 		if (!duplicates) throw err;
 		if (!carry) throw new Error(`messages stored meanwhile by another writer: ${[...duplicates].join(", ")}`);
 		const carried = carry();
@@ -474,9 +474,10 @@ async function loadConversations(
 			docs.map(d => d.activityAt)
 		);
 		await ConversationModel.insertMany(docs, { ordered: false, lean: true }).catch(err => {
-			if (!onlyDuplicates(err)) throw err;
 			// Opened meanwhile by a send (the pipeline opens conversations too): use that one.
-			failed = new Set(((err as { writeErrors?: { index: number }[] }).writeErrors ?? []).map(e => missing[e.index]));
+			const duplicates = duplicateIdsOf(err, docs);
+			if (!duplicates) throw err;
+			failed = new Set(docs.filter(d => duplicates.has(d._id)).map(d => d.contactId));
 		});
 		for (const doc of docs)
 			if (!failed.has(doc.contactId)) {

@@ -1,5 +1,6 @@
 import { WebhookDeliveryModel } from "../../models/webhook-delivery.model.ts";
 import { GroupCommit } from "../../lib/group-commit.ts";
+import { duplicateIdsOf } from "../../lib/ids.ts";
 
 // The raw deliveries' durable store, written by group commit: concurrent deliveries are inserted
 // together (one unordered insert per group), and each caller learns whether its delivery is new
@@ -11,21 +12,6 @@ export interface NewDelivery {
 	forUserId: string | null;
 	payload: string;
 	eventCount: number;
-}
-
-interface WriteError {
-	index: number;
-	code?: number;
-}
-
-function writeErrorsOf(err: unknown): WriteError[] | null {
-	const errors = (err as { writeErrors?: unknown }).writeErrors;
-	if (!Array.isArray(errors) || !errors.length) return null;
-	const list = errors.map(e => {
-		const w = e as { index?: number; code?: number; err?: { index?: number; code?: number } };
-		return { index: w.index ?? w.err?.index ?? -1, code: w.code ?? w.err?.code };
-	});
-	return list.every(w => w.index >= 0) ? list : null;
 }
 
 /** true: stored now; false: already stored (a retry). Throws when the group's insert failed otherwise. */
@@ -44,10 +30,9 @@ async function insertGroup(docs: NewDelivery[]): Promise<boolean[]> {
 	try {
 		await WebhookDeliveryModel.insertMany(unique, { ordered: false });
 	} catch (err) {
-		const errors = writeErrorsOf(err);
+		const dupIds = duplicateIdsOf(err, unique);
 		// Anything but duplicate keys leaves the group's fate unknown: every caller gets the error.
-		if (!errors || errors.some(e => e.code !== 11000)) throw err;
-		const dupIds = new Set(errors.map(e => unique[e.index]._id));
+		if (!dupIds) throw err;
 		docs.forEach((d, i) => {
 			if (dupIds.has(d._id)) fresh[i] = false;
 		});
