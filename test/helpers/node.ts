@@ -89,6 +89,30 @@ export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
 }
 
 /** Polls `check` until it is true (or throws after `timeoutMs`): for state that settles asynchronously. */
+/**
+ * One node for the whole test file, on a fresh database of its own: started before the file's
+ * tests, stopped (and the database dropped) after them. Its broker and URL are read once started.
+ */
+export function nodeForFile(label: string, opts: NodeOptions): Pick<TestNode, "broker" | "url"> {
+	useFreshDatabase(label);
+	let started: TestNode | undefined;
+	beforeAll(async () => {
+		started = await startNode(opts);
+	});
+	afterAll(async () => {
+		await started?.stop();
+		await dropDatabase();
+	});
+	return {
+		get broker() {
+			return started!.broker;
+		},
+		get url() {
+			return started!.url;
+		},
+	};
+}
+
 export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	while (!(await check())) {

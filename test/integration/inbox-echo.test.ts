@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { customerWrites } from "../helpers/inbox.ts";
-import { dropDatabase, startNode, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
+import { nodeForFile, waitUntil } from "../helpers/node.ts";
 import { createAccount } from "../helpers/accounts.ts";
 import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
 import { ContactModel } from "../../models/contact.model.ts";
@@ -16,16 +16,7 @@ import { uuidFromName } from "../../lib/ids.ts";
 // it and is not counted again. A candidate no send matched leaves the set once the queue is past
 // its window (services/inbox/echoes.ts).
 
-useFreshDatabase("inbox_echo");
-
-let node: TestNode;
-beforeAll(async () => {
-	node = await startNode({ services: ["inbox", "contacts"] });
-});
-afterAll(async () => {
-	await node.stop();
-	await dropDatabase();
-});
+const node = nodeForFile("inbox_echo", { services: ["inbox", "contacts"] });
 
 let seq = 0;
 async function customerWrote(merchantId: string) {

@@ -1,5 +1,5 @@
 import { customerWrites, dmApplied } from "../helpers/inbox.ts";
-import { dropDatabase, eventRecorder, startNode, useFreshDatabase, waitUntil, type TestNode } from "../helpers/node.ts";
+import { eventRecorder, nodeForFile, waitUntil } from "../helpers/node.ts";
 import { createAccount } from "../helpers/accounts.ts";
 import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
 import { ContactModel, type Contact } from "../../models/contact.model.ts";
@@ -13,17 +13,8 @@ import { uuidFromName } from "../../lib/ids.ts";
 // reading them: the replays are neither stored nor counted again, the rest is counted once, and
 // what the first attempt created (a contact, a conversation) is still announced once.
 
-useFreshDatabase("inbox_replay");
-
 const events = eventRecorder(["contact.created", "conversation.created", "message.received"]);
-let node: TestNode;
-beforeAll(async () => {
-	node = await startNode({ services: ["inbox", "contacts"], extraServices: [events.schema] });
-});
-afterAll(async () => {
-	await node.stop();
-	await dropDatabase();
-});
+const node = nodeForFile("inbox_replay", { services: ["inbox", "contacts"], extraServices: [events.schema] });
 
 let seq = 0;
 function customerDm(customerId: string, eventId: string, at: Date): DmActivity {

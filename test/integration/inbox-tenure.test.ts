@@ -1,5 +1,5 @@
 import { customerWrites } from "../helpers/inbox.ts";
-import { dropDatabase, startNode, useFreshDatabase, type TestNode } from "../helpers/node.ts";
+import { nodeForFile } from "../helpers/node.ts";
 import { createAccount } from "../helpers/accounts.ts";
 import { ConversationModel, type Conversation } from "../../models/conversation.model.ts";
 import { ContactModel, type Contact } from "../../models/contact.model.ts";
@@ -11,27 +11,24 @@ import { MessageModel } from "../../models/message.model.ts";
 // Each test writes again right after the change, while the writer still holds the account (it
 // keeps it 3 s after its last batch).
 
-useFreshDatabase("inbox_tenure");
-
-let node: TestNode;
-beforeAll(async () => {
-	node = await startNode({ services: ["inbox", "contacts"] });
-});
-afterAll(async () => {
-	await node.stop();
-	await dropDatabase();
-});
+const node = nodeForFile("inbox_tenure", { services: ["inbox", "contacts"] });
 
 let seq = 0;
 const contactOf = async (accountId: string, customerId: string) =>
 	ContactModel.findOne({ accountId, twitterUserId: customerId }).lean<Contact>();
 
-test("a customer erased between two of their messages comes back as a new contact in a new conversation", async () => {
-	const merchantId = "m-tenure-erase";
+/** A merchant's new account and a customer of it, with what the customer writes, applied to the end. */
+async function newCustomer(merchantId: string) {
 	const { account } = await createAccount(merchantId);
 	const customerId = String(9_200_000 + ++seq);
 	const writes = (eventId: string) =>
 		customerWrites(node.broker, { merchantId, accountId: account._id, customerId, eventId, text: eventId });
+	return { account, customerId, writes };
+}
+
+test("a customer erased between two of their messages comes back as a new contact in a new conversation", async () => {
+	const merchantId = "m-tenure-erase";
+	const { account, customerId, writes } = await newCustomer(merchantId);
 	await writes(`e-${seq}-1`);
 	await writes(`e-${seq}-2`);
 	const erased = (await contactOf(account._id, customerId))!;
@@ -50,10 +47,7 @@ test("a customer erased between two of their messages comes back as a new contac
 
 test("after a reconcile fixed a conversation's figures, the next message counts from the fixed ones", async () => {
 	const merchantId = "m-tenure-reconcile";
-	const { account } = await createAccount(merchantId);
-	const customerId = String(9_200_000 + ++seq);
-	const writes = (eventId: string) =>
-		customerWrites(node.broker, { merchantId, accountId: account._id, customerId, eventId, text: eventId });
+	const { account, customerId, writes } = await newCustomer(merchantId);
 	await writes(`f-${seq}-1`);
 	const contact = (await contactOf(account._id, customerId))!;
 	const conversation = (await ConversationModel.findOne({ contactId: contact._id }).lean<Conversation>())!;
